@@ -1,0 +1,1 @@
+"""streamlab's Lambda service: control plane, execution environments, logs."""

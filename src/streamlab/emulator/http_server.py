@@ -1,0 +1,111 @@
+"""The threaded HTTP/1.1 servers the embedded endpoint can run on.
+
+waitress is the default: measured with ``benchmarks/gateway.py`` it keeps connections
+alive and matches or beats cheroot on these machines (figures in the README). cheroot
+stays selectable so the comparison can be re-run.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+from typing import Any, Protocol
+
+SERVER_KINDS = ("waitress", "cheroot")
+
+
+class PortInUseError(RuntimeError):
+    """The requested port is already taken by another process."""
+
+
+class HTTPServer(Protocol):
+    host: str
+    port: int
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind first, so a taken port is a clear error rather than a server-thread traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"port {port} on {host} is already in use") from None
+        raise
+    sock.listen(1024)
+    return sock
+
+
+class WaitressServer:
+    """waitress on a pre-bound socket, in a background thread."""
+
+    def __init__(self, app: Any, host: str, port: int, threads: int = 16) -> None:
+        from waitress.server import create_server
+
+        self._socket = _bind(host, port)
+        self.host, self.port = self._socket.getsockname()[:2]
+        self._server = create_server(
+            app,
+            sockets=[self._socket],
+            threads=threads,
+            ident="streamlab",
+            channel_timeout=300,
+            asyncore_loop_timeout=0.2,
+            connection_limit=1000,
+            expose_tracebacks=False,
+            _start=True,
+        )
+        self._thread = threading.Thread(target=self._run, name="streamlab-http", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            pass  # the loop ends with EBADF once stop() has closed the sockets
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.task_dispatcher.shutdown(timeout=2)
+        for channel in list(self._server._map.values()):
+            channel.close()
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+class CherootServer:
+    """cheroot's threaded WSGI server, in a background thread."""
+
+    def __init__(self, app: Any, host: str, port: int, threads: int = 16) -> None:
+        from cheroot import wsgi
+
+        probe = _bind(host, port)
+        self.host, self.port = probe.getsockname()[:2]
+        probe.close()
+        self._server = wsgi.Server((self.host, self.port), app, numthreads=threads, server_name="streamlab")
+        self._server.prepare()
+        self._thread = threading.Thread(target=self._server.serve, name="streamlab-http", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._thread.join(timeout=5)
+
+
+def make_server(app: Any, host: str, port: int, kind: str = "waitress", threads: int = 16) -> HTTPServer:
+    if kind == "waitress":
+        return WaitressServer(app, host, port, threads)
+    if kind == "cheroot":
+        return CherootServer(app, host, port, threads)
+    raise ValueError(f"unknown server kind {kind!r}; expected one of {', '.join(SERVER_KINDS)}")
