@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
-from streamlab.emulator import moto_compat
+from streamlab.emulator import moto_compat, moto_speedups
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import HTTPServer, make_server
@@ -25,6 +25,7 @@ class EmbeddedEndpoint:
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, server: str = "waitress") -> None:
         moto_compat.apply()
+        moto_speedups.apply()
         self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
         self.gateway = Gateway(self.lambda_service)
         self._server: HTTPServer = make_server(self.gateway, host, port, kind=server)

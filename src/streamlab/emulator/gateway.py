@@ -41,12 +41,32 @@ DYNAMODB_WRITES = frozenset(
 )
 
 
+class _CachedDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, minus a directory scan on every request.
+
+    ``get_backend_for_host`` lists moto's package directory for each call (tens of
+    ``stat`` calls per request, a third of a PutItem's server time); its answer depends on
+    the host name alone, so it is remembered.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backend_for_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        try:
+            return self._backend_for_host[host]
+        except KeyError:
+            backend = self._backend_for_host[host] = super().get_backend_for_host(host)
+            return backend
+
+
 class Gateway:
     """Routes each request to the Lambda service or to moto, and serves the health check."""
 
     def __init__(self, lambda_app: WSGIApp) -> None:
         self._lambda_app = lambda_app
-        self._moto_app = DomainDispatcherApplication(create_backend_app)
+        self._moto_app = _CachedDispatcher()
         # moto's DynamoDB keeps tables and stream shards in plain dicts and lists: one
         # lock keeps sequence numbers in write order and GetRecords off half-made writes.
         self._dynamodb_lock = threading.Lock()

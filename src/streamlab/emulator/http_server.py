@@ -33,6 +33,8 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit TCP_NODELAY; without it Nagle and delayed ACKs add tens of ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as error:
@@ -58,7 +60,6 @@ class WaitressServer:
             threads=threads,
             ident="streamlab",
             channel_timeout=300,
-            asyncore_loop_timeout=0.2,
             connection_limit=1000,
             expose_tracebacks=False,
             _start=True,

@@ -1,0 +1,130 @@
+"""The ``streamlab`` command line (interface fixed in DESIGN.md: extend, don't rename)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT
+
+DEFAULT_STACK = Path("setup/stack.toml")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _region(args: argparse.Namespace) -> str:
+    return args.region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+
+
+def _use_dummy_credentials_for_local_endpoint() -> None:
+    """Local endpoints accept any credentials; don't make a newcomer configure some."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+
+
+def _deploy_stack(stack_path: Path, endpoint_url: str | None, region: str) -> None:
+    from streamlab.deploy import deploy
+    from streamlab.stack import load_stack
+
+    stack = load_stack(stack_path)
+    deploy(stack, endpoint_url=endpoint_url, region=region, log=lambda line: print(line, flush=True))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from streamlab.emulator.endpoint import EmbeddedEndpoint
+    from streamlab.emulator.http_server import PortInUseError
+
+    if not _is_loopback(args.host):
+        print(
+            f"warning: binding {args.host}: the embedded endpoint has no authentication; "
+            "anyone who can reach this address can use it",
+            file=sys.stderr,
+        )
+    if not args.no_deploy and not args.stack.is_file():
+        print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
+        return 2
+    try:
+        endpoint = EmbeddedEndpoint(host=args.host, port=args.port, server=args.server)
+    except PortInUseError as error:
+        print(f"streamlab up: {error} (choose another with --port)", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    endpoint.start()
+    try:
+        url = endpoint.url
+        if args.no_deploy:
+            stack_note = "no stack deployed"
+        else:
+            _use_dummy_credentials_for_local_endpoint()
+            _deploy_stack(args.stack, url, _region(args))
+            stack_note = f"stack {args.stack} deployed"
+        print(f"Ready: {url} (embedded endpoint, {stack_note}; Ctrl-C to stop)", flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("Stopping", flush=True)
+        return 0
+    except Exception as error:  # deploy failures end `up` with the reason, not a traceback
+        print(f"streamlab up: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        endpoint.stop()
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from streamlab.stack import StackError
+
+    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint_url:
+        _use_dummy_credentials_for_local_endpoint()
+    try:
+        _deploy_stack(args.stack, endpoint_url, _region(args))
+    except StackError as error:
+        print(f"streamlab deploy: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the embedded AWS endpoint and deploy the stack")
+    up.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
+    up.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack to deploy (default %(default)s)")
+    up.add_argument("--no-deploy", action="store_true", help="start the endpoint without deploying a stack")
+    up.add_argument("--region", help="region to deploy into (default AWS_DEFAULT_REGION or us-east-1)")
+    up.add_argument("--server", choices=("waitress", "cheroot"), default="waitress", help=argparse.SUPPRESS)
+    up.set_defaults(func=cmd_up)
+
+    dep = sub.add_parser("deploy", help="apply the stack to an endpoint (no URL: real AWS)")
+    dep.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
+    dep.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
+    dep.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    dep.set_defaults(func=cmd_deploy)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
