@@ -1,0 +1,184 @@
+"""The gateway routes each service by its SigV4 scope, on one port, with keep-alive."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+import urllib.request
+from urllib.parse import urlparse
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from streamlab.emulator.endpoint import EmbeddedEndpoint
+
+
+def test_health_names_every_service(streamlab_endpoint_url: str) -> None:
+    with urllib.request.urlopen(f"{streamlab_endpoint_url}/_streamlab/health") as response:
+        assert response.status == 200
+        body = json.loads(response.read())
+    assert body["status"] == "ready"
+    for service in ("lambda", "dynamodb", "dynamodbstreams", "sqs", "sns", "s3", "logs", "iam", "sts"):
+        assert service in body["services"]
+
+
+def test_dynamodb_and_streams(aws_client, unique_name) -> None:
+    ddb = aws_client("dynamodb")
+    table = unique_name("gw")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "1"}
+
+    streams = aws_client("dynamodbstreams")
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT"]
+    assert records[0]["dynamodb"]["NewImage"]["pk"] == {"S": "a"}
+
+
+def test_sqs_sns_fanout(aws_client, unique_name) -> None:
+    sqs, sns = aws_client("sqs"), aws_client("sns")
+    queue_url = sqs.create_queue(QueueName=unique_name("q"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic_arn = sns.create_topic(Name=unique_name("t"))["TopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    sns.publish(TopicArn=topic_arn, Message="hello")
+    messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
+    assert messages[0]["Body"] == "hello"
+
+
+def test_s3_round_trip(aws_client, unique_name) -> None:
+    s3 = aws_client("s3")
+    bucket = unique_name("bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a/b.json", Body=b'{"x": 1}')
+    assert s3.get_object(Bucket=bucket, Key="a/b.json")["Body"].read() == b'{"x": 1}'
+
+
+def test_logs_iam_sts(aws_client, unique_name) -> None:
+    logs = aws_client("logs")
+    group = f"/streamlab/{unique_name('g')}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": int(time.time() * 1000), "message": "m"}])
+    assert [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]] == ["m"]
+
+    iam = aws_client("iam")
+    role = unique_name("role")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    assert iam.get_role(RoleName=role)["Role"]["Arn"].endswith(f":role/{role}")
+
+    assert aws_client("sts").get_caller_identity()["Account"].isdigit()
+
+
+def test_lambda_is_served_by_streamlab(aws_client) -> None:
+    response = aws_client("lambda").list_functions()
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert isinstance(response["Functions"], list)
+
+
+def test_lambda_unknown_function_is_resource_not_found(aws_client) -> None:
+    with pytest.raises(ClientError) as error:
+        aws_client("lambda").get_function(FunctionName="streamlab-no-such-function")
+    assert error.value.response["Error"]["Code"] in ("ResourceNotFoundException", "UnknownOperationException")
+
+
+def test_region_comes_from_the_credential_scope(aws_client, unique_name) -> None:
+    sqs_eu = aws_client("sqs", region="eu-west-1")
+    name = unique_name("regional")
+    sqs_eu.create_queue(QueueName=name)
+    assert any(name in url for url in sqs_eu.list_queues(QueueNamePrefix=name).get("QueueUrls", []))
+    assert not aws_client("sqs", region="us-west-2").list_queues(QueueNamePrefix=name).get("QueueUrls")
+
+
+def test_connection_is_kept_alive(streamlab_endpoint_url: str) -> None:
+    """HTTP/1.1 keep-alive: several requests share one TCP connection."""
+    url = urlparse(streamlab_endpoint_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    sockets = set()
+    for _ in range(3):
+        connection.request("GET", "/_streamlab/health")
+        response = connection.getresponse()
+        assert response.status == 200
+        response.read()
+        assert response.version == 11
+        sockets.add(id(connection.sock))
+    connection.close()
+    assert len(sockets) == 1
+
+
+def test_unsigned_garbage_gets_an_http_error_not_a_hang(streamlab_endpoint_url: str) -> None:
+    url = urlparse(streamlab_endpoint_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    connection.request("POST", "/", body=b"\x00\xffnot json", headers={"X-Amz-Target": "DynamoDB_20120810.PutItem"})
+    response = connection.getresponse()
+    assert 400 <= response.status < 600
+    response.read()
+    connection.close()
+
+
+def test_write_listeners_hear_successful_dynamodb_writes_only() -> None:
+    heard: list[str] = []
+    with EmbeddedEndpoint(port=0) as endpoint:
+        endpoint.gateway.add_write_listener(heard.append)
+        ddb = boto3.client(
+            "dynamodb", endpoint_url=endpoint.url, region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test",
+        )
+        table = "gw-listener"
+        ddb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+        ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})
+        with pytest.raises(ClientError):
+            ddb.put_item(TableName="gw-no-such-table", Item={"pk": {"S": "a"}})
+        ddb.delete_item(TableName=table, Key={"pk": {"S": "a"}})
+        ddb.delete_table(TableName=table)
+    assert heard == ["PutItem", "DeleteItem"]
+
+
+def test_concurrent_writers_all_land(aws_client, unique_name) -> None:
+    ddb = aws_client("dynamodb")
+    table = unique_name("conc")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )
+    clients = [aws_client("dynamodb") for _ in range(4)]
+
+    def write(index: int) -> None:
+        for n in range(25):
+            clients[index].put_item(TableName=table, Item={"pk": {"S": f"{index}-{n}"}})
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ddb.scan(TableName=table, Select="COUNT")["Count"] == 100
+    streams = aws_client("dynamodbstreams")
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    sequence_numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert len(records) == 100
+    assert sequence_numbers == sorted(sequence_numbers) and len(set(sequence_numbers)) == 100
