@@ -118,14 +118,15 @@ def test_connection_is_kept_alive(streamlab_endpoint_url: str) -> None:
     assert len(sockets) == 1
 
 
-def test_unsigned_garbage_gets_an_http_error_not_a_hang(streamlab_endpoint_url: str) -> None:
+def test_unsigned_dynamodb_request_is_refused_like_aws(streamlab_endpoint_url: str) -> None:
     url = urlparse(streamlab_endpoint_url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
     connection.request("POST", "/", body=b"\x00\xffnot json", headers={"X-Amz-Target": "DynamoDB_20120810.PutItem"})
     response = connection.getresponse()
-    assert 400 <= response.status < 600
-    response.read()
+    body = json.loads(response.read())
     connection.close()
+    assert response.status == 400
+    assert body["__type"].endswith("#MissingAuthenticationTokenException")
 
 
 def test_write_listeners_hear_successful_dynamodb_writes_only() -> None:

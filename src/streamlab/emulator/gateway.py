@@ -8,18 +8,30 @@ through, so stream records can be delivered without waiting for the next poll.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
+from xml.sax.saxutils import escape
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from streamlab import __version__
-from streamlab.emulator.routing import dynamodb_operation, is_lambda_request
+from streamlab.emulator.request_validation import (
+    RequestError,
+    json_error_body,
+    service_for_target,
+    validate_json_request,
+)
+from streamlab.emulator.routing import credential_scope, dynamodb_operation, is_lambda_request
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 WriteListener = Callable[[str], None]
+
+log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/_streamlab/health"
 
@@ -82,32 +94,63 @@ class Gateway:
             return self._health(start_response)
         if is_lambda_request(environ):
             return self._lambda_app(environ, start_response)
-        operation = dynamodb_operation(environ)
-        if operation is None and not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDBStreams_"):
-            return self._moto_app(environ, start_response)
-        return self._call_dynamodb(operation, environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        json_service = service_for_target(target) if target else None
+        if json_service is None:
+            return self._call_moto(environ, start_response)
+        body = _read_body(environ)
+        try:
+            validate_json_request(json_service, target, body, signed=credential_scope(environ) is not None)
+        except RequestError as error:
+            return _json_error(start_response, json_service, error)
+        if json_service in ("dynamodb", "dynamodbstreams"):
+            return self._call_dynamodb(dynamodb_operation(environ), environ, start_response)
+        return self._call_moto(environ, start_response, json_service)
 
-    def _call_dynamodb(
-        self, operation: str | None, environ: dict[str, Any], start_response: Callable[..., Any]
+    def _call_moto(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], json_service: str | None = None
     ) -> Iterable[bytes]:
-        status_holder: list[str] = []
+        """Call moto and buffer its answer, so a crash inside moto becomes an AWS-shaped 500."""
+        captured: list[tuple[str, list[Any]]] = []
 
-        def recording_start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
-            status_holder.append(status)
-            return start_response(status, headers, exc_info)
+        def capture(status: str, headers: list[Any], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured[:] = [(status, headers)]
+            return lambda data: None
 
-        with self._dynamodb_lock:
-            body = self._moto_app(environ, recording_start_response)
+        try:
+            body = self._moto_app(environ, capture)
             try:
                 payload = b"".join(body)
             finally:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
-        if operation in DYNAMODB_WRITES and status_holder and status_holder[0].startswith("200"):
+        except Exception as error:  # moto raised instead of answering: report, don't drop the connection
+            log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            failure = RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500)
+            if json_service is not None:
+                return _json_error(start_response, json_service, failure)
+            return _xml_error(start_response, failure)
+        status, headers = captured[0]
+        start_response(status, headers)
+        return [payload]
+
+    def _call_dynamodb(
+        self, operation: str | None, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        statuses: list[str] = []
+
+        def recording_start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        service = "dynamodb" if operation is not None else "dynamodbstreams"
+        with self._dynamodb_lock:
+            response = self._call_moto(environ, recording_start_response, service)
+        if operation in DYNAMODB_WRITES and statuses and statuses[0].startswith("200"):
             for listener in self._write_listeners:
                 listener(operation)
-        return [payload]
+        return response
 
     def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
         ready = self.ready.is_set()
@@ -123,3 +166,35 @@ class Gateway:
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back, so the backend can read it again."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _json_error(start_response: Callable[..., Any], service: str, error: RequestError) -> Iterable[bytes]:
+    body = json_error_body(service, error)
+    start_response(
+        f"{error.status} {HTTPStatus(error.status).phrase}",
+        [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body))), ("x-amzn-ErrorType", error.code)],
+    )
+    return [body]
+
+
+def _xml_error(start_response: Callable[..., Any], error: RequestError) -> Iterable[bytes]:
+    body = (
+        f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ErrorResponse><Error><Type>Receiver</Type>"
+        f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error></ErrorResponse>"
+    ).encode()
+    start_response(
+        f"{error.status} {HTTPStatus(error.status).phrase}",
+        [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],
+    )
+    return [body]

@@ -1,0 +1,151 @@
+"""Reject malformed JSON-protocol requests the way AWS does, before they reach moto.
+
+moto trusts its input: a missing ``TableName`` or a number where a string belongs ends in
+a ``KeyError`` and an HTTP 500. AWS validates every request against the service model
+first, and a boto3 user sees ``SerializationException`` (body is not JSON, or a value has
+the wrong type), ``ValidationException`` (a required member is missing),
+``UnknownOperationException`` or ``MissingAuthenticationTokenException``. botocore ships
+the same service models, so the checks here read them rather than restate them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import UnknownServiceError
+from botocore.model import OperationNotFoundError, Shape
+
+#: X-Amz-Target prefixes of the JSON-protocol services the gateway serves, by service name.
+TARGET_PREFIXES = {
+    "DynamoDB_20120810": "dynamodb",
+    "DynamoDBStreams_20120810": "dynamodbstreams",
+    "Logs_20140328": "logs",
+    "AmazonSQS": "sqs",
+}
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "structure": (dict,),
+    "map": (dict,),
+    "list": (list,),
+    "string": (str,),
+    "blob": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "timestamp": (int, float, str),
+}
+
+_WIRE_NAMES = {"string": "STRING_VALUE", "boolean": "BOOLEAN_VALUE", "structure": "START_OBJECT", "map": "START_OBJECT", "list": "START_ARRAY"}
+
+
+@dataclass(frozen=True)
+class RequestError(Exception):
+    """An AWS error the gateway answers with instead of calling the backend."""
+
+    code: str
+    message: str
+    status: int = 400
+
+
+@functools.lru_cache(maxsize=None)
+def _service_model(service: str) -> Any:
+    return botocore.session.get_session().get_service_model(service)
+
+
+def _wire_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOLEAN_VALUE"
+    if isinstance(value, (int, float)):
+        return "NUMBER_VALUE"
+    if isinstance(value, str):
+        return "STRING_VALUE"
+    if isinstance(value, list):
+        return "START_ARRAY"
+    if isinstance(value, dict):
+        return "START_OBJECT"
+    return "VALUE_NULL"
+
+
+def _lower_camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _check(shape: Shape, value: Any, path: str, missing: list[str]) -> None:
+    """Walk ``value`` against ``shape``: type mismatches raise, missing members are collected."""
+    if value is None:
+        return
+    expected = _JSON_TYPES.get(shape.type_name)
+    if expected is not None and (not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected)):
+        wanted = _WIRE_NAMES.get(shape.type_name, shape.type_name)
+        raise RequestError(
+            "SerializationException",
+            f"{_wire_type(value)} cannot be converted to {wanted}" if shape.type_name != "structure"
+            else f"Unexpected value type in payload at {path or 'the request body'}: expected an object",
+        )
+    if shape.type_name == "structure":
+        for name in shape.required_members:
+            if value.get(name) is None:
+                missing.append(f"{path}{_lower_camel(name)}")
+        for name, member_value in value.items():
+            member = shape.members.get(name)
+            if member is not None:
+                _check(member, member_value, f"{path}{_lower_camel(name)}.", missing)
+    elif shape.type_name == "list":
+        for index, item in enumerate(value):
+            _check(shape.member, item, f"{path.rstrip('.')}.{index + 1}.", missing)
+    elif shape.type_name == "map":
+        for key, item in value.items():
+            _check(shape.value, item, f"{path.rstrip('.')}.{key}.", missing)
+
+
+def service_for_target(target: str) -> str | None:
+    prefix, _, _ = target.partition(".")
+    return TARGET_PREFIXES.get(prefix)
+
+
+def validate_json_request(service: str, target: str, body: bytes, signed: bool) -> None:
+    """Raise :class:`RequestError` for a request AWS would refuse; return quietly otherwise."""
+    if not signed:
+        raise RequestError("MissingAuthenticationTokenException", "Request is missing Authentication Token")
+    try:
+        model = _service_model(service)
+    except UnknownServiceError:
+        return
+    _, _, operation_name = target.partition(".")
+    try:
+        operation = model.operation_model(operation_name)
+    except OperationNotFoundError:
+        raise RequestError("UnknownOperationException", f"Unknown operation {operation_name}") from None
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise RequestError("SerializationException", "Request body is not valid JSON") from None
+    if operation.input_shape is None:
+        return
+    if not isinstance(payload, dict):
+        raise RequestError("SerializationException", f"{_wire_type(payload)} cannot be converted to START_OBJECT")
+    missing: list[str] = []
+    _check(operation.input_shape, payload, "", missing)
+    if missing:
+        details = "; ".join(
+            f"Value null at '{name.rstrip('.')}' failed to satisfy constraint: Member must not be null" for name in missing
+        )
+        count = len(missing)
+        raise RequestError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}")
+
+
+def json_error_body(service: str, error: RequestError) -> bytes:
+    """The error body a JSON-protocol AWS service returns (botocore reads ``__type``)."""
+    if service in ("dynamodb", "dynamodbstreams"):
+        error_type = f"com.amazonaws.dynamodb.v20120810#{error.code}"
+    elif service == "logs":
+        error_type = error.code
+    else:
+        error_type = f"com.amazonaws.{service}#{error.code}"
+    return json.dumps({"__type": error_type, "message": error.message}).encode()
