@@ -1,0 +1,178 @@
+"""Apply a :class:`~streamlab.stack.Stack` to an AWS endpoint through boto3, idempotently.
+
+Usage (what ``streamlab deploy`` does)::
+
+    from streamlab.stack import load_stack
+    from streamlab.deploy import deploy
+
+    result = deploy(load_stack("setup/stack.toml"), endpoint_url="http://127.0.0.1:4566")
+    # prints "created table Orders", ..., then "3 created, 0 updated, 2 unchanged" or "no changes"
+
+Each resource is compared with what the endpoint reports and only what differs is changed,
+so a second run reports ``no changes``. The same code targets the embedded endpoint,
+LocalStack and AWS (``endpoint_url=None``); nothing here reaches into an emulator.
+
+Order: function zips are built first (a pip failure leaves nothing half made), then tables,
+buckets, queues (dead-letter queues first), topics and subscriptions, the execution role,
+functions, and finally mappings, which need a table's stream ARN and a function. Resources
+that are no longer declared are left alone: deploy never deletes data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from streamlab.deploy.buckets import apply_bucket
+from streamlab.deploy.functions import apply_function
+from streamlab.deploy.mappings import apply_mapping
+from streamlab.deploy.queues import apply_queue, queue_order, sns_send_policy
+from streamlab.deploy.report import Change, DeployError, DeployResult
+from streamlab.deploy.role import apply_role, execution_policy
+from streamlab.deploy.tables import apply_table
+from streamlab.deploy.target import Backend, Target, detect_backend
+from streamlab.deploy.topics import apply_subscriptions, apply_topic, topic_arn
+from streamlab.packaging import FunctionZip, PackagingError, Platform, build_function_zip, lambda_platform, local_platform
+from streamlab.stack import Function, Stack
+
+__all__ = [
+    "Change", "DeployError", "DeployResult", "Target", "build_zips", "deploy", "detect_backend",
+    "execution_policy", "function_platform",
+]
+
+
+def deploy(
+    stack: Stack,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    log: Callable[[str], None] = print,
+    *,
+    session: boto3.Session | None = None,
+    backend: Backend | None = None,
+    cache_dir: Path | None = None,
+) -> DeployResult:
+    """Create or update every resource of ``stack``; returns what happened to each.
+
+    ``endpoint_url`` None means ``AWS_ENDPOINT_URL`` if set, else real AWS (default credential
+    chain, and the execution role is created in the account); otherwise the endpoint
+    gets the default credentials, or dummy ones when there are none. ``region`` defaults to
+    the session's / ``AWS_REGION`` / ``us-east-1``. ``backend`` overrides detection
+    (``embedded`` installs function dependencies for this machine, anything else for Lambda's
+    manylinux x86_64). ``log`` receives one line per resource and the summary.
+    Raises :class:`DeployError` naming the resource that could not be applied.
+    """
+    target = Target.connect(endpoint_url, region, session, backend)
+    log(f"deploying {stack.path.name} to {target.describe()}")
+    try:
+        zips = build_zips(stack, target.backend, cache_dir, log)
+    except PackagingError as exc:
+        raise DeployError(str(exc)) from exc
+    result = DeployResult(backend=target.backend, endpoint_url=target.endpoint_url)
+
+    def record(change: Change) -> None:
+        result.changes.append(change)
+        log(change.line())
+
+    def step(what: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except DeployError:
+            raise
+        except (ClientError, BotoCoreError) as exc:
+            raise DeployError(f"{what}: {exc}") from exc
+
+    tables: dict[str, dict] = {}
+    for table in stack.tables.values():
+        def do_table(table=table) -> None:
+            change, described = apply_table(target, table)
+            tables[table.name] = described
+            record(change)
+        step(f"table {table.name}", do_table)
+
+    for bucket in stack.buckets.values():
+        step(f"bucket {bucket.name}", lambda bucket=bucket: record(apply_bucket(target, bucket)))
+
+    topic_arns = {name: topic_arn(target, topic) for name, topic in stack.topics.items()} if stack.topics else {}
+    senders: dict[str, list[str]] = {}
+    for name, topic in stack.topics.items():
+        for subscription in topic.subscriptions:
+            senders.setdefault(subscription.queue, []).append(topic_arns[name])
+    queue_arns: dict[str, str] = {}
+    for queue in queue_order(stack):
+        def do_queue(queue=queue) -> None:
+            policy = None
+            if queue.name in senders:
+                policy = sns_send_policy(target.arn("sqs", queue.physical_name), senders[queue.name])
+            change, _url, arn = apply_queue(target, queue, queue_arns, policy)
+            queue_arns[queue.name] = arn
+            record(change)
+        step(f"queue {queue.name}", do_queue)
+
+    for topic in stack.topics.values():
+        def do_topic(topic=topic) -> None:
+            change, arn = apply_topic(target, topic)
+            topic_arns[topic.name] = arn
+            record(change)
+            for sub_change in apply_subscriptions(target, topic, arn, queue_arns):
+                record(sub_change)
+        step(f"topic {topic.name}", do_topic)
+
+    if stack.functions:
+        role_arn = ""
+
+        def do_role() -> None:
+            nonlocal role_arn
+            change, role_arn = apply_role(target, stack)
+            record(change)
+        step(f"role {stack.role_name}", do_role)
+
+        for function in stack.functions.values():
+            def do_function(function=function) -> None:
+                change, _arn = apply_function(target, function, zips[function.name], role_arn)
+                record(change)
+            step(f"function {function.name}", do_function)
+
+    for mapping in stack.mappings:
+        def do_mapping(mapping=mapping) -> None:
+            table = tables[mapping.source]
+            stream_arn = table.get("LatestStreamArn")
+            if not stream_arn:
+                raise DeployError(f"mapping {mapping.label}: table {mapping.source} reports no LatestStreamArn")
+            destination = None
+            if mapping.on_failure is not None:
+                kind, name = mapping.on_failure.kind, mapping.on_failure.name
+                if kind == "queue":
+                    destination = queue_arns[name]
+                elif kind == "topic":
+                    destination = topic_arns[name]
+                else:
+                    destination = f"arn:{target.partition}:s3:::{stack.buckets[name].physical_name}"
+            function = stack.functions[mapping.function]
+            record(apply_mapping(target, mapping, function.physical_name, stream_arn, table["TableArn"],
+                                 destination, log))
+        step(f"mapping {mapping.label}", do_mapping)
+
+    log(result.summary)
+    return result
+
+
+def function_platform(function: Function, backend: Backend) -> Platform:
+    """Where a function's dependencies must run: this machine for the embedded backend, else Lambda's Linux."""
+    return local_platform() if backend == "embedded" else lambda_platform(function.python_version)
+
+
+def build_zips(stack: Stack, backend: Backend, cache_dir: Path | None = None,
+               log: Callable[[str], None] = print) -> dict[str, FunctionZip]:
+    """Build (or reuse) every function's zip; by logical function name."""
+    cache = Path(cache_dir) if cache_dir is not None else stack.cache_dir
+    zips: dict[str, FunctionZip] = {}
+    for function in stack.functions.values():
+        built = build_function_zip(stack.handlers_dir, function.modules, function.requirements,
+                                   function_platform(function, backend), cache)
+        if not built.cached:
+            log(f"built function {function.name}: {built.size} bytes, sha256 {built.code_sha256}")
+        zips[function.name] = built
+    return zips
