@@ -35,12 +35,13 @@ def _use_dummy_credentials_for_local_endpoint() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
 
-def _deploy_stack(stack_path: Path, endpoint_url: str | None, region: str) -> None:
+def _deploy_stack(stack_path: Path, endpoint_url: str | None, region: str | None, backend: str | None = None) -> None:
+    """Load and apply a stack; StackError / DeployError carry the message for the user."""
     from streamlab.deploy import deploy
     from streamlab.stack import load_stack
 
     stack = load_stack(stack_path)
-    deploy(stack, endpoint_url=endpoint_url, region=region, log=lambda line: print(line, flush=True))
+    deploy(stack, endpoint_url=endpoint_url, region=region, log=lambda line: print(line, flush=True), backend=backend)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -72,7 +73,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack_note = "no stack deployed"
         else:
             _use_dummy_credentials_for_local_endpoint()
-            _deploy_stack(args.stack, url, _region(args))
+            _deploy_stack(args.stack, url, _region(args), backend="embedded")
             stack_note = f"stack {args.stack} deployed"
         print(f"Ready: {url} (embedded endpoint, {stack_note}; Ctrl-C to stop)", flush=True)
         while not stop.wait(0.5):
@@ -87,16 +88,20 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    from streamlab.deploy import DeployError
     from streamlab.stack import StackError
 
     endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint_url:
         _use_dummy_credentials_for_local_endpoint()
     try:
-        _deploy_stack(args.stack, endpoint_url, _region(args))
-    except StackError as error:
+        _deploy_stack(args.stack, endpoint_url, args.region)
+    except (StackError, FileNotFoundError) as error:
         print(f"streamlab deploy: {error}", file=sys.stderr)
         return 2
+    except DeployError as error:
+        print(f"streamlab deploy: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -111,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     region = _region(args)
     with EmbeddedEndpoint(port=0) as endpoint:
         print(f"embedded endpoint at {endpoint.url}", flush=True)
-        _deploy_stack(args.stack, endpoint.url, region)
+        _deploy_stack(args.stack, endpoint.url, region, backend="embedded")
         ddb = boto3.client("dynamodb", endpoint_url=endpoint.url, region_name=region)
         streams = boto3.client("dynamodbstreams", endpoint_url=endpoint.url, region_name=region)
         print(f"measuring the write -> stream floor ({args.writes} writes, PutItem then GetRecords)...", flush=True)
