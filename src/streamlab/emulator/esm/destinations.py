@@ -1,0 +1,137 @@
+"""On-failure destinations: the record Lambda sends when it gives up on a batch.
+
+Shape (services-dynamodb-errors.html; LocalStack's AWS-recorded snapshots for SQS, SNS, S3):
+
+    {"requestContext": {"requestId", "functionArn", "condition", "approximateInvokeCount"},
+     "responseContext": {"statusCode", "executedVersion": "$LATEST", "functionError"},
+     "version": "1.0", "timestamp": "2022-07-13T13:48:01.000Z",
+     "DDBStreamBatchInfo": {"shardId", "startSequenceNumber", "endSequenceNumber",
+        "approximateArrivalOfFirstRecord": "2022-07-13T13:48:01Z", "approximateArrivalOfLastRecord",
+        "batchSize", "streamArn"}}
+
+SQS and SNS receive only this metadata (a consumer re-reads the records from the stream within
+24 h); an S3 object also carries ``"payload": {"Records": [...]}``, the invocation's records.
+The S3 object key follows the documented convention
+``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>``
+(kinesis-on-failure-destination.html, which the DynamoDB page shares; the wording could not be
+re-read in the docs corpus here, it is quoted from LocalStack's source docstring).
+A record that was never invoked (age exceeded before the first call) reports
+approximateInvokeCount 0 and a null statusCode (UNVERIFIED: AWS's exact values are unknown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import boto3
+
+from streamlab.emulator.esm.arns import EndpointURL, arn_account, arn_region, arn_resource, arn_service, resolve_endpoint
+from streamlab.emulator.esm.records import StreamRecord, event_payload
+
+
+def iso_millis(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def iso_seconds(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def failure_record(
+    *,
+    function_arn: str,
+    stream_arn: str,
+    shard_id: str,
+    records: list[StreamRecord],
+    condition: str,
+    invoke_count: int,
+    status_code: int | None,
+    function_error: str | None,
+    now: dt.datetime | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The on-failure invocation record, without payload (SQS / SNS shape)."""
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    return {
+        "requestContext": {
+            "requestId": request_id or str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "responseContext": {
+            "statusCode": status_code,
+            "executedVersion": "$LATEST",
+            "functionError": function_error,
+        },
+        "version": "1.0",
+        "timestamp": iso_millis(moment),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": records[0].sequence_number,
+            "endSequenceNumber": records[-1].sequence_number,
+            "approximateArrivalOfFirstRecord": iso_seconds(records[0].arrival),
+            "approximateArrivalOfLastRecord": iso_seconds(records[-1].arrival),
+            "batchSize": len(records),
+            "streamArn": stream_arn,
+        },
+    }
+
+
+def s3_object_key(mapping_uuid: str, shard_id: str, moment: dt.datetime) -> str:
+    moment = moment.astimezone(dt.timezone.utc)
+    return f"aws/lambda/{mapping_uuid}/{shard_id}/{moment:%Y/%m/%d}/{moment:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
+
+
+class FailureDestination(Protocol):
+    def send(self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str) -> None: ...
+
+
+class Boto3FailureDestination:
+    """Sends on-failure records with boto3 clients aimed at the endpoint (SQS, SNS or S3 by ARN)."""
+
+    def __init__(self, endpoint_url: EndpointURL, default_region: str = "us-east-1", client_factory: Callable[..., Any] | None = None) -> None:
+        self._endpoint_url = endpoint_url
+        self._default_region = default_region
+        self._client_factory = client_factory or boto3.client
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()  # boto3 clients are thread-safe to use, not to create
+
+    def _client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key in self._clients:
+                return self._clients[key]
+            self._clients[key] = self._client_factory(
+                service,
+                endpoint_url=resolve_endpoint(self._endpoint_url),
+                region_name=region,
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )
+            return self._clients[key]
+
+    def send(self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str) -> None:
+        service = arn_service(destination_arn)
+        region = arn_region(destination_arn, self._default_region)
+        body = json.dumps(record)
+        if service == "sqs":
+            sqs = self._client("sqs", region)
+            queue_url = sqs.get_queue_url(QueueName=arn_resource(destination_arn), QueueOwnerAWSAccountId=arn_account(destination_arn))["QueueUrl"]
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        elif service == "sns":
+            self._client("sns", region).publish(TopicArn=destination_arn, Message=body)
+        elif service == "s3":
+            moment = dt.datetime.now(dt.timezone.utc)
+            with_payload = dict(record, payload=event_payload(records))
+            key = s3_object_key(mapping_uuid, record["DDBStreamBatchInfo"]["shardId"], moment)
+            self._client("s3", self._default_region).put_object(
+                Bucket=arn_resource(destination_arn), Key=key, Body=json.dumps(with_payload).encode(), ContentType="application/json"
+            )
+        else:
+            raise ValueError(f"unsupported on-failure destination {destination_arn}")

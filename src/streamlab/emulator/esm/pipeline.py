@@ -1,0 +1,210 @@
+"""One shard's processing: records -> lanes -> batches -> invoke -> checkpoint / destination / window.
+
+The worker (:mod:`.worker`) reads the shard and hands records to :meth:`ShardPipeline.feed`;
+everything after that runs on the pipeline's lane threads (:mod:`.parallel`):
+
+- the batcher applies the filter, BatchSize, the batching window and the payload cap;
+- :class:`~.invoker.BatchDelivery` invokes, retries, bisects, honours partial batch responses and
+  record age;
+- processed, filtered and discarded records complete in :class:`~.checkpoint.ShardProgress`,
+  whose contiguous prefix becomes the shard's checkpoint;
+- discarded records produce the on-failure record (:mod:`.destinations`);
+- with TumblingWindowInSeconds the event is wrapped with the window and its state
+  (:mod:`.windows`), a final invocation closes each window, and the shard uses one lane.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from streamlab.emulator.esm.batcher import Batcher
+from streamlab.emulator.esm.checkpoint import ShardProgress
+from streamlab.emulator.esm.destinations import failure_record
+from streamlab.emulator.esm.invoker import BatchDelivery, RetryPolicy, Verdict, judge
+from streamlab.emulator.esm.parallel import Lane, group_by_lane
+from streamlab.emulator.esm.poller import GET_RECORDS_LIMIT, ShardCursor
+from streamlab.emulator.esm.records import MAX_INVOKE_PAYLOAD_BYTES, StreamRecord, encode_json, event_payload
+from streamlab.emulator.esm.windows import MAX_STATE_BYTES, TumblingWindow
+
+if TYPE_CHECKING:
+    from streamlab.emulator.esm.worker import MappingWorker
+
+log = logging.getLogger(__name__)
+
+OK = "OK"
+PROBLEM_FUNCTION_CALL_FAILED = "PROBLEM: Function call failed"
+
+
+class ShardPipeline:
+    """One shard of one run: its cursor, progress and lanes."""
+
+    def __init__(self, worker: "MappingWorker", shard_id: str, cursor: ShardCursor) -> None:
+        self.worker = worker
+        self.shard_id = shard_id
+        self.cursor = cursor
+        self.progress = ShardProgress()
+        self.run_stop = threading.Event()  # set when the shard, the run or the worker stops
+        config = worker.config
+        self.window: TumblingWindow | None = None
+        lanes = config.parallelization_factor
+        if config.tumbling_window > 0:
+            lanes = 1  # one state per shard: its batches go one at a time
+            self.window = TumblingWindow(config.tumbling_window, shard_id, config.event_source_arn)
+            self.window.restore(worker.checkpoints.get(config.uuid, shard_id).window_state)
+        self.max_in_flight = max(2 * config.batch_size * lanes, GET_RECORDS_LIMIT)
+        settings = worker.settings
+        self.policy = RetryPolicy(
+            maximum_retry_attempts=config.maximum_retry_attempts,
+            maximum_record_age_in_seconds=config.maximum_record_age_in_seconds,
+            bisect_batch_on_function_error=config.bisect_batch_on_function_error,
+            backoff_seconds=settings.retry_backoff,
+            backoff_max_seconds=settings.retry_backoff_max,
+        )
+        self.lanes = [
+            Lane(
+                f"esm-{config.uuid[:8]}-{shard_id[-8:]}-{index}",
+                Batcher(
+                    config.batch_size,
+                    config.maximum_batching_window_in_seconds,
+                    # a window's event also carries its state (up to 1 MB): keep room for it
+                    max_payload_bytes=MAX_INVOKE_PAYLOAD_BYTES - (MAX_STATE_BYTES + 4096 if self.window else 0),
+                    record_filter=worker.record_filter,
+                    boundary=self.window.boundary if self.window else None,
+                ),
+                self._process,
+                on_filtered=self._filtered,
+                on_crash=worker.report_crash,
+                stop=self.run_stop,
+                idle=self._idle if self.window else None,
+                idle_interval=settings.lane_idle_interval,
+            )
+            for index in range(lanes)
+        ]
+        for lane in self.lanes:
+            lane.start()
+
+    # -- feeding ------------------------------------------------------------------------
+    def room(self) -> int:
+        return max(self.max_in_flight - self.progress.in_flight, 0)
+
+    def feed(self, raw_records: list[Any]) -> list[StreamRecord]:
+        config = self.worker.config
+        records = [StreamRecord.from_stream(raw, config.event_source_arn, self.shard_id) for raw in raw_records]
+        self.progress.add([r.sequence_number for r in records])
+        for lane_index, group in group_by_lane(records, len(self.lanes)).items():
+            self.lanes[lane_index].submit(group)
+        return records
+
+    def idle(self) -> bool:
+        """Nothing in flight and no open window: a closed shard can be finished."""
+        return self.progress.in_flight == 0 and (self.window is None or self.window.start is None)
+
+    def stop(self, timeout: float) -> None:
+        self.run_stop.set()
+        for lane in self.lanes:
+            lane.join(timeout)
+
+    # -- processing (lane threads) ------------------------------------------------------
+    def _complete(self, records: list[StreamRecord]) -> None:
+        checkpoint = self.progress.complete([r.sequence_number for r in records])
+        if checkpoint is not None:
+            self.worker.checkpoints.advance(self.worker.config.uuid, self.shard_id, checkpoint)
+        self.worker.wake()
+
+    def _filtered(self, records: list[StreamRecord]) -> None:
+        self.worker.count(records_filtered=len(records))
+        self._complete(records)
+
+    def _invoke(self, event: dict[str, Any], records: list[StreamRecord], requires_state: bool) -> Verdict:
+        worker = self.worker
+        config = worker.config
+        try:
+            result = worker.invoke(config.function_name, encode_json(event))
+        except Exception as error:  # the function could not be invoked: not a retry attempt
+            log.warning("event source mapping %s could not invoke %s: %s", config.uuid, config.function_name, error)
+            worker.set_result(PROBLEM_FUNCTION_CALL_FAILED, error=str(error))
+            return Verdict("failure", invoked=False, reason=str(error))
+        verdict = judge(
+            result,
+            records,
+            report_batch_item_failures=config.reports_batch_item_failures and bool(records),
+            requires_state=requires_state,
+        )
+        # A partial batch response is a function call that worked: its records are retried, not it.
+        call_failed = verdict.outcome == "failure"
+        worker.count(invocations=1, failed_invocations=int(call_failed))
+        worker.set_result(PROBLEM_FUNCTION_CALL_FAILED if call_failed else OK)
+        return verdict
+
+    def _call(self, records: list[StreamRecord]) -> Verdict:
+        if self.window is None:
+            return self._invoke(event_payload(records), records, requires_state=False)
+        return self._invoke(self.window.event(records), records, requires_state=True)
+
+    def _done(self, records: list[StreamRecord], verdict: Verdict) -> None:
+        self.worker.count(records_delivered=len(records))
+        if self.window is not None:
+            if self.window.accept(verdict.response):
+                self._final_invoke(terminated_early=True)
+            self.worker.checkpoints.save_window_state(self.worker.config.uuid, self.shard_id, self.window.snapshot())
+        self._complete(records)
+
+    def _discard(self, records: list[StreamRecord], condition: str, invoke_count: int, verdict: Verdict | None) -> None:
+        worker = self.worker
+        config = worker.config
+        worker.count(records_discarded=len(records))
+        destination = config.on_failure_destination
+        log.warning(
+            "event source mapping %s discards %d records of %s (%s)", config.uuid, len(records), self.shard_id, condition
+        )
+        if destination and worker.destination is not None:
+            record = failure_record(
+                function_arn=config.resolved_function_arn,
+                stream_arn=config.event_source_arn,
+                shard_id=self.shard_id,
+                records=records,
+                condition=condition,
+                invoke_count=invoke_count,
+                status_code=verdict.status_code if verdict else None,
+                function_error=verdict.function_error if verdict else None,
+                now=dt.datetime.now(dt.timezone.utc),
+            )
+            try:
+                worker.destination.send(destination, record, records, config.uuid)
+            except Exception:  # AWS counts DestinationDeliveryFailures and moves on
+                log.exception("event source mapping %s could not send to %s", config.uuid, destination)
+        self._complete(records)
+
+    def _process(self, batch: list[StreamRecord]) -> bool:
+        if self.window is not None and self.window.open_for(batch):
+            if not self._final_invoke():
+                return False
+            self.window.open_for(batch)
+        delivery = BatchDelivery(self.policy, self._call, self._done, self._discard, self.run_stop)
+        return delivery.deliver(batch)
+
+    def _final_invoke(self, terminated_early: bool = False) -> bool:
+        """The window's last invocation; retried until it succeeds (it blocks the shard)."""
+        assert self.window is not None
+        failures = 0
+        while not self.run_stop.is_set():
+            verdict = self._invoke(self.window.event([], final=True, terminated_early=terminated_early), [], requires_state=False)
+            if verdict.outcome == "success":
+                if terminated_early:
+                    self.window.restarted_early()
+                else:
+                    self.window.closed()
+                self.worker.checkpoints.save_window_state(self.worker.config.uuid, self.shard_id, self.window.snapshot())
+                return True
+            failures += 1
+            self.run_stop.wait(self.policy.backoff(failures))
+        return False
+
+    def _idle(self) -> bool:
+        if self.window is not None and self.window.is_due(time.time()):
+            return self._final_invoke()
+        return True
