@@ -1,41 +1,188 @@
-"""The Lambda service of the embedded endpoint (a WSGI app the gateway routes ``lambda`` to)."""
+"""The Lambda service of the embedded endpoint.
+
+:class:`LambdaService` is what the gateway routes ``lambda`` requests to (a WSGI app),
+what :class:`~streamlab.emulator.endpoint.EmbeddedEndpoint` starts and stops, and the
+in-process entry point of the event source mapping engine:
+
+- :meth:`LambdaService.invoke` runs a function synchronously without HTTP and returns an
+  :class:`~streamlab.emulator.awslambda.invoke.InvokeResult`;
+- :attr:`LambdaService.event_source_mappings` is the mapping store (CRUD, subscribe to
+  changes, report state).
+"""
 
 from __future__ import annotations
 
-import json
+import atexit
+import logging
+import os
+import shutil
+import tempfile
+import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+
+from streamlab.emulator.awslambda.api import LambdaApi
+from streamlab.emulator.awslambda.control_plane import FunctionsControlPlane, parse_function_ref
+from streamlab.emulator.awslambda.environments import (
+    EXTRA_RUNTIME_PACKAGES,
+    RUNTIME_PACKAGES,
+    EnvironmentManager,
+    EnvironmentSettings,
+    build_runtime_dir,
+)
+from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore
+from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ResourceNotFoundException
+from streamlab.emulator.awslambda.invoke import AsyncInvoker, InvokeResult, Invoker, check_payload_size
+from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
+from streamlab.emulator.awslambda.models import DEFAULT_REGION, Function, FunctionStore, function_arn
+
+log = logging.getLogger(__name__)
+
+#: Environment variable that sets the account concurrency limit (default 10).
+ACCOUNT_CONCURRENCY_ENV = "STREAMLAB_LAMBDA_CONCURRENCY"
+DEFAULT_ACCOUNT_CONCURRENCY = 10
 
 
 class LambdaService:
-    """Answers the Lambda REST API. Until the control plane lands it knows no functions."""
+    """Control plane, Invoke, execution environments, logs and event source mapping records."""
 
-    def __init__(self, endpoint_url: Callable[[], str]) -> None:
-        self._endpoint_url = endpoint_url
+    def __init__(
+        self,
+        endpoint_url: Callable[[], str],
+        account_concurrency: int | None = None,
+        max_idle_environments: int = 24,
+        runtime_packages: tuple[str, ...] = RUNTIME_PACKAGES + EXTRA_RUNTIME_PACKAGES,
+        async_retry_delays: tuple[float, ...] = (60.0, 120.0),
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        if account_concurrency is None:
+            account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
+        self._work_dir = Path(tempfile.mkdtemp(prefix="streamlab-lambda-"))
+        runtime_dir = build_runtime_dir(self._work_dir / "runtime", runtime_packages)
+        self.store = FunctionStore()
+        self.environments = EnvironmentManager(
+            EnvironmentSettings(endpoint_url=endpoint_url, runtime_dir=runtime_dir),
+            account_concurrency=account_concurrency,
+            max_idle_environments=max_idle_environments,
+        )
+        self.logs = LogShipper(_default_logs_writer(endpoint_url))
+        self.invoker = Invoker(self.environments, self.logs)
+        self.async_invoker = AsyncInvoker(self.invoker, retry_delays=async_retry_delays)
+        self.event_source_mappings = EventSourceMappingStore()
+        self._s3_clients: dict[str, Any] = {}
+        self._s3_lock = threading.Lock()
+        self.control = FunctionsControlPlane(self.store, self.environments, self._work_dir / "code", self._s3_client)
+        self._api = LambdaApi(self)
+        self._stopped = False
+        atexit.register(self.stop)
 
+    # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        """Start background parts (runtime API server, environments)."""
+        """Start the log shipper (the endpoint calls this once its HTTP server runs)."""
+        self.logs.start()
 
     def stop(self) -> None:
-        """Stop every execution environment and background thread."""
+        """Kill every execution environment, flush logs, remove unpacked code."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.async_invoker.stop()
+        self.event_source_mappings.close()
+        self.environments.stop()
+        self.logs.stop()
+        shutil.rmtree(self._work_dir, ignore_errors=True)
+        atexit.unregister(self.stop)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") == "GET" and path.rstrip("/") == "/2015-03-31/functions":
-            return _json(start_response, 200, {"Functions": []})
-        return _json(
-            start_response,
-            404,
-            {"Type": "User", "message": f"The Lambda API {environ.get('REQUEST_METHOD')} {path} is not supported"},
-            error_type="UnknownOperationException",
-        )
+        return self._api(environ, start_response)
+
+    # -- settings -----------------------------------------------------------------------
+    @property
+    def account_concurrency(self) -> int:
+        return self.environments.account_concurrency
+
+    @account_concurrency.setter
+    def account_concurrency(self, value: int) -> None:
+        self.environments.account_concurrency = value
+
+    # -- Python-level API (the event source mapping engine) -----------------------------
+    def invoke(
+        self,
+        function_name: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        *,
+        region: str | None = None,
+        log_type: str | None = None,
+        client_context: str | None = None,
+    ) -> InvokeResult:
+        """Invoke synchronously (RequestResponse), in-process, without HTTP.
+
+        ``function_name`` is a name, partial or full ARN. Raises ResourceNotFoundException,
+        TooManyRequestsException (throttled: the caller retries), RequestTooLargeException.
+        A failing function is not an exception: see ``InvokeResult.function_error``.
+        """
+        function = self.function(function_name, qualifier, region=region)
+        return self.invoker.invoke(function, payload, tail=log_type == "Tail", client_context=client_context)
+
+    def invoke_async(self, function_name: str, payload: bytes, *, region: str | None = None) -> None:
+        """Queue an ``Event`` invocation (retried like Lambda's asynchronous invocations)."""
+        self.submit_event(self.function(function_name, region=region), payload)
+
+    def function(self, function_name: str, qualifier: str | None = None, *, region: str | None = None) -> Function:
+        """The stored function a name/ARN refers to (ResourceNotFoundException otherwise)."""
+        name, ref_qualifier, ref_region = parse_function_ref(function_name)
+        region = ref_region or region or self._region_of(name)
+        return self.control.resolve(region, name, qualifier or ref_qualifier)
+
+    def function_arn(self, function_name: str, *, region: str | None = None) -> str:
+        function = self.function(function_name, region=region)
+        return function_arn(function.region, function.name)
+
+    def flush_logs(self, timeout: float = 2.0) -> bool:
+        """Wait until every log line produced so far is in CloudWatch Logs."""
+        return self.logs.flush(timeout)
+
+    def submit_event(self, function: Function, payload: bytes) -> None:
+        check_payload_size(payload, asynchronous=True)
+        region, name = function.region, function.name
+        self.async_invoker.submit(lambda: self.store.get(region, name), payload)
+
+    def _s3_client(self, region: str) -> Any:
+        """A boto3 S3 client on the endpoint itself, to fetch code from S3Bucket/S3Key."""
+        with self._s3_lock:
+            client = self._s3_clients.get(region)
+            if client is None:
+                import boto3
+
+                client = boto3.client(
+                    "s3",
+                    endpoint_url=self.endpoint_url(),
+                    region_name=region,
+                    aws_access_key_id="test",
+                    aws_secret_access_key="test",
+                )
+                self._s3_clients[region] = client
+            return client
+
+    def _region_of(self, name: str) -> str:
+        regions = self.store.regions_of(name)
+        if len(regions) == 1:
+            return regions[0]
+        if not regions:
+            raise ResourceNotFoundException(f"Function not found: {function_arn(DEFAULT_REGION, name)}")
+        if DEFAULT_REGION in regions:
+            return DEFAULT_REGION
+        raise InvalidParameterValueException(f"Function {name} exists in several regions ({', '.join(regions)}); pass region=")
 
 
-def _json(start_response: Callable[..., Any], status: int, body: dict[str, Any], error_type: str | None = None) -> Iterable[bytes]:
-    payload = json.dumps(body).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-    if error_type:
-        headers.append(("x-amzn-ErrorType", error_type))
-    reasons = {200: "OK", 404: "Not Found"}
-    start_response(f"{status} {reasons.get(status, '')}", headers)
-    return [payload]
+def _default_logs_writer(endpoint_url: Callable[[], str]) -> LogsWriter:
+    """moto's logs backend in-process when moto is here (the embedded endpoint), else boto3."""
+    try:
+        return MotoLogsWriter()
+    except ImportError:
+        return Boto3LogsWriter(endpoint_url)
+
+
+__all__ = ["LambdaService", "InvokeResult"]

@@ -1,0 +1,587 @@
+"""Execution environments: awslambdaric subprocesses, and the pool that hands them out.
+
+Each environment is ``python -S -m awslambdaric <handler>`` running on streamlab's own
+interpreter, started in its own process group, with the function's code as its working
+directory. ``-S`` keeps the interpreter's site-packages (moto, streamlab, pytest...) out of
+the function's ``sys.path``: it sees the task root first, then a runtime directory holding
+only what AWS's Python runtime provides (awslambdaric, boto3 and their dependencies), as
+on AWS. Skipping ``site`` also makes cold starts faster.
+
+The pool (:class:`EnvironmentManager`) enforces concurrency the way Lambda does: a
+function with reserved concurrency N runs at most N invocations at once; all other
+functions share what is left of the account limit. Environments are reused warm, and
+retired (killed once idle) when their function's code or configuration changes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from streamlab.emulator.awslambda.exceptions import ServiceException, TooManyRequestsException
+from streamlab.emulator.awslambda.invocation import Invocation, LogLine, Outcome
+from streamlab.emulator.awslambda.models import LATEST, FunctionConfig
+from streamlab.emulator.awslambda.runtime_api import MAX_RESPONSE_BYTES, RuntimeApiServer
+
+log = logging.getLogger(__name__)
+
+#: What AWS's Python runtime puts after the task root: the runtime interface client and the SDK.
+RUNTIME_PACKAGES = (
+    "awslambdaric",
+    "runtime_client",
+    "simplejson",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "urllib3",
+    "six",
+)
+#: Added by default beside them, as the Powertools layer most teams attach (see service docs).
+EXTRA_RUNTIME_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
+
+#: Variables a function's configuration may not set (AWS rejects them too).
+RESERVED_VARIABLES = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SECRET_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+MEMORY_SAMPLE_INTERVAL_S = 0.25
+
+_SIGNAL_TEXT = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+}
+
+
+def build_runtime_dir(target: Path, packages: tuple[str, ...]) -> Path:
+    """A directory of symlinks to the runtime's packages, so nothing else leaks in."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            log.warning("runtime package %s is not installed; functions will not see it", name)
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if spec.submodule_search_locations else origin
+        link = target / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return target
+
+
+@dataclass
+class EnvironmentSettings:
+    """What every environment of the service shares."""
+
+    endpoint_url: Callable[[], str]
+    runtime_dir: Path
+    python: str = sys.executable
+
+
+class ExecutionEnvironment:
+    """One awslambdaric process, its Runtime API server and its captured output."""
+
+    def __init__(self, config: FunctionConfig, settings: EnvironmentSettings, on_exit: Callable[["ExecutionEnvironment"], None]) -> None:
+        self.id = uuid.uuid4().hex
+        self.config = config
+        self.settings = settings
+        self._on_exit = on_exit
+        today = datetime.now(timezone.utc).strftime("%Y/%m/%d")
+        self.log_stream_name = f"{today}/[{LATEST}]{self.id}"
+        self.server = RuntimeApiServer(self)
+        # The hand-over: an invocation waiting for the runtime, or the runtime waiting (parked
+        # ``deliver`` callback) for an invocation; never both.
+        self._handoff_lock = threading.Lock()
+        self._queued: Invocation | None = None
+        self._parked: Callable[[Invocation], None] | None = None
+        self.current: Invocation | None = None
+        self.initialized = False
+        self.init_duration_ms = 0.0
+        self.alive = True
+        self.exit_status: str | None = None
+        #: Whether the invocation it runs counts against the unreserved pool (set by the manager).
+        self.counted_unreserved = False
+        self.process: subprocess.Popen[bytes] | None = None
+        self._spawned_at = 0.0
+        self.spawned_epoch_ms = 0
+        self._out_fd = -1
+        self._out_lock = threading.Lock()
+        self._out_buffer = bytearray()
+        self._out_lines: list[LogLine] = []
+        self._out_eof = False
+        self._peak_memory_mb = 0
+        self._memory_sampled_at = -1e9
+        self._reap_lock = threading.Lock()
+        self._reaped = False
+        self._exited = threading.Event()
+
+    @property
+    def generation(self) -> int:
+        return self.config.generation
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.server.start()
+        read_fd, write_fd = os.pipe()
+        try:
+            self._spawned_at = time.perf_counter()
+            self.spawned_epoch_ms = int(time.time() * 1000)
+            self.process = subprocess.Popen(
+                [self.settings.python, "-S", "-m", "awslambdaric", self.config.handler],
+                cwd=str(self.config.code.directory),
+                env=self._environment_variables(),
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError:
+            os.close(read_fd)
+            self.server.stop()
+            raise
+        finally:
+            os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self._out_fd = read_fd
+        threading.Thread(target=self._pump_output, name=f"lambda-out-{self.id[:8]}", daemon=True).start()
+        threading.Thread(target=self._watch_exit, name=f"lambda-exit-{self.id[:8]}", daemon=True).start()
+
+    def _environment_variables(self) -> dict[str, str]:
+        config = self.config
+        task_root = str(config.code.directory)
+        runtime_dir = str(self.settings.runtime_dir)
+        variables = {
+            # AWS: /var/lang/bin (the runtime's python) first; here, the interpreter's own bin.
+            "PATH": os.pathsep.join([str(Path(self.settings.python).parent), "/usr/local/bin", "/usr/bin", "/bin", "/opt/bin"]),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "AWS_ENDPOINT_URL": self.settings.endpoint_url(),
+        }
+        if config.log_format == "JSON":
+            variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        variables.update(config.environment)
+        variables.update(
+            {
+                "_HANDLER": config.handler,
+                "AWS_REGION": config.region,
+                "AWS_DEFAULT_REGION": config.region,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+                "AWS_LAMBDA_FUNCTION_NAME": config.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": LATEST,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
+                "AWS_LAMBDA_RUNTIME_API": self.server.address,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_SESSION_TOKEN": "test",
+                "LAMBDA_TASK_ROOT": task_root,
+                "LAMBDA_RUNTIME_DIR": runtime_dir,
+                "PYTHONPATH": os.pathsep.join([task_root, runtime_dir]),
+            }
+        )
+        return variables
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group; the exit watcher does the bookkeeping."""
+        self.alive = False
+        with self._reap_lock:
+            if self.process is not None and not self._reaped:
+                _kill_group(self.process.pid)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the exit watcher has reaped the process (only it reaps, see below)."""
+        return self._exited.wait(timeout)
+
+    def _watch_exit(self) -> None:
+        assert self.process is not None
+        pid = self.process.pid
+        try:
+            # Wait without reaping: while the leader is a zombie its group id cannot be
+            # reused, so killing the group below can only hit the handler's own children.
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except (AttributeError, ChildProcessError, OSError):
+            pass
+        with self._reap_lock:
+            _kill_group(pid)
+            code = self.process.wait()
+            self._reaped = True
+        self._exited.set()
+        self.alive = False
+        if code < 0:
+            self.exit_status = f"signal: {_SIGNAL_TEXT.get(-code, str(-code))}"
+        else:
+            self.exit_status = f"exit status {code}"
+        invocation = self.current
+        if invocation is not None:
+            message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {self.exit_status}"
+            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+            invocation.finish(Outcome("exit", body, "Runtime.ExitError"))
+        self.server.stop()
+        self._on_exit(self)
+
+    # -- handing over invocations -------------------------------------------------------
+    def assign(self, invocation: Invocation) -> None:
+        """Give the environment its next invocation (delivered now if the runtime waits)."""
+        self.current = invocation
+        if not self.alive:
+            # Died between the pool handing it out and now: let the caller see the crash.
+            message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {self.exit_status or 'signal: killed'}"
+            invocation.finish(Outcome("exit", json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode(), "Runtime.ExitError"))
+            return
+        with self._handoff_lock:
+            deliver, self._parked = self._parked, None
+            if deliver is None:
+                self._queued = invocation
+                return
+        self._deliver(invocation, deliver)
+
+    def _deliver(self, invocation: Invocation, deliver: Callable[[Invocation], None]) -> None:
+        if invocation.outcome is not None:  # ended (e.g. timed out) before the runtime asked
+            return
+        invocation.pre_lines = self.take_output()
+        invocation.mark_delivered()
+        try:
+            deliver(invocation)
+        except OSError:
+            pass  # the runtime is gone: the exit watcher reports Runtime.ExitError
+
+    # -- RuntimeApiHandler --------------------------------------------------------------
+    def next_invocation(self, deliver: Callable[[Invocation], None]) -> None:
+        if not self.initialized:
+            self.init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
+            self.initialized = True
+        with self._handoff_lock:
+            invocation, self._queued = self._queued, None
+            if invocation is None:
+                self._parked = deliver
+                return
+        self._deliver(invocation, deliver)
+
+    def invocation_response(self, request_id: str, body: bytes) -> tuple[int, dict[str, str]]:
+        invocation = self._invocation(request_id)
+        if invocation is None:
+            return 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+        if len(body) > MAX_RESPONSE_BYTES:
+            error = {
+                "errorMessage": f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }
+            invocation.finish(Outcome("error", json.dumps(error).encode(), "Function.ResponseSizeTooLarge"))
+            return 413, {"errorMessage": "Exceeded maximum allowed payload size", "errorType": "RequestEntityTooLarge"}
+        invocation.finish(Outcome("response", body))
+        return 202, {"status": "OK"}
+
+    def invocation_error(self, request_id: str, body: bytes, error_type: str | None) -> tuple[int, dict[str, str]]:
+        invocation = self._invocation(request_id)
+        if invocation is None:
+            return 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+        invocation.finish(Outcome("error", body, error_type or _error_type_of(body)))
+        return 202, {"status": "OK"}
+
+    def init_error(self, body: bytes, error_type: str | None) -> tuple[int, dict[str, str]]:
+        self.init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
+        self.alive = False
+        invocation = self.current
+        if invocation is not None:
+            invocation.finish(Outcome("init_error", body, error_type or _error_type_of(body)))
+        return 202, {"status": "OK"}
+
+    def _invocation(self, request_id: str) -> Invocation | None:
+        invocation = self.current
+        if invocation is None or invocation.request_id != request_id:
+            return None
+        return invocation
+
+    # -- output and memory --------------------------------------------------------------
+    def take_output(self) -> list[LogLine]:
+        """Every complete line the process wrote so far (drains the pipe first)."""
+        with self._out_lock:
+            self._read_available()
+            lines, self._out_lines = self._out_lines, []
+            if self._out_eof and self._out_buffer:
+                lines.append((int(time.time() * 1000), _decode(bytes(self._out_buffer))))
+                self._out_buffer.clear()
+            return lines
+
+    def _read_available(self) -> None:
+        """Read what the pipe holds without blocking; caller holds ``_out_lock``."""
+        if self._out_eof:
+            return
+        while True:
+            try:
+                chunk = os.read(self._out_fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._out_eof = True
+                return
+            self._out_buffer += chunk
+            if b"\n" in chunk:
+                now = int(time.time() * 1000)
+                *complete, rest = bytes(self._out_buffer).split(b"\n")
+                self._out_lines.extend((now, _decode(line)) for line in complete)
+                self._out_buffer = bytearray(rest)
+
+    def _pump_output(self) -> None:
+        """Keep the pipe drained between invocations so a chatty process never blocks."""
+        poller = select.poll()
+        poller.register(self._out_fd, select.POLLIN | select.POLLHUP)
+        while True:
+            poller.poll()
+            with self._out_lock:
+                self._read_available()
+                if self._out_eof:
+                    break
+            time.sleep(0.001)  # let an invoking thread that is about to drain win the lock
+        os.close(self._out_fd)
+
+    def max_memory_used_mb(self) -> int:
+        """Peak RSS of the process (VmHWM on Linux, RSS through psutil elsewhere).
+
+        Read at most every ``MEMORY_SAMPLE_INTERVAL_S``: the read costs ~80 µs, a tenth of a
+        warm invoke, and the peak only grows, so a value a few hundred ms old is a fair floor.
+        """
+        process = self.process
+        now = time.monotonic()
+        if now - self._memory_sampled_at < MEMORY_SAMPLE_INTERVAL_S:
+            return self._peak_memory_mb
+        self._memory_sampled_at = now
+        if process is not None and process.returncode is None:
+            try:
+                with open(f"/proc/{process.pid}/status", "rb") as status:
+                    for line in status:
+                        if line.startswith(b"VmHWM:"):
+                            self._peak_memory_mb = max(self._peak_memory_mb, int(line.split()[1]) // 1024)
+                            break
+            except OSError:
+                try:
+                    import psutil
+
+                    rss = psutil.Process(process.pid).memory_info().rss // (1024 * 1024)
+                    self._peak_memory_mb = max(self._peak_memory_mb, rss)
+                except Exception:  # noqa: BLE001 - best effort: the process may be gone
+                    pass
+        return self._peak_memory_mb
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _decode(line: bytes) -> str:
+    # awslambdaric separates the lines of one error message with "\r" to keep it one event.
+    return line.decode("utf-8", errors="replace").rstrip("\r").replace("\r", "\n")
+
+
+def _error_type_of(body: bytes) -> str | None:
+    try:
+        return json.loads(body).get("errorType")
+    except (ValueError, AttributeError):
+        return None
+
+
+FunctionKey = tuple[str, str]  # (region, name)
+
+
+class EnvironmentManager:
+    """Hands out environments under Lambda's concurrency rules and retires stale ones."""
+
+    def __init__(self, settings: EnvironmentSettings, account_concurrency: int = 10, max_idle_environments: int = 24) -> None:
+        self.settings = settings
+        self.account_concurrency = account_concurrency
+        self.max_idle_environments = max_idle_environments
+        self._lock = threading.Lock()
+        self._idle: dict[FunctionKey, list[ExecutionEnvironment]] = {}
+        self._idle_lru: OrderedDict[ExecutionEnvironment, None] = OrderedDict()
+        self._busy: dict[FunctionKey, int] = {}
+        self._unreserved_busy = 0
+        self._reserved: dict[FunctionKey, int] = {}
+        self._min_generation: dict[FunctionKey, int] = {}
+        self._all: set[ExecutionEnvironment] = set()
+        self._stopped = False
+
+    # -- concurrency settings -----------------------------------------------------------
+    def reserved_total(self, excluding: FunctionKey | None = None) -> int:
+        with self._lock:
+            return sum(v for k, v in self._reserved.items() if k != excluding)
+
+    def set_reserved(self, key: FunctionKey, value: int | None) -> None:
+        with self._lock:
+            if value is None:
+                self._reserved.pop(key, None)
+            else:
+                self._reserved[key] = value
+
+    def unreserved_limit(self) -> int:
+        return max(0, self.account_concurrency - sum(self._reserved.values()))
+
+    # -- acquire / release --------------------------------------------------------------
+    def acquire(self, config: FunctionConfig) -> ExecutionEnvironment:
+        """A warm environment of this generation, or a new one; TooManyRequests when at the limit."""
+        key = (config.region, config.name)
+        stale: list[ExecutionEnvironment] = []
+        env: ExecutionEnvironment | None = None
+        with self._lock:
+            if self._stopped:
+                raise ServiceException("The Lambda service is shutting down.")
+            reserved = self._reserved.get(key)
+            busy = self._busy.get(key, 0)
+            if reserved is not None:
+                if busy >= reserved:
+                    raise TooManyRequestsException("Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded")
+            elif self._unreserved_busy >= self.unreserved_limit():
+                raise TooManyRequestsException("Rate Exceeded.", "ConcurrentInvocationLimitExceeded")
+            counted_unreserved = reserved is None
+            self._busy[key] = busy + 1
+            if counted_unreserved:
+                self._unreserved_busy += 1
+            idle = self._idle.get(key)
+            while idle:
+                candidate = idle.pop()
+                self._idle_lru.pop(candidate, None)
+                if candidate.alive and candidate.generation == config.generation:
+                    env = candidate
+                    break
+                stale.append(candidate)
+        for old in stale:
+            old.kill()
+        if env is None:
+            env = ExecutionEnvironment(config, self.settings, on_exit=self._forget)
+            try:
+                env.start()
+            except Exception as error:  # noqa: BLE001 - report any spawn failure as AWS would
+                self._unbusy(key, counted_unreserved)
+                raise ServiceException(f"Could not start an execution environment: {error}") from error
+            with self._lock:
+                self._all.add(env)
+        env.counted_unreserved = counted_unreserved
+        return env
+
+    def release(self, env: ExecutionEnvironment, reusable: bool) -> None:
+        key = (env.config.region, env.config.name)
+        evicted: list[ExecutionEnvironment] = []
+        with self._lock:
+            self._busy[key] = max(0, self._busy.get(key, 0) - 1)
+            if env.counted_unreserved:
+                self._unreserved_busy = max(0, self._unreserved_busy - 1)
+            env.current = None
+            keep = (
+                reusable
+                and env.alive
+                and not self._stopped
+                and env.generation >= self._min_generation.get(key, 0)
+            )
+            if keep:
+                self._idle.setdefault(key, []).append(env)
+                self._idle_lru[env] = None
+                while len(self._idle_lru) > self.max_idle_environments:
+                    oldest, _ = self._idle_lru.popitem(last=False)
+                    idle = self._idle.get((oldest.config.region, oldest.config.name), [])
+                    if oldest in idle:
+                        idle.remove(oldest)
+                    evicted.append(oldest)
+        if not keep:
+            env.kill()
+        for old in evicted:
+            old.kill()
+
+    def _unbusy(self, key: FunctionKey, counted_unreserved: bool) -> None:
+        with self._lock:
+            self._busy[key] = max(0, self._busy.get(key, 0) - 1)
+            if counted_unreserved:
+                self._unreserved_busy = max(0, self._unreserved_busy - 1)
+
+    # -- retirement ---------------------------------------------------------------------
+    def retire(self, key: FunctionKey, generation: int) -> None:
+        """Environments older than ``generation`` die now if idle, or after their invocation."""
+        with self._lock:
+            self._min_generation[key] = generation
+            idle = self._idle.get(key, [])
+            stale = [env for env in idle if env.generation < generation]
+            self._idle[key] = [env for env in idle if env.generation >= generation]
+            for env in stale:
+                self._idle_lru.pop(env, None)
+        for env in stale:
+            env.kill()
+
+    def discard_function(self, key: FunctionKey) -> None:
+        """The function is gone: kill all its environments, busy ones included."""
+        with self._lock:
+            envs = [env for env in self._all if (env.config.region, env.config.name) == key]
+            for env in self._idle.pop(key, []):
+                self._idle_lru.pop(env, None)
+            self._reserved.pop(key, None)
+            self._min_generation.pop(key, None)
+        for env in envs:
+            env.kill()
+
+    def _forget(self, env: ExecutionEnvironment) -> None:
+        with self._lock:
+            self._all.discard(env)
+            idle = self._idle.get((env.config.region, env.config.name))
+            if idle and env in idle:
+                idle.remove(env)
+            self._idle_lru.pop(env, None)
+
+    def environments(self, key: FunctionKey | None = None) -> list[ExecutionEnvironment]:
+        with self._lock:
+            return [env for env in self._all if key is None or (env.config.region, env.config.name) == key]
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Kill every environment and wait for the processes to be reaped."""
+        with self._lock:
+            self._stopped = True
+            envs = list(self._all)
+            self._idle.clear()
+            self._idle_lru.clear()
+        for env in envs:
+            env.kill()
+        deadline = time.monotonic() + timeout
+        for env in envs:
+            env.wait(max(0.0, deadline - time.monotonic()))

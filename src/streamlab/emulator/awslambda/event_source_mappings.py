@@ -1,0 +1,449 @@
+"""Event source mapping records: validation, the AWS response shape, and a store that
+tells subscribers about every change.
+
+The polling engine is a separate, later component. It subscribes with
+:meth:`EventSourceMappingStore.subscribe` and receives a :class:`MappingChange` after
+each create, update and delete (outside the store's lock, so it may call back into the
+store), and reports progress with :meth:`EventSourceMappingStore.set_state` /
+:meth:`EventSourceMappingStore.set_last_processing_result`.
+
+Ranges follow shared/reference/esm-semantics.md; the wording of the messages is ours
+where AWS's could not be confirmed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from streamlab.emulator.awslambda.exceptions import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+from streamlab.emulator.awslambda.models import ACCOUNT_ID
+
+ChangeKind = Literal["created", "updated", "deleted"]
+
+STREAM_STARTING_POSITIONS = {"dynamodb": ("TRIM_HORIZON", "LATEST"), "kinesis": ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")}
+DEFAULT_BATCH_SIZE = {"dynamodb": 100, "kinesis": 100, "sqs": 10}
+FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
+MAX_FILTERS = 5
+
+#: parameter -> (inclusive low, inclusive high) for the stream sources.
+_RANGES: dict[str, tuple[int, int]] = {
+    "BatchSize": (1, 10_000),
+    "MaximumBatchingWindowInSeconds": (0, 300),
+    "MaximumRetryAttempts": (-1, 10_000),
+    "ParallelizationFactor": (1, 10),
+    "TumblingWindowInSeconds": (0, 900),
+}
+
+#: Parameters only stream sources (DynamoDB, Kinesis) accept.
+_STREAM_ONLY = (
+    "StartingPosition",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "ParallelizationFactor",
+    "TumblingWindowInSeconds",
+    "DestinationConfig",
+)
+
+#: Request members stored as given and echoed back (not interpreted by the control plane).
+_PASSTHROUGH = (
+    "SourceAccessConfigurations",
+    "Queues",
+    "Topics",
+    "ScalingConfig",
+    "MetricsConfig",
+    "LoggingConfig",
+    "KMSKeyArn",
+    "ProvisionedPollerConfig",
+    "SelfManagedEventSource",
+    "AmazonManagedKafkaEventSourceConfig",
+    "SelfManagedKafkaEventSourceConfig",
+    "DocumentDBEventSourceConfig",
+)
+
+
+def source_kind(event_source_arn: str) -> str:
+    """``dynamodb`` / ``kinesis`` / ``sqs`` / other service name, from the ARN."""
+    parts = event_source_arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+@dataclass
+class EventSourceMapping:
+    """One mapping with every parameter, already validated and defaulted."""
+
+    uuid: str
+    region: str
+    event_source_arn: str
+    function_arn: str
+    enabled: bool = True
+    state: str = "Creating"
+    #: AWS reports "User action" for stream sources and "USER_INITIATED" for queues.
+    state_transition_reason: str = "User action"
+    last_modified: float = field(default_factory=time.time)
+    last_processing_result: str = "No records processed"
+    batch_size: int = 100
+    maximum_batching_window_in_seconds: int = 0
+    starting_position: str | None = None
+    starting_position_timestamp: float | None = None
+    parallelization_factor: int = 1
+    maximum_record_age_in_seconds: int = -1
+    maximum_retry_attempts: int = -1
+    bisect_batch_on_function_error: bool = False
+    tumbling_window_in_seconds: int = 0
+    function_response_types: list[str] = field(default_factory=list)
+    filter_criteria: dict[str, Any] | None = None
+    destination_config: dict[str, Any] = field(default_factory=lambda: {"OnFailure": {}})
+    tags: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return source_kind(self.event_source_arn)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:event-source-mapping:{self.uuid}"
+
+    @property
+    def on_failure_destination(self) -> str | None:
+        return (self.destination_config.get("OnFailure") or {}).get("Destination")
+
+    def to_api(self) -> dict[str, Any]:
+        """The EventSourceMappingConfiguration shape AWS returns."""
+        body: dict[str, Any] = {
+            "UUID": self.uuid,
+            "BatchSize": self.batch_size,
+            "MaximumBatchingWindowInSeconds": self.maximum_batching_window_in_seconds,
+            "EventSourceArn": self.event_source_arn,
+            "FunctionArn": self.function_arn,
+            "LastModified": self.last_modified,
+            "State": self.state,
+            "StateTransitionReason": self.state_transition_reason,
+            "FunctionResponseTypes": list(self.function_response_types),
+            "EventSourceMappingArn": self.arn,
+        }
+        if self.kind in STREAM_STARTING_POSITIONS:
+            body.update(
+                {
+                    "StartingPosition": self.starting_position,
+                    "ParallelizationFactor": self.parallelization_factor,
+                    "LastProcessingResult": self.last_processing_result,
+                    "DestinationConfig": copy.deepcopy(self.destination_config),
+                    "MaximumRecordAgeInSeconds": self.maximum_record_age_in_seconds,
+                    "BisectBatchOnFunctionError": self.bisect_batch_on_function_error,
+                    "MaximumRetryAttempts": self.maximum_retry_attempts,
+                    "TumblingWindowInSeconds": self.tumbling_window_in_seconds,
+                }
+            )
+            if self.starting_position_timestamp is not None:
+                body["StartingPositionTimestamp"] = self.starting_position_timestamp
+        if self.filter_criteria is not None:
+            body["FilterCriteria"] = copy.deepcopy(self.filter_criteria)
+        body.update(copy.deepcopy(self.extra))
+        return body
+
+
+@dataclass(frozen=True)
+class MappingChange:
+    """What a subscriber receives: the kind of change and a copy of the mapping after it."""
+
+    kind: ChangeKind
+    mapping: EventSourceMapping
+
+
+MappingListener = Callable[[MappingChange], None]
+
+
+def _check_range(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameterValueException(f"{name} must be an integer.")
+    if not low <= value <= high:
+        raise InvalidParameterValueException(f"{name} must be between {low} and {high} inclusive; got {value}.")
+    return value
+
+
+def _apply_parameters(mapping: EventSourceMapping, request: dict[str, Any], creating: bool) -> None:
+    """Validate the request's parameters and write them onto ``mapping``."""
+    kind = mapping.kind
+    is_stream = kind in STREAM_STARTING_POSITIONS
+    if not is_stream:
+        for name in _STREAM_ONLY:
+            if name in request and request[name] is not None:
+                raise InvalidParameterValueException(f"Unsupported {name} parameter for this event source ({kind or 'unknown'}).")
+    if creating and is_stream:
+        position = request.get("StartingPosition")
+        if not position:
+            raise InvalidParameterValueException("StartingPosition is required for a stream event source (TRIM_HORIZON or LATEST).")
+        allowed = STREAM_STARTING_POSITIONS[kind]
+        if position not in allowed:
+            raise InvalidParameterValueException(
+                f"Unsupported starting position {position} for {kind}; expected one of {', '.join(allowed)}."
+            )
+        mapping.starting_position = position
+        if position == "AT_TIMESTAMP":
+            if request.get("StartingPositionTimestamp") is None:
+                raise InvalidParameterValueException("StartingPositionTimestamp is required with AT_TIMESTAMP.")
+            mapping.starting_position_timestamp = float(request["StartingPositionTimestamp"])
+    for name, (low, high) in _RANGES.items():
+        if request.get(name) is not None:
+            if name == "BatchSize" and kind == "sqs":
+                high = 10_000 if (request.get("MaximumBatchingWindowInSeconds") or mapping.maximum_batching_window_in_seconds) else 10
+            setattr(mapping, _snake(name), _check_range(name, request[name], low, high))
+    if request.get("MaximumRecordAgeInSeconds") is not None:
+        age = request["MaximumRecordAgeInSeconds"]
+        if age != -1:
+            _check_range("MaximumRecordAgeInSeconds", age, 60, 604_800)
+        mapping.maximum_record_age_in_seconds = age
+    if request.get("BisectBatchOnFunctionError") is not None:
+        mapping.bisect_batch_on_function_error = bool(request["BisectBatchOnFunctionError"])
+    if request.get("Enabled") is not None:
+        mapping.enabled = bool(request["Enabled"])
+    if request.get("FunctionResponseTypes") is not None:
+        types = list(request["FunctionResponseTypes"])
+        unknown = [t for t in types if t not in FUNCTION_RESPONSE_TYPES]
+        if unknown:
+            raise InvalidParameterValueException(
+                f"Unsupported FunctionResponseTypes {unknown}; expected a subset of {list(FUNCTION_RESPONSE_TYPES)}."
+            )
+        mapping.function_response_types = types
+    if request.get("FilterCriteria") is not None:
+        mapping.filter_criteria = _validated_filters(request["FilterCriteria"])
+    if request.get("DestinationConfig") is not None:
+        mapping.destination_config = _validated_destination(request["DestinationConfig"])
+    if request.get("Tags") is not None and creating:
+        mapping.tags = dict(request["Tags"])
+    for name in _PASSTHROUGH:
+        if request.get(name) is not None:
+            mapping.extra[name] = copy.deepcopy(request[name])
+
+
+def _validated_filters(criteria: Any) -> dict[str, Any]:
+    filters = (criteria or {}).get("Filters") if isinstance(criteria, dict) else None
+    if filters is None:
+        return {"Filters": []} if isinstance(criteria, dict) else _invalid_filters()
+    if not isinstance(filters, list) or len(filters) > MAX_FILTERS:
+        raise InvalidParameterValueException(f"FilterCriteria may hold at most {MAX_FILTERS} filters.")
+    for item in filters:
+        pattern = item.get("Pattern") if isinstance(item, dict) else None
+        try:
+            parsed = json.loads(pattern) if isinstance(pattern, str) else None
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            _invalid_filters()
+    return copy.deepcopy(criteria)
+
+
+def _invalid_filters() -> dict[str, Any]:
+    raise InvalidParameterValueException("Invalid filter pattern definition.")
+
+
+def _validated_destination(config: Any) -> dict[str, Any]:
+    if not isinstance(config, dict):
+        raise InvalidParameterValueException("DestinationConfig must be an object.")
+    on_failure = config.get("OnFailure") or {}
+    destination = on_failure.get("Destination")
+    if destination:
+        service = source_kind(destination)
+        if not destination.startswith("arn:") or service not in ("sqs", "sns", "s3"):
+            raise InvalidParameterValueException(
+                f"The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={destination})) is invalid: "
+                "only SQS queue, SNS topic or S3 bucket ARNs are supported as on-failure destinations."
+            )
+    return {"OnFailure": dict(on_failure)}
+
+
+def _snake(name: str) -> str:
+    return "".join(("_" + c.lower()) if c.isupper() else c for c in name).lstrip("_")
+
+
+class EventSourceMappingStore:
+    """All mappings by UUID, plus the subscribers the polling engine registers.
+
+    ``settle_delay`` mimics AWS's asynchronous state changes (Creating -> Enabled,
+    Updating -> Enabled/Disabled, Deleting -> gone). A polling engine that wants to drive
+    the states itself sets ``auto_settle = False`` and calls :meth:`set_state`.
+    """
+
+    def __init__(self, settle_delay: float = 0.05) -> None:
+        self._lock = threading.RLock()
+        self._mappings: dict[str, EventSourceMapping] = {}
+        self._listeners: list[MappingListener] = []
+        self.settle_delay = settle_delay
+        self.auto_settle = True
+        self._timers: set[threading.Timer] = set()
+
+    # -- subscription -------------------------------------------------------------------
+    def subscribe(self, listener: MappingListener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every create/update/delete; returns an unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, kind: ChangeKind, mapping: EventSourceMapping) -> None:
+        change = MappingChange(kind, copy.deepcopy(mapping))
+        for listener in list(self._listeners):
+            listener(change)
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, mapping_uuid: str) -> EventSourceMapping:
+        """A copy of the mapping; ResourceNotFoundException when there is none."""
+        with self._lock:
+            mapping = self._mappings.get(mapping_uuid)
+            if mapping is None:
+                raise ResourceNotFoundException("The resource you requested does not exist.")
+            return copy.deepcopy(mapping)
+
+    def list(self, event_source_arn: str | None = None, function_arn: str | None = None) -> list[EventSourceMapping]:
+        """Copies of the mappings, oldest first, optionally filtered."""
+        with self._lock:
+            mappings = sorted(self._mappings.values(), key=lambda m: m.last_modified)
+            return [
+                copy.deepcopy(m)
+                for m in mappings
+                if (event_source_arn is None or m.event_source_arn == event_source_arn)
+                and (function_arn is None or _same_function(m.function_arn, function_arn))
+            ]
+
+    # -- writes (the control plane) -----------------------------------------------------
+    def create(self, region: str, function_arn: str, request: dict[str, Any]) -> EventSourceMapping:
+        source_arn = request.get("EventSourceArn")
+        if not source_arn:
+            raise InvalidParameterValueException("EventSourceArn is required (self-managed sources are not supported).")
+        if not isinstance(source_arn, str) or not source_arn.startswith("arn:"):
+            raise InvalidParameterValueException(f"Invalid EventSourceArn: {source_arn}")
+        kind = source_kind(source_arn)
+        mapping = EventSourceMapping(
+            uuid=str(uuid.uuid4()),
+            region=region,
+            event_source_arn=source_arn,
+            function_arn=function_arn,
+            batch_size=DEFAULT_BATCH_SIZE.get(kind, 100),
+            destination_config={"OnFailure": {}},
+            state_transition_reason=_user_reason(kind),
+        )
+        _apply_parameters(mapping, request, creating=True)
+        with self._lock:
+            for existing in self._mappings.values():
+                if existing.event_source_arn == source_arn and _same_function(existing.function_arn, function_arn):
+                    raise ResourceConflictException(
+                        f"The event source arn ({source_arn}) and function ({function_arn.split(':')[6]}) provided mapping already exists. "
+                        f"Please update or delete the existing mapping with UUID {existing.uuid}"
+                    )
+            self._mappings[mapping.uuid] = mapping
+            created = copy.deepcopy(mapping)
+        self._notify("created", mapping)
+        self._schedule_settle(mapping.uuid)
+        return created
+
+    def update(self, mapping_uuid: str, request: dict[str, Any], function_arn: str | None = None) -> EventSourceMapping:
+        with self._lock:
+            current = self._mappings.get(mapping_uuid)
+            if current is None:
+                raise ResourceNotFoundException("The resource you requested does not exist.")
+            if current.state in ("Creating", "Updating", "Deleting"):
+                raise ResourceInUseException(
+                    f"Cannot update the event source mapping because it is in use (state {current.state})."
+                )
+            updated = copy.deepcopy(current)
+            _apply_parameters(updated, request, creating=False)
+            if function_arn is not None:
+                updated.function_arn = function_arn
+            updated.state = "Updating"
+            updated.state_transition_reason = _user_reason(updated.kind)
+            updated.last_modified = time.time()
+            self._mappings[mapping_uuid] = updated
+            result = copy.deepcopy(updated)
+        self._notify("updated", updated)
+        self._schedule_settle(mapping_uuid)
+        return result
+
+    def delete(self, mapping_uuid: str) -> EventSourceMapping:
+        with self._lock:
+            current = self._mappings.get(mapping_uuid)
+            if current is None:
+                raise ResourceNotFoundException("The resource you requested does not exist.")
+            current.state = "Deleting"
+            current.state_transition_reason = _user_reason(current.kind)
+            result = copy.deepcopy(current)
+        self._notify("deleted", current)
+        self._schedule_settle(mapping_uuid)
+        return result
+
+    # -- writes (the polling engine) ----------------------------------------------------
+    def set_state(self, mapping_uuid: str, state: str, reason: str | None = None) -> None:
+        """Set ``State`` (and ``StateTransitionReason``); state ``Deleted`` removes the mapping."""
+        with self._lock:
+            if state == "Deleted":
+                self._mappings.pop(mapping_uuid, None)
+                return
+            mapping = self._mappings.get(mapping_uuid)
+            if mapping is not None:
+                mapping.state = state
+                if reason is not None:
+                    mapping.state_transition_reason = reason
+
+    def set_last_processing_result(self, mapping_uuid: str, result: str) -> None:
+        """``"OK"``, ``"PROBLEM: Function call failed"`` … as the engine observes them."""
+        with self._lock:
+            mapping = self._mappings.get(mapping_uuid)
+            if mapping is not None:
+                mapping.last_processing_result = result
+
+    # -- settling -----------------------------------------------------------------------
+    def _schedule_settle(self, mapping_uuid: str) -> None:
+        if not self.auto_settle:
+            return
+        if self.settle_delay <= 0:
+            self._settle(mapping_uuid)
+            return
+        timer = threading.Timer(self.settle_delay, self._settle, args=(mapping_uuid,))
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def _settle(self, mapping_uuid: str) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
+            mapping = self._mappings.get(mapping_uuid)
+            if mapping is None:
+                return
+            if mapping.state == "Deleting":
+                del self._mappings[mapping_uuid]
+            elif mapping.state in ("Creating", "Updating", "Enabling", "Disabling"):
+                mapping.state = "Enabled" if mapping.enabled else "Disabled"
+
+    def close(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+
+
+def _user_reason(kind: str) -> str:
+    return "User action" if kind in STREAM_STARTING_POSITIONS else "USER_INITIATED"
+
+
+def _same_function(a: str, b: str) -> bool:
+    """ARNs name the same function when they agree up to the name (qualifiers aside)."""
+    return a.split(":")[:7] == b.split(":")[:7]

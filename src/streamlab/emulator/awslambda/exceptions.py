@@ -1,0 +1,101 @@
+"""The errors Lambda's API returns, with the codes and HTTP statuses boto3 maps to exceptions.
+
+Every error is rendered the way AWS renders it for the REST-JSON protocol: an
+``x-amzn-ErrorType`` header naming the code and a ``{"Type", "message"}`` body, so
+``botocore`` raises ``client.exceptions.<Code>`` with ``response["Error"]["Message"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LambdaError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    code: str = "ServiceException"
+    status: int = 500
+    #: "User" for a caller's mistake, "Service" for ours (the ``Type`` field AWS sends).
+    error_type: str = "Service"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        #: Extra members AWS puts beside ``message`` (e.g. ``Reason`` on throttles).
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"Type": self.error_type, "message": self.message, **self.extra}
+
+
+class ServiceException(LambdaError):
+    code = "ServiceException"
+    status = 500
+
+
+class ResourceNotFoundException(LambdaError):
+    code = "ResourceNotFoundException"
+    status = 404
+    error_type = "User"
+
+
+class ResourceConflictException(LambdaError):
+    code = "ResourceConflictException"
+    status = 409
+    error_type = "User"
+
+
+class ResourceInUseException(LambdaError):
+    code = "ResourceInUseException"
+    status = 400
+    error_type = "User"
+
+
+class InvalidParameterValueException(LambdaError):
+    code = "InvalidParameterValueException"
+    status = 400
+    error_type = "User"
+
+
+class ValidationException(LambdaError):
+    code = "ValidationException"
+    status = 400
+    error_type = "User"
+
+
+class InvalidRequestContentException(LambdaError):
+    """The request body is not valid JSON (or the Invoke payload is not)."""
+
+    code = "InvalidRequestContentException"
+    status = 400
+    error_type = "User"
+
+
+class RequestTooLargeException(LambdaError):
+    code = "RequestTooLargeException"
+    status = 413
+    error_type = "User"
+
+
+class PreconditionFailedException(LambdaError):
+    code = "PreconditionFailedException"
+    status = 412
+    error_type = "User"
+
+
+class TooManyRequestsException(LambdaError):
+    """Throttled: AWS adds ``Reason`` and a ``Retry-After`` header."""
+
+    code = "TooManyRequestsException"
+    status = 429
+    error_type = "User"
+
+    def __init__(self, message: str = "Rate Exceeded.", reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded") -> None:
+        super().__init__(message, Reason=reason)
+        self.reason = reason
+
+
+class UnknownOperationException(LambdaError):
+    code = "UnknownOperationException"
+    status = 404
+    error_type = "User"

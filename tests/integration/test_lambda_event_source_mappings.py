@@ -1,0 +1,186 @@
+"""Event source mapping CRUD through boto3 (the polling engine is tested elsewhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+try:  # tests/ is a package here; fall back to rootdir-relative imports if it stops being one
+    from tests.integration.test_lambda_support import ECHO, eventually, lambda_client, make_function  # noqa: F401
+except ImportError:  # pragma: no cover
+    from test_lambda_support import ECHO, eventually, lambda_client, make_function  # type: ignore[no-redef]  # noqa: F401
+
+
+@pytest.fixture
+def stream_arn(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> Iterator[str]:
+    dynamodb = aws_client("dynamodb")
+    table = unique_name("orders")
+    description = dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    yield description["LatestStreamArn"]
+    dynamodb.delete_table(TableName=table)
+
+
+@pytest.fixture
+def mappings(lambda_client: Any) -> Iterator[list[str]]:
+    """UUIDs to delete after the test."""
+    created: list[str] = []
+    yield created
+    for uuid in created:
+        try:
+            lambda_client.delete_event_source_mapping(UUID=uuid)
+        except lambda_client.exceptions.ResourceNotFoundException:
+            pass
+
+
+def state_of(lambda_client: Any, uuid: str) -> str:
+    return lambda_client.get_event_source_mapping(UUID=uuid)["State"]
+
+
+def test_create_returns_aws_shape_and_becomes_enabled(
+    lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]
+) -> None:
+    name = make_function(ECHO)
+    function_arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    created = lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="TRIM_HORIZON")
+    mappings.append(created["UUID"])
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert created["State"] == "Creating"
+    assert created["StateTransitionReason"] == "User action"
+    assert created["LastProcessingResult"] == "No records processed"
+    assert created["EventSourceArn"] == stream_arn
+    assert created["FunctionArn"] == function_arn
+    assert created["BatchSize"] == 100
+    assert created["StartingPosition"] == "TRIM_HORIZON"
+    assert created["MaximumBatchingWindowInSeconds"] == 0
+    assert created["ParallelizationFactor"] == 1
+    assert created["MaximumRetryAttempts"] == -1
+    assert created["MaximumRecordAgeInSeconds"] == -1
+    assert created["BisectBatchOnFunctionError"] is False
+    assert created["TumblingWindowInSeconds"] == 0
+    assert created["FunctionResponseTypes"] == []
+    assert created["DestinationConfig"] == {"OnFailure": {}}
+    assert created["EventSourceMappingArn"].endswith(f":event-source-mapping:{created['UUID']}")
+    assert eventually(lambda: state_of(lambda_client, created["UUID"]) == "Enabled")
+    fetched = lambda_client.get_event_source_mapping(UUID=created["UUID"])
+    assert fetched["LastModified"] == created["LastModified"]
+
+
+def test_create_stores_every_parameter(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str], aws_region: str) -> None:
+    name = make_function(ECHO)
+    queue = f"arn:aws:sqs:{aws_region}:123456789012:failures"
+    pattern = '{"dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}}'
+    created = lambda_client.create_event_source_mapping(
+        EventSourceArn=stream_arn,
+        FunctionName=name,
+        StartingPosition="LATEST",
+        BatchSize=25,
+        MaximumBatchingWindowInSeconds=2,
+        ParallelizationFactor=4,
+        MaximumRetryAttempts=3,
+        MaximumRecordAgeInSeconds=120,
+        BisectBatchOnFunctionError=True,
+        TumblingWindowInSeconds=30,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        FilterCriteria={"Filters": [{"Pattern": pattern}]},
+        DestinationConfig={"OnFailure": {"Destination": queue}},
+        Enabled=False,
+    )
+    mappings.append(created["UUID"])
+    assert (created["BatchSize"], created["MaximumBatchingWindowInSeconds"], created["ParallelizationFactor"]) == (25, 2, 4)
+    assert (created["MaximumRetryAttempts"], created["MaximumRecordAgeInSeconds"], created["TumblingWindowInSeconds"]) == (3, 120, 30)
+    assert created["BisectBatchOnFunctionError"] is True
+    assert created["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert created["FilterCriteria"] == {"Filters": [{"Pattern": pattern}]}
+    assert created["DestinationConfig"] == {"OnFailure": {"Destination": queue}}
+    assert eventually(lambda: state_of(lambda_client, created["UUID"]) == "Disabled")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"StartingPosition": None},
+        {"StartingPosition": "AT_TIMESTAMP"},
+        {"BatchSize": 10_001},
+        {"MaximumBatchingWindowInSeconds": 301},
+        {"ParallelizationFactor": 11},
+        {"MaximumRetryAttempts": 10_001},
+        {"MaximumRecordAgeInSeconds": 59},
+        {"MaximumRecordAgeInSeconds": 604_801},
+        {"TumblingWindowInSeconds": 901},
+        {"FunctionResponseTypes": ["Nope"]},
+        {"FilterCriteria": {"Filters": [{"Pattern": "not json"}]}},
+        {"FilterCriteria": {"Filters": [{"Pattern": "{}"}] * 6}},
+        {"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:lambda:us-east-1:123456789012:function:x"}}},
+    ],
+    ids=lambda o: next(iter(o)) + "=" + str(next(iter(o.values())))[:20],
+)
+def test_invalid_parameters_are_rejected(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, overrides: dict[str, Any]) -> None:
+    name = make_function(ECHO, wait=False)
+    request: dict[str, Any] = {"EventSourceArn": stream_arn, "FunctionName": name, "StartingPosition": "LATEST", **overrides}
+    request = {key: value for key, value in request.items() if value is not None}
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException) as excinfo:
+        lambda_client.create_event_source_mapping(**request)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert lambda_client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
+
+
+def test_unknown_function_duplicate_and_unknown_uuid(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]) -> None:
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName="streamlab-missing", StartingPosition="LATEST")
+    name = make_function(ECHO)
+    created = lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")
+    mappings.append(created["UUID"])
+    with pytest.raises(lambda_client.exceptions.ResourceConflictException) as excinfo:
+        lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")
+    assert created["UUID"] in excinfo.value.response["Error"]["Message"]
+    for call in (lambda_client.get_event_source_mapping, lambda_client.delete_event_source_mapping):
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+            call(UUID="00000000-0000-0000-0000-000000000000")
+
+
+def test_list_filters_by_function_and_source(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]) -> None:
+    first, second = make_function(ECHO), make_function(ECHO)
+    for name in (first, second):
+        mappings.append(lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")["UUID"])
+    by_function = lambda_client.list_event_source_mappings(FunctionName=first)["EventSourceMappings"]
+    assert [m["UUID"] for m in by_function] == [mappings[0]]
+    by_source = lambda_client.list_event_source_mappings(EventSourceArn=stream_arn)["EventSourceMappings"]
+    assert {m["UUID"] for m in by_source} == set(mappings)
+    paged = [m["UUID"] for page in lambda_client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=stream_arn, PaginationConfig={"PageSize": 1}) for m in page["EventSourceMappings"]]
+    assert sorted(paged) == sorted(mappings)
+
+
+def test_update_and_delete(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]) -> None:
+    name = make_function(ECHO)
+    uuid = lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")["UUID"]
+    mappings.append(uuid)
+    eventually(lambda: state_of(lambda_client, uuid) == "Enabled")
+
+    updated = lambda_client.update_event_source_mapping(UUID=uuid, BatchSize=10, Enabled=False, MaximumRetryAttempts=2)
+    assert updated["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert updated["State"] == "Updating"
+    assert (updated["BatchSize"], updated["MaximumRetryAttempts"], updated["StartingPosition"]) == (10, 2, "LATEST")
+    eventually(lambda: state_of(lambda_client, uuid) == "Disabled")
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        lambda_client.update_event_source_mapping(UUID=uuid, ParallelizationFactor=0 + 11)
+
+    deleted = lambda_client.delete_event_source_mapping(UUID=uuid)
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert deleted["State"] == "Deleting"
+
+    def gone() -> bool:
+        try:
+            lambda_client.get_event_source_mapping(UUID=uuid)
+        except lambda_client.exceptions.ResourceNotFoundException:
+            return True
+        return False
+
+    eventually(gone)
