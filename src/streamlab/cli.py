@@ -131,8 +131,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    from streamlab import logs_cli
+
+    if args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"):
+        _use_dummy_credentials_for_local_endpoint()
+    try:
+        return logs_cli.run(args)
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="streamlab", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="streamlab",
+        description="A local AWS endpoint, stack deploy and measurements for DynamoDB Streams -> Lambda applications.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start the embedded AWS endpoint and deploy the stack")
@@ -150,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
     dep.set_defaults(func=cmd_deploy)
 
+    from streamlab import logs_cli
+
+    logs = sub.add_parser("logs", help="print a function's CloudWatch Logs (START/END/REPORT and its output)")
+    logs_cli.add_arguments(logs)
+    logs.set_defaults(func=cmd_logs)
+
     demo = sub.add_parser("demo", help="start the embedded stack, deploy it, measure it, stop")
     demo.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
     demo.add_argument("--writes", type=int, default=200, help="writes to measure (default %(default)s)")
@@ -159,8 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ClientError as error:  # an AWS error: its code and message are what the user needs
+        details = error.response.get("Error", {})
+        print(f"streamlab {args.command}: {details.get('Code')}: {details.get('Message')}", file=sys.stderr)
+    except BotoCoreError as error:  # no endpoint, no credentials, ...
+        print(f"streamlab {args.command}: {error}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
