@@ -276,16 +276,8 @@ def test_changed_attributes_are_updated(project: Project, aws_client: Callable[.
     assert project.deploy().summary == "no changes"
 
 
-#: moto 5.2.5 refuses to enable a stream on a table that ever had one (UpdateTable ->
-#: ResourceInUseException "Cannot enable stream"; moto.dynamodb.models.update_table_streams checks
-#: latest_stream_label, which a disable never clears). AWS allows it and gives the new stream a new
-#: ARN. Strict: when streamlab's moto_compat fixes this, these tests pass and the marker must go.
-MOTO_STREAM_REENABLE = pytest.mark.xfail(
-    strict=True, raises=DeployError,
-    reason="moto cannot re-enable a table's stream after disabling it (needs a moto_compat fix)")
 
 
-@MOTO_STREAM_REENABLE
 def test_changed_stream_view_type_replaces_the_stream(project: Project, aws_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES)
     dynamodb = aws_client("dynamodb")
@@ -484,7 +476,6 @@ def test_changed_configuration_and_mapping_parameters_are_updated(project: Proje
     assert project.deploy().summary == "no changes"
 
 
-@MOTO_STREAM_REENABLE
 @pytest.mark.usefixtures("lambda_control_plane")
 def test_replaced_stream_moves_the_mapping(project: Project, aws_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES + FUNCTIONS)

@@ -445,3 +445,31 @@ def test_writes_after_disabling_the_stream_succeed_and_write_nothing(stream: Str
     assert description["StreamStatus"] == "DISABLED"
     assert description["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in stream.read_all()] == ["a"]
+
+
+def test_a_disabled_stream_can_be_enabled_again_as_a_new_stream(stream: Stream) -> None:
+    """AWS: UpdateTable may enable a stream on a table whose stream is disabled; the table gets
+    a new stream with a new LatestStreamArn, and records flow on it (moto: "Cannot enable stream")."""
+    stream.dynamodb.update_table(TableName=stream.table, StreamSpecification={"StreamEnabled": False})
+    stream.put("while-disabled")
+    table = stream.dynamodb.update_table(
+        TableName=stream.table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+    )["TableDescription"]
+
+    new_arn = table["LatestStreamArn"]
+    assert new_arn != stream.arn
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+    shard = stream.streams.describe_stream(StreamArn=new_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    renewed = Stream(stream.dynamodb, stream.streams, stream.table, new_arn, shard)
+    renewed.put("after")
+    records = renewed.read_all()
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["after"]
+    assert "NewImage" not in records[0]["dynamodb"]
+
+
+def test_enabling_an_enabled_stream_is_still_refused(stream: Stream) -> None:
+    """AWS: a table has at most one enabled stream; enabling it again is an error."""
+    with pytest.raises(ClientError):
+        stream.dynamodb.update_table(
+            TableName=stream.table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+        )

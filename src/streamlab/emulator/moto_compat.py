@@ -92,6 +92,7 @@ def apply() -> None:
         # so the single record it writes at the end still passes the two filters below it.
         skip_records_for_unchanged_items()
         skip_records_while_stream_disabled()
+        allow_reenabling_a_disabled_stream()
         emit_one_record_per_update_item()
         use_table_region_in_records()
         round_creation_time_to_seconds()
@@ -153,6 +154,29 @@ def skip_records_while_stream_disabled() -> None:
 
     StreamShard.add = add  # type: ignore[method-assign]
     Table.set_stream_specification = set_stream_specification  # type: ignore[method-assign]
+
+
+def allow_reenabling_a_disabled_stream() -> None:
+    """UpdateTable can turn a disabled stream back on, as a new stream with a new ARN.
+
+    moto refuses (StreamAlreadyEnabledException) once a table ever had a stream, because
+    disabling never clears the stream label. AWS allows enabling a stream on a table whose
+    stream is disabled, and gives it a new label, hence a new LatestStreamArn. Unlike AWS,
+    which keeps the old stream readable for 24 hours, moto has room for one stream a table,
+    so the old stream's records are gone once the new one starts.
+    """
+    original = DynamoDBBackend.update_table_streams
+
+    @functools.wraps(original)
+    def update_table_streams(self: DynamoDBBackend, table: Table, stream_specification: dict[str, Any]) -> None:
+        currently_enabled = (table.stream_specification or {}).get("StreamEnabled")
+        turning_on = stream_specification.get("StreamEnabled") or stream_specification.get("StreamViewType")
+        if turning_on and not currently_enabled:
+            table.set_stream_specification(stream_specification)
+            return
+        original(self, table, stream_specification)
+
+    DynamoDBBackend.update_table_streams = update_table_streams  # type: ignore[method-assign]
 
 
 _deferred = threading.local()
