@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT
+from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 
 DEFAULT_STACK = Path("setup/stack.toml")
 
@@ -58,7 +58,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
         return 2
     try:
-        endpoint = EmbeddedEndpoint(host=args.host, port=args.port, server=args.server)
+        endpoint = EmbeddedEndpoint(host=args.host, port=args.port, server=args.server, esm_cadence=args.esm_cadence)
     except PortInUseError as error:
         print(f"streamlab up: {error} (choose another with --port)", file=sys.stderr)
         return 1
@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack to deploy (default %(default)s)")
     up.add_argument("--no-deploy", action="store_true", help="start the endpoint without deploying a stack")
     up.add_argument("--region", help="region to deploy into (default AWS_DEFAULT_REGION or us-east-1)")
+    up.add_argument(
+        "--esm-cadence",
+        choices=ESM_CADENCES,
+        default=None,
+        help="how mappings find new records: wake on each write (default) or poll 4 times a second like AWS "
+        f"(default from ${ESM_CADENCE_ENV}, else wake)",
+    )
     up.add_argument("--server", choices=("waitress", "cheroot"), default="waitress", help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 

@@ -7,6 +7,7 @@ same tables, queues and buckets. The pytest plugin therefore starts one per sess
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
@@ -21,13 +22,29 @@ from streamlab.emulator.stream_mappings import StreamMappingBridge
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 
+#: How the event source mapping engine finds new records.
+#: ``wake``: on every DynamoDB write the gateway routed (milliseconds), with AWS's 4 polls a
+#: second as a backstop; ``aws``: AWS's 4 polls a second only, for latency figures like AWS's.
+ESM_CADENCES = ("wake", "aws")
+ESM_CADENCE_ENV = "STREAMLAB_ESM_CADENCE"
+AWS_POLL_INTERVAL_SECONDS = 0.25
+
 log = logging.getLogger(__name__)
 
 
 class EmbeddedEndpoint:
     """Start with :meth:`start` (or ``with``), read :attr:`url`, stop with :meth:`stop`."""
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, server: str = "waitress") -> None:
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        server: str = "waitress",
+        esm_cadence: str | None = None,
+    ) -> None:
+        esm_cadence = esm_cadence or os.environ.get(ESM_CADENCE_ENV) or "wake"
+        if esm_cadence not in ESM_CADENCES:
+            raise ValueError(f"unknown ESM cadence {esm_cadence!r}; expected one of {', '.join(ESM_CADENCES)}")
         moto_compat.apply()
         moto_speedups.apply()
         # Bind first: a taken port must fail before anything else is started.
@@ -35,15 +52,15 @@ class EmbeddedEndpoint:
         self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
         self.gateway = Gateway(self.lambda_service)
         mapping_store = self.lambda_service.event_source_mappings
-        # Polls at AWS's 4 times a second, and wakes on every DynamoDB write the gateway
-        # routed, so a record reaches its handler in milliseconds.
+        self.esm_cadence = esm_cadence
         self.esm_engine = EventSourceMappingEngine(
             self.lambda_service.invoke,
             endpoint_url=lambda: self.url,
-            poll_interval=0.25,
+            poll_interval=AWS_POLL_INTERVAL_SECONDS,
             status_listener=mapping_store.set_last_processing_result,
         )
-        self.gateway.add_write_listener(self.esm_engine.wake)
+        if esm_cadence == "wake":
+            self.gateway.add_write_listener(self.esm_engine.wake)
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
 
     def _route(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
