@@ -473,3 +473,14 @@ def test_enabling_an_enabled_stream_is_still_refused(stream: Stream) -> None:
         stream.dynamodb.update_table(
             TableName=stream.table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
         )
+
+
+def test_set_queue_attributes_keeps_the_policy_it_does_not_name(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> None:
+    """AWS SetQueueAttributes changes only the attributes in the request (moto dropped Policy)."""
+    sqs = aws_client("sqs")
+    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "*"}]}'
+    url = sqs.create_queue(QueueName=unique_name("policy"), Attributes={"Policy": policy})["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "45"})
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "45"
+    assert "sns.amazonaws.com" in attributes.get("Policy", "")

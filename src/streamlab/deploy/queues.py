@@ -98,12 +98,7 @@ def apply_queue(target: Target, queue: Queue, queue_arns: Mapping[str, str],
     if queue.dead_letter_queue is None and current.get("RedrivePolicy"):
         diff["RedrivePolicy"] = ""
     if diff:
-        payload = dict(diff)
-        if "Policy" not in payload and current.get("Policy"):
-            # moto 5.2.5 drops a queue's Policy on any SetQueueAttributes that omits it;
-            # restating the unchanged policy is a no-op on AWS and keeps it everywhere.
-            payload["Policy"] = current["Policy"]
-        sqs.set_queue_attributes(QueueUrl=url, Attributes=payload)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=diff)
     details = tuple(_SNAKE.get(k, k) for k in diff)
     change = Change("queue", queue.name, "updated" if diff else "unchanged", details, queue.physical_name)
     return change, url, current["QueueArn"]

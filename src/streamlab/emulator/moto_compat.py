@@ -58,6 +58,7 @@ from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+from moto.sqs.models import Queue
 
 #: AWS: "A shard iterator expires 15 minutes after it is returned to the requester."
 ITERATOR_TTL_SECONDS: float = 15 * 60
@@ -100,6 +101,7 @@ def apply() -> None:
         use_current_event_version()
         serve_stateless_expiring_iterators()
         answer_streams_errors_like_aws()
+        keep_queue_policy_unless_set()
 
 
 # --------------------------------------------------------------------------------------------
@@ -536,3 +538,27 @@ def answer_streams_errors_like_aws() -> None:
     DescribeStream, which also failed with HTTP 500 for a stream whose table disabled it.
     """
     DynamoDBStreamsBackend.describe_stream = describe_stream  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------
+# Other services the stack uses
+# --------------------------------------------------------------------------------------------
+
+
+def keep_queue_policy_unless_set() -> None:
+    """SetQueueAttributes changes only the attributes it names.
+
+    moto sets a queue's Policy to whatever the call carries, so changing the visibility timeout
+    of a queue that an SNS topic may send to silently removes the topic's permission. AWS leaves
+    attributes the request does not name as they are (an empty Policy removes it).
+    """
+    original = Queue._set_attributes
+
+    @functools.wraps(original)
+    def _set_attributes(self: Queue, attributes: dict[str, Any], now: Any = None) -> None:
+        policy = getattr(self, "policy", None)
+        original(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = policy
+
+    Queue._set_attributes = _set_attributes  # type: ignore[method-assign]
