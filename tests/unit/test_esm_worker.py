@@ -209,7 +209,7 @@ def test_a_dead_worker_thread_is_revived_from_the_checkpoint_on_wake():
     stream = DyingStream()
     stream.add_shard("s")
     events: list[dict] = []
-    engine = engine_for(stream, events)
+    engine = engine_for(stream, events, watchdog_interval=None)  # revived by this test, not the watchdog
     engine.start_mapping(MappingConfig(uuid="m5", function_name="f", event_source_arn=ARN))
     try:
         stream.write("s", "a")
@@ -222,6 +222,56 @@ def test_a_dead_worker_thread_is_revived_from_the_checkpoint_on_wake():
         wait_for(lambda: keys_of(events) == ["a", "b"])
         assert engine.status("m5").restarts == 1
         assert engine.revive_dead_workers() == []
+    finally:
+        engine.stop_all()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_watchdog_revives_a_dead_worker_without_another_write():
+    """A worker that dies after the last write must not wait for some unrelated write."""
+    stream = DyingStream()
+    stream.add_shard("s")
+    events: list[dict] = []
+    engine = engine_for(stream, events, watchdog_interval=0.05)
+    engine.start_mapping(MappingConfig(uuid="m7", function_name="f", event_source_arn=ARN))
+    try:
+        stream.write("s", "a")
+        wait_for(lambda: keys_of(events) == ["a"])
+        wait_for(lambda: engine.checkpoints.get("m7", "s").sequence_number is not None)
+        stream.die.set()
+        stream.write("s", "b")  # nothing calls engine.wake(): only the watchdog can revive it
+        wait_for(lambda: keys_of(events) == ["a", "b"])
+        assert engine.status("m7").restarts == 1
+    finally:
+        engine.stop_all()
+
+
+def test_iterator_age_grows_while_a_batch_is_retried_and_clears_once_caught_up():
+    """IteratorAge is measured at each invocation (the event's last record), not when read."""
+    stream = MemoryStream()
+    stream.add_shard("s")
+    fixed = threading.Event()
+    delivered: list[dict] = []
+
+    def invoke(name, payload):
+        if not fixed.is_set():
+            return InvokeResult(200, b'{"errorMessage":"poison"}', "Unhandled")
+        delivered.append(json.loads(payload))
+        return InvokeResult(200, b"")
+
+    engine = EventSourceMappingEngine(
+        invoke, None, reader_factory=lambda config: stream, destination=None, poll_interval=0.02, retry_backoff=0.01, retry_backoff_max=0.05
+    )
+    engine.start_mapping(MappingConfig(uuid="m8", function_name="f", event_source_arn=ARN))
+    try:
+        stream.write("s", "poison")
+        wait_for(lambda: engine.status("m8").iterator_age_ms >= 1000, timeout=4)
+        stream.write("s", "fresh")  # read meanwhile, queued behind the poison: the age stays
+        wait_for(lambda: engine.status("m8").records_read == 2)
+        assert engine.status("m8").iterator_age_ms >= 1000
+        fixed.set()
+        wait_for(lambda: keys_of(delivered) == ["poison", "fresh"])
+        wait_for(lambda: engine.status("m8").iterator_age_ms == 0)
     finally:
         engine.stop_all()
 

@@ -15,6 +15,7 @@ from typing import Any
 from streamlab.emulator import moto_compat, moto_speedups
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine
+from streamlab.emulator.esm.moto_reader import MotoStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import HTTPServer, make_server
 from streamlab.emulator.stream_mappings import StreamMappingBridge
@@ -53,11 +54,15 @@ class EmbeddedEndpoint:
         self.gateway = Gateway(self.lambda_service)
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
+        # Streams are read from moto in-process (MotoStreamReader: a GetRecords over HTTP costs
+        # ~150 times the backend call), under the gateway's DynamoDB lock.
+        dynamodb_lock = self.gateway.dynamodb_lock
         self.esm_engine = EventSourceMappingEngine(
             self.lambda_service.invoke,
             endpoint_url=lambda: self.url,
             poll_interval=AWS_POLL_INTERVAL_SECONDS,
             status_listener=mapping_store.set_last_processing_result,
+            reader_factory=lambda config: MotoStreamReader(config.event_source_arn, dynamodb_lock),
         )
         if esm_cadence == "wake":
             self.gateway.add_write_listener(self.esm_engine.wake)

@@ -85,6 +85,11 @@ class Gateway:
         self._write_listeners: list[WriteListener] = []
         self.ready = threading.Event()
 
+    @property
+    def dynamodb_lock(self) -> threading.Lock:
+        """The lock every DynamoDB and Streams call holds; in-process stream readers take it too."""
+        return self._dynamodb_lock
+
     def add_write_listener(self, listener: WriteListener) -> None:
         """Call ``listener(operation)`` after every successful DynamoDB write."""
         self._write_listeners.append(listener)

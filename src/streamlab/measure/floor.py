@@ -1,8 +1,10 @@
 """The raw floor: how soon a write can be seen on the stream at all.
 
 PutItem, then GetRecords in a tight loop until the record appears, measured from the
-write's acknowledgement. No poller can deliver a record to a handler faster than this on
-the same endpoint, so every end-to-end figure is reported beside it.
+write's acknowledgement, through the public API. It is what any poller that reads a stream
+over the API pays at best, so every end-to-end figure is reported beside it. (The embedded
+endpoint's own engine reads moto in-process and is woken by the write itself, so its
+deliveries can beat this floor.)
 """
 
 from __future__ import annotations

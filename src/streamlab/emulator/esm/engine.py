@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from streamlab.emulator.esm.arns import EndpointURL
@@ -68,6 +69,7 @@ class EventSourceMappingEngine:
         retry_backoff_max: float = 2.0,
         shard_refresh_interval: float = 2.0,
         restart_delay: float = 0.1,
+        watchdog_interval: float | None = 1.0,
         reader_factory: ReaderFactory | None = None,
         destination: FailureDestination | None = None,
         checkpoints: CheckpointStore | None = None,
@@ -89,6 +91,9 @@ class EventSourceMappingEngine:
         self._workers: dict[str, MappingWorker] = {}
         self._configs: dict[str, MappingConfig] = {}
         self._final_metrics: dict[str, MappingMetrics] = {}
+        # Revives dead worker threads even when no write comes to wake the engine (None: off).
+        self._watchdog_interval = watchdog_interval
+        self._watchdog: threading.Thread | None = None
 
     # -- mapping lifecycle ------------------------------------------------------------------
     def start_mapping(self, config: MappingConfig) -> None:
@@ -120,6 +125,7 @@ class EventSourceMappingEngine:
             worker.start()
             self._workers[config.uuid] = worker
             self._configs[config.uuid] = config
+            self._ensure_watchdog()
 
     def update_mapping(self, config: MappingConfig) -> bool:
         """Apply new parameters to a running mapping: its worker restarts from the same checkpoints.
@@ -189,6 +195,31 @@ class EventSourceMappingEngine:
         finally:
             self._lock.release()
         return revived
+
+    def _ensure_watchdog(self) -> None:
+        """Start the watchdog if none runs (caller holds ``_lock``).
+
+        :meth:`wake` revives dead workers on every DynamoDB write, but a worker that dies
+        after the last write would otherwise leave its records undelivered until some
+        unrelated write: the watchdog bounds that to ``watchdog_interval``.
+        """
+        if self._watchdog_interval is None or self._watchdog is not None:
+            return
+        self._watchdog = threading.Thread(target=self._watch, name="esm-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        assert self._watchdog_interval is not None
+        while True:
+            time.sleep(self._watchdog_interval)
+            with self._lock:
+                if not self._workers:  # nothing to watch: a later start_mapping starts a new watchdog
+                    self._watchdog = None
+                    return
+            try:
+                self.revive_dead_workers()
+            except Exception:  # never let the watchdog itself die
+                log.exception("event source mapping watchdog failed")
 
     # -- status -----------------------------------------------------------------------------
     def is_running(self, mapping_uuid: str) -> bool:

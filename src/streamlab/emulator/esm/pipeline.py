@@ -25,7 +25,7 @@ from streamlab.emulator.esm.batcher import Batcher
 from streamlab.emulator.esm.checkpoint import ShardProgress
 from streamlab.emulator.esm.destinations import failure_record
 from streamlab.emulator.esm.invoker import BatchDelivery, RetryPolicy, Verdict, judge
-from streamlab.emulator.esm.parallel import Lane, group_by_lane
+from streamlab.emulator.esm.parallel import Lane, group_by_lane, lane_for_key
 from streamlab.emulator.esm.poller import GET_RECORDS_LIMIT, ShardCursor
 from streamlab.emulator.esm.records import MAX_INVOKE_PAYLOAD_BYTES, StreamRecord, encode_json, event_payload
 from streamlab.emulator.esm.windows import MAX_STATE_BYTES, TumblingWindow
@@ -141,6 +141,8 @@ class ShardPipeline:
         return verdict
 
     def _call(self, records: list[StreamRecord]) -> Verdict:
+        if records:  # a lane's records share its key group: the first one names the lane
+            self.worker.record_invocation_age(self.shard_id, lane_for_key(records[0].partition_key, len(self.lanes)), records)
         if self.window is None:
             return self._invoke(event_payload(records), records, requires_state=False)
         return self._invoke(self.window.event(records), records, requires_state=True)

@@ -92,6 +92,22 @@ def _translate(error: ClientError) -> Exception:
     return kind(str(error)) if kind else error
 
 
+def shards_of(description: Mapping[str, Any]) -> list[ShardInfo]:
+    """The shards of one DescribeStream ``StreamDescription`` page."""
+    shards: list[ShardInfo] = []
+    for shard in description.get("Shards", []):
+        sequence_range = shard.get("SequenceNumberRange") or {}
+        shards.append(
+            ShardInfo(
+                shard_id=shard["ShardId"],
+                parent_shard_id=shard.get("ParentShardId"),
+                starting_sequence_number=sequence_range.get("StartingSequenceNumber"),
+                ending_sequence_number=sequence_range.get("EndingSequenceNumber"),
+            )
+        )
+    return shards
+
+
 class Boto3StreamReader:
     """:class:`StreamReader` over a boto3 ``dynamodbstreams`` client aimed at an endpoint."""
 
@@ -117,16 +133,7 @@ class Boto3StreamReader:
                 description = self._client.describe_stream(**request)["StreamDescription"]
             except ClientError as error:
                 raise _translate(error) from None
-            for shard in description.get("Shards", []):
-                sequence_range = shard.get("SequenceNumberRange") or {}
-                shards.append(
-                    ShardInfo(
-                        shard_id=shard["ShardId"],
-                        parent_shard_id=shard.get("ParentShardId"),
-                        starting_sequence_number=sequence_range.get("StartingSequenceNumber"),
-                        ending_sequence_number=sequence_range.get("EndingSequenceNumber"),
-                    )
-                )
+            shards.extend(shards_of(description))
             last = description.get("LastEvaluatedShardId")
             if not last:
                 return shards

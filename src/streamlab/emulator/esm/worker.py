@@ -94,6 +94,7 @@ class MappingWorker:
         self.record_filter = RecordFilter.from_criteria(config.filter_criteria)
         self._status_listener = status_listener
         self._metrics = MappingMetrics()
+        self._lane_ages: dict[tuple[str, int], float] = {}  # (shard, lane) -> IteratorAge at its last invocation
         self._metrics_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -150,10 +151,27 @@ class MappingWorker:
         with self._metrics_lock:
             return self._metrics.snapshot()
 
-    def _set_iterator_age(self, records: list[StreamRecord]) -> None:
-        age = max(0.0, (time.time() - records[-1].arrival) * 1000.0) if records else 0.0
+    def record_invocation_age(self, shard_id: str, lane: int, records: list[StreamRecord]) -> None:
+        """IteratorAge as AWS defines it: at each invocation, the age of the event's last record.
+
+        Measured when the batch is sent (every retry included), not when it is read: a shard
+        blocked by a failing batch keeps re-sending old records, so its age grows, while the
+        poller may meanwhile read fresh records that are merely queued behind it. The gauge
+        is the maximum over the shard's lanes (key groups), so one blocked group shows.
+        """
+        if not records:
+            return
+        age = max(0.0, (time.time() - records[-1].arrival) * 1000.0)
         with self._metrics_lock:
-            self._metrics.iterator_age_ms = age
+            self._lane_ages[(shard_id, lane)] = age
+            self._metrics.iterator_age_ms = max(self._lane_ages.values())
+
+    def clear_iterator_age(self, shard_id: str) -> None:
+        """The shard is caught up (nothing in flight, nothing new): its age is 0 again."""
+        with self._metrics_lock:
+            for lane_key in [k for k in self._lane_ages if k[0] == shard_id]:
+                del self._lane_ages[lane_key]
+            self._metrics.iterator_age_ms = max(self._lane_ages.values(), default=0.0)
 
     # -- starting position ----------------------------------------------------------------
     def initialise(self) -> None:
@@ -238,9 +256,8 @@ class MappingWorker:
                         read_any = True
                         records = pipeline.feed(raw)
                         self.count(records_read=len(records))
-                        self._set_iterator_age(records)
-                    else:
-                        self._set_iterator_age([])
+                    elif pipeline.progress.in_flight == 0:
+                        self.clear_iterator_age(shard_id)
                 if pipeline.cursor.exhausted and pipeline.idle():
                     self.checkpoints.mark_finished(self.config.uuid, shard_id)
                     pipeline.stop(self.settings.stop_timeout)
