@@ -183,3 +183,29 @@ def test_concurrent_writers_all_land(aws_client, unique_name) -> None:
     sequence_numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert len(records) == 100
     assert sequence_numbers == sorted(sequence_numbers) and len(set(sequence_numbers)) == 100
+
+
+def test_empty_body_with_expect_continue_is_answered(aws_client, unique_name) -> None:
+    """boto3 sends ``put_object(Body=b"")`` with ``Expect: 100-continue`` and Content-Length 0;
+    waitress 3.0 used to answer only the ``100 Continue`` and then hang the request."""
+    from botocore.config import Config
+
+    s3 = aws_client("s3", config=Config(read_timeout=5, retries={"total_max_attempts": 1}))
+    bucket = unique_name("empty-body")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="marker", Body=b"")
+    assert s3.head_object(Bucket=bucket, Key="marker")["ContentLength"] == 0
+
+
+def test_expect_continue_with_the_body_already_sent(streamlab_endpoint_url: str) -> None:
+    """Headers and a complete body in one packet, with ``Expect: 100-continue``, get a final answer."""
+    import socket
+
+    url = urlparse(streamlab_endpoint_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(b"GET /_streamlab/health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n")
+        received = b""
+        while b"200 OK" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, f"connection closed after {received!r}"
+            received += chunk

@@ -46,6 +46,22 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _continue_safe_channel(base: type) -> type:
+    """waitress 3.0 hangs a request sent with ``Expect: 100-continue`` whose body is already
+    complete (``Content-Length: 0``, as boto3 sends for ``put_object(Body=b"")``): sending the
+    ``100 Continue`` marks the request incomplete again, so it is never dispatched. This
+    channel keeps the request's completion state across the interim response.
+    """
+
+    class ContinueSafeChannel(base):  # type: ignore[valid-type,misc]
+        def send_continue(self) -> None:
+            completed = self.request.completed
+            super().send_continue()
+            self.request.completed = completed
+
+    return ContinueSafeChannel
+
+
 class WaitressServer:
     """waitress on a pre-bound socket, in a background thread."""
 
@@ -64,6 +80,9 @@ class WaitressServer:
             expose_tracebacks=False,
             _start=True,
         )
+        for server in [self._server, *getattr(self._server, "map", {}).values()]:
+            if hasattr(server, "channel_class"):
+                server.channel_class = _continue_safe_channel(server.channel_class)
         self._thread = threading.Thread(target=self._run, name="streamlab-http", daemon=True)
 
     def _run(self) -> None:
