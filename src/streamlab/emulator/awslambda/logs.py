@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from streamlab.emulator.awslambda.invocation import LogLine
 from streamlab.emulator.awslambda.models import ACCOUNT_ID
+from streamlab.emulator.endpoint_clients import EndpointClients
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +72,10 @@ class Boto3LogsWriter:
     """Writes through the public API of the endpoint (PutLogEvents)."""
 
     def __init__(self, endpoint_url: Callable[[], str]) -> None:
-        self._endpoint_url = endpoint_url
-        self._clients: dict[str, Any] = {}
+        self._clients = EndpointClients(endpoint_url)
 
     def _client(self, region: str) -> Any:
-        client = self._clients.get(region)
-        if client is None:
-            import boto3
-
-            client = boto3.client(
-                "logs",
-                endpoint_url=self._endpoint_url(),
-                region_name=region,
-                aws_access_key_id="test",
-                aws_secret_access_key="test",
-            )
-            self._clients[region] = client
-        return client
+        return self._clients.get("logs", region)
 
     def ensure_stream(self, region: str, group: str, stream: str) -> None:
         client = self._client(region)

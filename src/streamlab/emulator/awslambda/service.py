@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from streamlab.emulator.awslambda.exceptions import InvalidParameterValueExcepti
 from streamlab.emulator.awslambda.invoke import AsyncInvoker, InvokeResult, Invoker, check_payload_size
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
 from streamlab.emulator.awslambda.models import DEFAULT_REGION, Function, FunctionStore, function_arn
+from streamlab.emulator.endpoint_clients import EndpointClients
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ class LambdaService:
         self.invoker = Invoker(self.environments, self.logs)
         self.async_invoker = AsyncInvoker(self.invoker, retry_delays=async_retry_delays)
         self.event_source_mappings = EventSourceMappingStore()
-        self._s3_clients: dict[str, Any] = {}
-        self._s3_lock = threading.Lock()
+        self._clients = EndpointClients(endpoint_url)
         self.control = FunctionsControlPlane(self.store, self.environments, self._work_dir / "code", self._s3_client)
         self._api = LambdaApi(self)
         self._stopped = False
@@ -151,20 +150,7 @@ class LambdaService:
 
     def _s3_client(self, region: str) -> Any:
         """A boto3 S3 client on the endpoint itself, to fetch code from S3Bucket/S3Key."""
-        with self._s3_lock:
-            client = self._s3_clients.get(region)
-            if client is None:
-                import boto3
-
-                client = boto3.client(
-                    "s3",
-                    endpoint_url=self.endpoint_url(),
-                    region_name=region,
-                    aws_access_key_id="test",
-                    aws_secret_access_key="test",
-                )
-                self._s3_clients[region] = client
-            return client
+        return self._clients.get("s3", region)
 
     def _region_of(self, name: str) -> str:
         regions = self.store.regions_of(name)

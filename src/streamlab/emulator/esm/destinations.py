@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import boto3
-
+from streamlab.emulator.endpoint_clients import EndpointClients
 from streamlab.emulator.esm.arns import EndpointURL, arn_account, arn_region, arn_resource, arn_service, resolve_endpoint
 from streamlab.emulator.esm.records import StreamRecord, event_payload
 
@@ -96,25 +94,11 @@ class Boto3FailureDestination:
     """Sends on-failure records with boto3 clients aimed at the endpoint (SQS, SNS or S3 by ARN)."""
 
     def __init__(self, endpoint_url: EndpointURL, default_region: str = "us-east-1", client_factory: Callable[..., Any] | None = None) -> None:
-        self._endpoint_url = endpoint_url
         self._default_region = default_region
-        self._client_factory = client_factory or boto3.client
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()  # boto3 clients are thread-safe to use, not to create
+        self._clients = EndpointClients(lambda: resolve_endpoint(endpoint_url), factory=client_factory)
 
     def _client(self, service: str, region: str) -> Any:
-        key = (service, region)
-        with self._lock:
-            if key in self._clients:
-                return self._clients[key]
-            self._clients[key] = self._client_factory(
-                service,
-                endpoint_url=resolve_endpoint(self._endpoint_url),
-                region_name=region,
-                aws_access_key_id="test",
-                aws_secret_access_key="test",
-            )
-            return self._clients[key]
+        return self._clients.get(service, region)
 
     def send(self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str) -> None:
         service = arn_service(destination_arn)
