@@ -12,6 +12,7 @@ logical name with ``stack.name_prefix`` in front, so one account can hold severa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -63,6 +64,8 @@ _NAME_RULES: dict[str, tuple[str, str]] = {
 _ATTRIBUTE_NAME = r".{1,255}"
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _ENV_NAME = r"[A-Za-z][A-Za-z0-9_]*"
+#: ``${tables.Orders}``: a reference to a resource's physical name in an environment value.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_]+)\.([^}]+)\}")
 
 DEFAULT_ROLE_NAME = "streamlab-lambda-execution"
 DEFAULT_RUNTIME = "python3.12"
@@ -299,6 +302,8 @@ class _StackReader:
         functions = self._named("functions", lambda s, n: self._function(s, n, handlers_dir))
         mappings = self._mappings()
         self.root.finish()
+        resources = {"tables": tables, "queues": queues, "topics": topics, "buckets": buckets, "functions": functions}
+        functions = {name: self._resolve_environment(function, resources) for name, function in functions.items()}
 
         stack = Stack(path=self.path, handlers_dir=handlers_dir, name_prefix=self.prefix, role_name=role_name,
                       tables=tables, queues=queues, topics=topics, buckets=buckets, functions=functions,
@@ -307,6 +312,34 @@ class _StackReader:
         return stack
 
     # -- helpers ----------------------------------------------------------------------------
+    def _resolve_environment(self, function: Function, resources: Mapping[str, Mapping[str, Any]]) -> Function:
+        """``${tables.Orders}`` in an environment value -> that resource's physical (prefixed) name.
+
+        Handlers learn their tables, buckets and topics from environment variables; with a
+        ``name_prefix`` the AWS names differ from the logical ones, so the stack says which
+        resource it means and the loader writes the name it will really have.
+        """
+        resolved: dict[str, str] = {}
+        for var, value in function.environment.items():
+            where = key_path(key_path(key_path("functions", function.name), "environment"), var)
+
+            def physical(match: re.Match[str], where: str = where) -> str:
+                kind, name = match.group(1), match.group(2)
+                if kind not in resources:
+                    kinds = ", ".join(f"${{{k}.<name>}}" for k in resources)
+                    self.problems.append(f"{where}: unknown reference {show(match.group(0))}, expected one of {kinds}")
+                    return match.group(0)
+                if name not in resources[kind]:
+                    self.problems.append(f"{where}: {match.group(0)} names no {kind[:-1]} {show(name)} "
+                                         f"(defined: {_defined(resources[kind])})")
+                    return match.group(0)
+                return str(resources[kind][name].physical_name)
+
+            resolved[var] = _REFERENCE.sub(physical, value)
+        if resolved == dict(function.environment):
+            return function
+        return dataclasses.replace(function, environment=resolved)
+
     def _physical(self, kind: str, name: str, where: str, prefix: bool = True) -> str:
         physical = (self.prefix if prefix else "") + name
         regex, rule = _NAME_RULES[kind]

@@ -482,7 +482,13 @@ def test_replaced_stream_moves_the_mapping(project: Project, aws_client: Callabl
     result = project.deploy(RESOURCES.replace('"NEW_AND_OLD_IMAGES"', '"NEW_IMAGE"') + FUNCTIONS)
     assert result.get("mapping", "Orders->probe").details == ("stream replaced",)
     stream_arn = aws_client("dynamodb").describe_table(TableName=project.name("Orders"))["Table"]["LatestStreamArn"]
-    mappings = aws_client("lambda").list_event_source_mappings(FunctionName=project.name("probe"))["EventSourceMappings"]
+    # The old mapping is listed, in state Deleting, until its deletion settles (on AWS too): wait for it.
+    deadline = time.monotonic() + 10
+    while True:
+        mappings = aws_client("lambda").list_event_source_mappings(FunctionName=project.name("probe"))["EventSourceMappings"]
+        if len(mappings) == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert [m["EventSourceArn"] for m in mappings] == [stream_arn]
 
 

@@ -72,17 +72,57 @@ def test_the_repository_stack_loads() -> None:
     assert orders.stream_view_type == "NEW_AND_OLD_IMAGES"
     assert orders.ttl_attribute == "expires_at"
     assert [i.name for i in orders.indexes] == ["by_customer"]
-    assert stack.tables["Products"].stream_view_type is None
-    assert stack.queues["order-events"].dead_letter_queue == "orders-dlq"
+    assert stack.tables["Products"].stream_view_type == "NEW_AND_OLD_IMAGES"
+    assert {"OrderAggregates", "Idempotency"} <= set(stack.tables)
+    assert stack.queues["order-events"].dead_letter_queue == "order-events-dlq"
     assert stack.topics["order-notifications"].subscriptions[0].queue == "order-events"
+    assert stack.topics["order-notifications"].subscriptions[0].raw_message_delivery
     assert "streamlab-audit-trail" in stack.buckets
     assert stack.functions["probe"].handler == "probe.handler"
+    assert stack.functions["notifications"].environment["IDEMPOTENCY_TABLE"] == "Idempotency"
     assert stack.handlers_dir == REPO / "handlers"
-    (mapping,) = stack.mappings
-    assert (mapping.function, mapping.source, mapping.starting_position) == ("probe", "Orders", "TRIM_HORIZON")
-    assert mapping.batch_size == 100 and mapping.bisect_batch_on_function_error and mapping.maximum_retry_attempts == 3
-    assert mapping.function_response_types == ("ReportBatchItemFailures",)
-    assert mapping.on_failure == Destination("queue", "orders-dlq")
+    (probe,) = [m for m in stack.mappings if m.function == "probe"]
+    assert (probe.function, probe.source, probe.starting_position) == ("probe", "Orders", "TRIM_HORIZON")
+    for mapping in stack.mappings:
+        assert mapping.function_response_types == ("ReportBatchItemFailures",), mapping.label
+        assert mapping.on_failure == Destination("queue", "orders-dlq"), mapping.label
+        assert 0 <= mapping.maximum_retry_attempts <= 10, mapping.label  # never infinite: a poison record would block its shard
+        assert mapping.bisect_batch_on_function_error or mapping.tumbling_window_in_seconds, mapping.label
+    stages = {m.function: json.loads(m.filters[0]) for m in stack.mappings if m.function.startswith("order_")}
+    assert stages["order_charge"] == {"dynamodb": {"NewImage": {"status": {"S": ["Validated"]}}}, "eventName": ["MODIFY"]}
+
+
+def test_environment_references_become_physical_names(project: Path) -> None:
+    stack = parse(project, """
+        [stack]
+        name_prefix = "dev-"
+
+        [tables.Orders]
+        partition_key = { name = "pk", type = "S" }
+
+        [topics.events]
+
+        [functions.a]
+        handler = "a.handler"
+        environment = { TABLE = "${tables.Orders}", BOTH = "${topics.events}|${tables.Orders}", PLAIN = "$x {y}" }
+    """)
+    assert stack.functions["a"].environment == {"TABLE": "dev-Orders", "BOTH": "dev-events|dev-Orders",
+                                                     "PLAIN": "$x {y}"}
+
+
+def test_dangling_environment_references_are_reported(project: Path) -> None:
+    with pytest.raises(StackError) as caught:
+        parse(project, """
+            [tables.Orders]
+            partition_key = { name = "pk", type = "S" }
+
+            [functions.a]
+            handler = "a.handler"
+            environment = { A = "${tables.Order}", B = "${tabels.Orders}" }
+        """)
+    problems = "\n".join(caught.value.problems)
+    assert 'functions.a.environment.A: ${tables.Order} names no table "Order" (defined: Orders)' in problems
+    assert "functions.a.environment.B: unknown reference" in problems
 
 
 def test_a_full_valid_stack_loads_with_defaults_and_prefix(project: Path) -> None:

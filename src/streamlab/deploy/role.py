@@ -1,10 +1,11 @@
-"""The functions' IAM execution role: stream reads, logs, and the on-failure destinations.
+"""The functions' IAM execution role: stream reads, logs, the stack's data, the on-failure destinations.
 
 Created through IAM on every target (moto and LocalStack serve IAM too), so the same code path
 runs everywhere and the role ARN handed to CreateFunction is always real. The inline policy is
 scoped to the stack: the declared tables' streams (like AWSLambdaDynamoDBExecutionRole, which
-grants the same actions on ``*``), CloudWatch Logs, and SendMessage / Publish / PutObject on the
-queues, topics and buckets used as on-failure destinations.
+grants the same actions on ``*``), CloudWatch Logs, item reads and writes on the stack's tables,
+objects in its buckets and Publish to its topics (what the handlers do), and SendMessage / Publish /
+PutObject on the queues, topics and buckets used as on-failure destinations.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def execution_policy(target: Target, stack: Stack) -> dict[str, Any]:
             "Resource": sorted(streams),
         })
         statements.append({"Sid": "StreamList", "Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"})
+    statements += data_statements(target, stack)
     destinations = [m.on_failure for m in stack.mappings if m.on_failure is not None]
     queues = sorted({target.arn("sqs", stack.queues[d.name].physical_name) for d in destinations if d.kind == "queue"})
     topics = sorted({target.arn("sns", stack.topics[d.name].physical_name) for d in destinations if d.kind == "topic"})
@@ -61,6 +63,31 @@ def execution_policy(target: Target, stack: Stack) -> dict[str, Any]:
         statements.append({"Sid": "OnFailureBuckets", "Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"],
                            "Resource": sorted(resources + [f"{r}/*" for r in resources])})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def data_statements(target: Target, stack: Stack) -> list[dict[str, Any]]:
+    """What the handlers do with the stack's own resources: items of its tables, objects in its
+    buckets, messages to its topics. One role serves every function of the stack, so this is
+    scoped to the stack, not to each function (on AWS, split roles per function for tighter grants).
+    """
+    statements: list[dict[str, Any]] = []
+    tables = sorted(target.arn("dynamodb", f"table/{t.physical_name}") for t in stack.tables.values())
+    if tables:
+        statements.append({
+            "Sid": "TableItems",
+            "Effect": "Allow",
+            "Action": ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+                       "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+            "Resource": sorted(tables + [f"{arn}/index/*" for arn in tables]),
+        })
+    if stack.buckets:
+        objects = sorted(f"arn:{target.partition}:s3:::{b.physical_name}/*" for b in stack.buckets.values())
+        statements.append({"Sid": "BucketObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                           "Resource": objects})
+    if stack.topics:
+        topics = sorted(target.arn("sns", t.physical_name) for t in stack.topics.values())
+        statements.append({"Sid": "TopicPublish", "Effect": "Allow", "Action": "sns:Publish", "Resource": topics})
+    return statements
 
 
 def apply_role(target: Target, stack: Stack) -> tuple[Change, str]:

@@ -1,0 +1,332 @@
+"""``streamlab redrive``: re-invoke the stream records an event source mapping gave up on.
+
+When a DynamoDB Streams mapping exhausts its retries (or a record gets too old), Lambda sends an
+*on-failure record* to the mapping's destination. For SQS and SNS that record holds only the
+batch's coordinates, not the records (services-dynamodb-errors.html)::
+
+    {"requestContext": {"functionArn", "condition", ...},
+     "DDBStreamBatchInfo": {"streamArn", "shardId", "startSequenceNumber", "endSequenceNumber",
+                            "batchSize", ...}, ...}
+
+so redriving means, for each message of the queue:
+
+1. read the range back from the stream: GetShardIterator AT_SEQUENCE_NUMBER start, GetRecords
+   until the end sequence number;
+2. keep what the function was really given: the mapping's FilterCriteria (looked up with
+   ListEventSourceMappings for that function and stream) dropped the records it did not match,
+   and records of the range that matched no filter were never the function's;
+3. invoke the function (``requestContext.functionArn``) synchronously with those records in the
+   Lambda event shape (:func:`streamlab.emulator.esm.records.to_lambda_record`, the converter the
+   embedded engine uses);
+4. delete the message when the invocation succeeded with no ``batchItemFailures``; otherwise make
+   it visible again at once and say why.
+
+Stream records are kept 24 hours: a range that has left the stream (TrimmedDataAccessException,
+or a stream/shard that no longer exists) cannot be redriven, and the report says so and leaves
+the message where it is. Everything goes through the public API, so this works on AWS,
+LocalStack and the embedded endpoint alike.
+
+Limitations: a mapping with tumbling windows is re-invoked without its window state (the
+destination record does not carry it); S3 on-failure destinations (which hold the records
+themselves) are not read by this command.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, ParamValidationError
+
+from streamlab.deploy.target import Target, error_code
+from streamlab.emulator.esm.arns import arn_region
+from streamlab.emulator.esm.filtering import RecordFilter
+from streamlab.emulator.esm.records import to_lambda_record
+
+#: A synchronous invoke may take the function's whole timeout (at most 15 minutes).
+_INVOKE_CONFIG = Config(read_timeout=905, connect_timeout=10, retries={"max_attempts": 0})
+#: How long a received message stays invisible to other consumers while it is being redriven.
+VISIBILITY_TIMEOUT = 900
+#: GetRecords may answer empty pages before reaching records; give up on a range after this many.
+MAX_EMPTY_PAGES = 5
+_RETENTION = "DynamoDB Streams keeps records 24 hours"
+
+REDRIVEN, FAILED, EXPIRED, SKIPPED = "redriven", "failed", "expired", "skipped"
+
+
+class RedriveError(RuntimeError):
+    """The queue itself cannot be used (not found, not reachable)."""
+
+
+@dataclass
+class MessageOutcome:
+    """What happened to one DLQ message."""
+
+    message_id: str
+    status: str  # redriven | failed | expired | skipped
+    detail: str
+    function_arn: str | None = None
+    stream_arn: str | None = None
+    shard_id: str | None = None
+    start_sequence_number: str | None = None
+    end_sequence_number: str | None = None
+    records: int = 0
+
+    def line(self) -> str:
+        where = ""
+        if self.start_sequence_number:
+            function = (self.function_arn or "?").rsplit(":", 1)[-1]
+            where = f" {function} {self.shard_id} {self.start_sequence_number}..{self.end_sequence_number}"
+        return f"{self.status} message {self.message_id}{where}: {self.detail}"
+
+
+@dataclass
+class RedriveReport:
+    """Every message the run looked at, in order."""
+
+    queue_url: str
+    outcomes: list[MessageOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def redriven(self) -> int:
+        return self.count(REDRIVEN)
+
+    @property
+    def ok(self) -> bool:
+        """True when every message was redriven (an empty queue is fine too)."""
+        return all(outcome.status == REDRIVEN for outcome in self.outcomes)
+
+    @property
+    def summary(self) -> str:
+        if not self.outcomes:
+            return f"no on-failure records in {self.queue_url}"
+        parts = [f"{self.count(s)} {s}" for s in (REDRIVEN, FAILED, EXPIRED, SKIPPED) if self.count(s)]
+        return f"{len(self.outcomes)} message(s): " + ", ".join(parts)
+
+
+def redrive(
+    queue: str,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    log: Callable[[str], None] = print,
+    *,
+    session: boto3.Session | None = None,
+    max_messages: int | None = None,
+) -> RedriveReport:
+    """Redrive every on-failure record in ``queue`` (a queue URL, ARN or name); returns the report.
+
+    ``endpoint_url`` None means ``AWS_ENDPOINT_URL`` if set, else AWS. Each message is received
+    once per run (it stays invisible for :data:`VISIBILITY_TIMEOUT` while being handled), so a
+    message that fails again is not retried in a loop. ``max_messages`` stops after that many.
+    Raises :class:`RedriveError` when the queue cannot be found.
+    """
+    target = Target.connect(endpoint_url, region, session)
+    sqs = target.client("sqs")
+    queue_url = _queue_url(sqs, queue)
+    report = RedriveReport(queue_url)
+    log(f"redriving on-failure records from {queue_url}")
+    seen: set[str] = set()
+    while max_messages is None or len(report.outcomes) < max_messages:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                       VisibilityTimeout=VISIBILITY_TIMEOUT).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        for message in messages:
+            if message["MessageId"] in seen:  # one this run left visible: hand it back at once
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                              VisibilityTimeout=0)
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            outcome = _redrive_message(target, message)
+            if outcome.status == REDRIVEN:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            else:
+                # Visible again now, for the next run (or another consumer), not in 15 minutes.
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                              VisibilityTimeout=0)
+            report.outcomes.append(outcome)
+            log(outcome.line())
+            if max_messages is not None and len(report.outcomes) >= max_messages:
+                break
+    log(report.summary)
+    return report
+
+
+# --- one message -------------------------------------------------------------------------------
+
+
+def failure_record(body: str) -> dict[str, Any] | None:
+    """The on-failure record in a message body (also inside an SNS envelope); None if it is not one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
+        return failure_record(data["Message"])
+    if isinstance(data, dict) and isinstance(data.get("DDBStreamBatchInfo"), dict) \
+            and isinstance(data.get("requestContext"), dict):
+        return data
+    return None
+
+
+def _redrive_message(target: Target, message: dict[str, Any]) -> MessageOutcome:
+    message_id = message["MessageId"]
+    record = failure_record(message.get("Body", ""))
+    if record is None:
+        return MessageOutcome(message_id, SKIPPED, "not a DynamoDB Streams on-failure record; left in the queue")
+    info = record["DDBStreamBatchInfo"]
+    outcome = MessageOutcome(
+        message_id, FAILED, "", function_arn=record["requestContext"].get("functionArn"),
+        stream_arn=info.get("streamArn"), shard_id=info.get("shardId"),
+        start_sequence_number=info.get("startSequenceNumber"), end_sequence_number=info.get("endSequenceNumber"))
+    missing = [k for k in ("functionArn", "streamArn", "shardId", "startSequenceNumber", "endSequenceNumber")
+               if not (record["requestContext"].get(k) if k == "functionArn" else info.get(k))]
+    if missing:
+        outcome.status, outcome.detail = SKIPPED, f"the on-failure record has no {', '.join(missing)}"
+        return outcome
+
+    region = arn_region(outcome.stream_arn or "", target.region)
+    try:
+        raw = read_range(_client(target, "dynamodbstreams", region), outcome.stream_arn or "", outcome.shard_id or "",
+                         outcome.start_sequence_number or "", outcome.end_sequence_number or "")
+    except ParamValidationError as error:
+        outcome.status, outcome.detail = SKIPPED, f"the on-failure record names no valid range: {error}"
+        return outcome
+    except ClientError as error:
+        code = error_code(error)
+        if code == "TrimmedDataAccessException":
+            outcome.status = EXPIRED
+            outcome.detail = (f"the records have left the stream ({_RETENTION}; the batch failed at "
+                              f"{record.get('timestamp', 'an unknown time')}); they cannot be redriven, "
+                              f"the message is left in the queue")
+            return outcome
+        if code == "ResourceNotFoundException":
+            outcome.status = EXPIRED
+            outcome.detail = (f"the stream or shard no longer exists ({_RETENTION}, and a disabled or deleted "
+                              f"stream goes with its records): {error.response['Error'].get('Message', '')}; "
+                              f"the message is left in the queue")
+            return outcome
+        raise
+    if not raw:
+        outcome.status = EXPIRED
+        outcome.detail = f"no records of the range are left in the stream ({_RETENTION}); the message is left in the queue"
+        return outcome
+
+    lambda_client = _client(target, "lambda", arn_region(outcome.function_arn or "", region), _INVOKE_CONFIG)
+    events = [to_lambda_record(r, outcome.stream_arn or "") for r in raw]
+    matcher = _mapping_filter(lambda_client, outcome.function_arn or "", outcome.stream_arn or "")
+    if matcher is not None:
+        events = [e for e in events if matcher.matches(e)]
+    outcome.records = len(events)
+    expected = info.get("batchSize")
+    if not events:
+        outcome.status, outcome.detail = SKIPPED, "no record of the range matches the mapping's filters; left in the queue"
+        return outcome
+    note = f" (the failed batch had {expected})" if isinstance(expected, int) and expected != len(events) else ""
+
+    response = lambda_client.invoke(FunctionName=outcome.function_arn, InvocationType="RequestResponse",
+                                    Payload=json.dumps({"Records": events}).encode())
+    payload = response["Payload"].read()
+    if response.get("FunctionError"):
+        outcome.detail = f"the function failed again on {len(events)} record(s){note}: {_error_summary(payload)}"
+        return outcome
+    failures = _batch_item_failures(payload)
+    if failures:
+        outcome.detail = (f"the function reported {len(failures)} of {len(events)} record(s) failed{note}: "
+                          f"{', '.join(failures)}; the message stays in the queue")
+        return outcome
+    outcome.status = REDRIVEN
+    outcome.detail = f"{len(events)} record(s) re-invoked successfully{note}; message deleted"
+    return outcome
+
+
+def read_range(streams: Any, stream_arn: str, shard_id: str, start: str, end: str) -> list[dict[str, Any]]:
+    """The shard's records from ``start`` through ``end`` (sequence numbers), as GetRecords returns them."""
+    last = int(end)
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,
+                                          ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                          SequenceNumber=start)["ShardIterator"]
+    records: list[dict[str, Any]] = []
+    empty = 0
+    while iterator and empty < MAX_EMPTY_PAGES:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        batch = page.get("Records", [])
+        empty = 0 if batch else empty + 1
+        for raw in batch:
+            if int(raw["dynamodb"]["SequenceNumber"]) > last:
+                return records
+            records.append(raw)
+        if records and int(records[-1]["dynamodb"]["SequenceNumber"]) >= last:
+            return records
+        iterator = page.get("NextShardIterator")
+    return records
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _queue_url(sqs: Any, queue: str) -> str:
+    if queue.startswith(("http://", "https://")):
+        return queue
+    try:
+        if queue.startswith("arn:"):
+            account, name = queue.split(":")[4], queue.split(":")[5]
+            return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+        return str(sqs.get_queue_url(QueueName=queue)["QueueUrl"])
+    except ClientError as error:
+        raise RedriveError(f"queue {queue!r}: {error.response['Error'].get('Message') or error_code(error)}") from error
+
+
+def _client(target: Target, service: str, region: str, config: Config | None = None) -> Any:
+    """A client in the region the ARN names (the stream's table may live in another region than the queue)."""
+    if region == target.region and config is None:
+        return target.client(service)
+    return target.session.client(service, endpoint_url=target.endpoint_url, region_name=region, config=config)
+
+
+def _mapping_filter(lambda_client: Any, function_arn: str, stream_arn: str) -> RecordFilter | None:
+    """The mapping's filters; None when it has none (or the mapping is gone: every record was the function's)."""
+    try:
+        mappings = lambda_client.list_event_source_mappings(FunctionName=function_arn, EventSourceArn=stream_arn)
+    except ClientError:
+        return None
+    for mapping in mappings.get("EventSourceMappings", []):
+        criteria = mapping.get("FilterCriteria")
+        if criteria and criteria.get("Filters"):
+            return RecordFilter.from_criteria(criteria)
+    return None
+
+
+def _batch_item_failures(payload: bytes) -> list[str]:
+    """Sequence numbers the function reported failed (ReportBatchItemFailures); [] for success."""
+    try:
+        response = json.loads(payload or b"null")
+    except ValueError:
+        return []
+    if not isinstance(response, dict):
+        return []
+    failures = response.get("batchItemFailures") or []
+    return [str(item.get("itemIdentifier")) for item in failures if isinstance(item, dict)]
+
+
+def _error_summary(payload: bytes) -> str:
+    """``errorType: first line ... last line`` of the function's error (Powertools puts the cause last)."""
+    try:
+        error = json.loads(payload)
+    except ValueError:
+        return payload.decode(errors="replace")[:300]
+    if not isinstance(error, dict):
+        return str(error)[:300]
+    lines = [line.strip() for line in str(error.get("errorMessage", "")).strip().splitlines() if line.strip()]
+    message = lines[0][:300] if lines else ""
+    if len(lines) > 1:
+        message += " ... " + lines[-1][:300]
+    return f"{error.get('errorType', 'Error')}: {message}"
