@@ -117,18 +117,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with EmbeddedEndpoint(port=0) as endpoint:
         print(f"embedded endpoint at {endpoint.url}", flush=True)
         _deploy_stack(args.stack, endpoint.url, region, backend="embedded")
-        ddb = boto3.client("dynamodb", endpoint_url=endpoint.url, region_name=region)
-        streams = boto3.client("dynamodbstreams", endpoint_url=endpoint.url, region_name=region)
+        clients = {name: boto3.client(name, endpoint_url=endpoint.url, region_name=region) for name in ("dynamodb", "dynamodbstreams", "logs")}
+        print(f"\nwriting {args.writes} orders ({args.keys} keys) at {args.rate:g}/s; the probe handler reports each record...", flush=True)
+        handler = _measure_probe(clients, args)
         print(f"measuring the write -> stream floor ({args.writes} writes, PutItem then GetRecords)...", flush=True)
-        floor = measure_floor(ddb, streams, writes=args.writes)
-    latency = floor.latency_ms
-    print(f"\n{'measurement':<34}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}")
+        floor = measure_floor(clients["dynamodb"], clients["dynamodbstreams"], writes=args.writes)
+
+    print(f"\n{'measurement (ms)':<36}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}")
+    for label, latency in (("write -> probe handler", handler.latency_ms), ("write -> GetRecords floor", floor.latency_ms)):
+        if latency is None:
+            print(f"{label:<36}{'-':>9}{'-':>9}{'-':>9}{'-':>9}")
+            continue
+        print(f"{label:<36}" + "".join(f"{latency[q]:>9.2f}" for q in ("p50", "p90", "p99", "max")))
     print(
-        f"{'write -> GetRecords floor (ms)':<34}"
-        f"{latency['p50']:>9.2f}{latency['p90']:>9.2f}{latency['p99']:>9.2f}{latency['max']:>9.2f}"
+        f"\nprobe: {handler.writes} writes, {handler.delivered} delivered, {handler.lost} lost, "
+        f"{handler.duplicates} duplicates, {handler.order_violations} order violations"
     )
-    print(f"({floor.samples} writes; every write seen on the stream)")
-    return 0
+    return 0 if handler.clean else 1
+
+
+def _measure_probe(clients: dict, args: argparse.Namespace):  # -> DeliveryReport
+    """Write ``args.writes`` versions over ``args.keys`` orders to Orders, paced at ``args.rate``;
+    read the probe's lines from CloudWatch Logs and compare."""
+    import time
+    import uuid
+
+    from streamlab.measure.delivery import analyze
+    from streamlab.measure.probe_logs import collect_deliveries
+
+    run = uuid.uuid4().hex[:6]
+    keys = [f"demo-{run}-{k}" for k in range(args.keys)]
+    start_ms = int(time.time() * 1000) - 1000
+    writes = []
+    interval = 1.0 / args.rate
+    next_at = time.perf_counter()
+    for n in range(args.writes):
+        key, version = keys[n % len(keys)], n // len(keys) + 1
+        next_at += interval
+        pause = next_at - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        clients["dynamodb"].put_item(
+            TableName="Orders",
+            Item={
+                "order_id": {"S": key},
+                "version": {"N": str(version)},
+                "customer_id": {"S": "demo"},
+                "total": {"N": "10"},
+                "written_at": {"N": repr(time.time())},
+            },
+        )
+        writes.append((key, version, time.time()))
+    deliveries = collect_deliveries(clients["logs"], "probe", start_ms, set(keys), expected=len(writes), timeout=30)
+    return analyze(writes, deliveries)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -140,6 +181,29 @@ def cmd_logs(args: argparse.Namespace) -> int:
         return logs_cli.run(args)
     except KeyboardInterrupt:
         return 0
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from streamlab.conformance import run_conformance
+
+    endpoint_url = args.endpoint_url or (os.environ.get("AWS_ENDPOINT_URL") if args.backend != "aws" else None)
+    if endpoint_url:
+        _use_dummy_credentials_for_local_endpoint()
+    return run_conformance(endpoint_url, args.json, args.backend)
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from streamlab.redrive import RedriveError, redrive
+
+    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint_url:
+        _use_dummy_credentials_for_local_endpoint()
+    try:
+        report = redrive(args.queue, endpoint_url, args.region, log=lambda line: print(line, flush=True))
+    except RedriveError as error:
+        print(f"streamlab redrive: {error}", file=sys.stderr)
+        return 2
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,9 +241,26 @@ def build_parser() -> argparse.ArgumentParser:
     logs_cli.add_arguments(logs)
     logs.set_defaults(func=cmd_logs)
 
+    redrive = sub.add_parser("redrive", help="re-invoke functions with the stream records their on-failure records name")
+    redrive.add_argument("--queue", required=True, help="the on-failure queue: URL, ARN or name")
+    redrive.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
+    redrive.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    redrive.set_defaults(func=cmd_redrive)
+
+    conformance = sub.add_parser("conformance", help="run the event source mapping conformance suite; print a matrix")
+    conformance.add_argument("--endpoint-url", help="endpoint to test (default: AWS_ENDPOINT_URL, else an embedded one)")
+    conformance.add_argument("--json", help="also write the results here")
+    conformance.add_argument(
+        "--backend", choices=("embedded", "localstack", "aws"), default=None,
+        help="what the endpoint is, for its timing (default: $STREAMLAB_BACKEND, else embedded)",
+    )
+    conformance.set_defaults(func=cmd_conformance)
+
     demo = sub.add_parser("demo", help="start the embedded stack, deploy it, measure it, stop")
     demo.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
-    demo.add_argument("--writes", type=int, default=200, help="writes to measure (default %(default)s)")
+    demo.add_argument("--writes", type=int, default=300, help="writes to measure (default %(default)s)")
+    demo.add_argument("--keys", type=int, default=10, help="orders the writes are spread over (default %(default)s)")
+    demo.add_argument("--rate", type=float, default=50.0, help="writes per second (default %(default)s)")
     demo.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
     demo.set_defaults(func=cmd_demo)
     return parser
