@@ -27,6 +27,7 @@ from streamlab.emulator.awslambda.exceptions import (
     ResourceConflictException,
     ResourceInUseException,
     ResourceNotFoundException,
+    ValidationException,
 )
 from streamlab.emulator.awslambda.models import ACCOUNT_ID
 
@@ -167,9 +168,27 @@ class MappingChange:
 MappingListener = Callable[[MappingChange], None]
 
 
+#: The API model's own bounds (botocore's lambda model): AWS rejects a value outside them with
+#: ValidationException before Lambda's checks run (LocalStack's AWS-recorded snapshots).
+_MODEL_RANGES: dict[str, tuple[int, int]] = {**_RANGES, "MaximumRecordAgeInSeconds": (-1, 604_800)}
+_MODEL_STARTING_POSITIONS = "[LATEST, AT_TIMESTAMP, TRIM_HORIZON]"
+
+
+def _model_error(name: str, value: Any, rule: str) -> ValidationException:
+    shown = "null" if value is None else f"'{value}'"
+    member = name[0].lower() + name[1:]
+    return ValidationException(f"1 validation error detected: Value {shown} at '{member}' failed to satisfy constraint: {rule}")
+
+
 def _check_range(name: str, value: Any, low: int, high: int) -> int:
+    """Model bounds -> ValidationException (AWS's wording); narrower service bounds -> InvalidParameterValueException."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterValueException(f"{name} must be an integer.")
+    model_low, model_high = _MODEL_RANGES.get(name, (low, high))
+    if value < model_low:
+        raise _model_error(name, value, f"Member must have value greater than or equal to {model_low}")
+    if value > model_high:
+        raise _model_error(name, value, f"Member must have value less than or equal to {model_high}")
     if not low <= value <= high:
         raise InvalidParameterValueException(f"{name} must be between {low} and {high} inclusive; got {value}.")
     return value
@@ -186,12 +205,13 @@ def _apply_parameters(mapping: EventSourceMapping, request: dict[str, Any], crea
     if creating and is_stream:
         position = request.get("StartingPosition")
         if not position:
-            raise InvalidParameterValueException("StartingPosition is required for a stream event source (TRIM_HORIZON or LATEST).")
+            # AWS words it as a model error but answers InvalidParameterValueException (snapshot no_starting_position).
+            raise InvalidParameterValueException(str(_model_error("StartingPosition", None, "Member must not be null.")))
+        if position not in ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON"):
+            raise _model_error("StartingPosition", position, f"Member must satisfy enum value set: {_MODEL_STARTING_POSITIONS}")
         allowed = STREAM_STARTING_POSITIONS[kind]
         if position not in allowed:
-            raise InvalidParameterValueException(
-                f"Unsupported starting position {position} for {kind}; expected one of {', '.join(allowed)}."
-            )
+            raise InvalidParameterValueException(f"Unsupported starting position for arn type: {mapping.event_source_arn}")
         mapping.starting_position = position
         if position == "AT_TIMESTAMP":
             if request.get("StartingPositionTimestamp") is None:
@@ -204,8 +224,11 @@ def _apply_parameters(mapping: EventSourceMapping, request: dict[str, Any], crea
             setattr(mapping, _snake(name), _check_range(name, request[name], low, high))
     if request.get("MaximumRecordAgeInSeconds") is not None:
         age = request["MaximumRecordAgeInSeconds"]
-        if age != -1:
-            _check_range("MaximumRecordAgeInSeconds", age, 60, 604_800)
+        _check_range("MaximumRecordAgeInSeconds", age, -1, 604_800)
+        if age != -1 and age < 60:
+            raise InvalidParameterValueException(
+                "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive)"
+            )
         mapping.maximum_record_age_in_seconds = age
     if request.get("BisectBatchOnFunctionError") is not None:
         mapping.bisect_batch_on_function_error = bool(request["BisectBatchOnFunctionError"])

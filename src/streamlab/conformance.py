@@ -1,0 +1,201 @@
+"""``streamlab conformance``: run the conformance suite and print a pass/fail matrix.
+
+The suite itself lives in the repository's ``tests/conformance/`` (public AWS API only, so it
+runs unchanged on the embedded endpoint, LocalStack and AWS). This module finds it, runs it with
+``pytest.main`` and a small reporting plugin, prints one line per documented behaviour
+(behaviour | result | seconds) and optionally writes the same as JSON:
+
+    {"backend", "endpoint_url", "results": [{"test", "behaviour", "outcome", "duration"}],
+     "passed", "failed", "skipped"}
+
+With no endpoint URL and the embedded backend, the pytest plugin starts its own endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+BACKENDS = ("embedded", "localstack", "aws")
+SUITE = Path("tests") / "conformance"
+BEHAVIOUR_WIDTH = 100
+
+
+class SuiteNotFound(Exception):
+    """The conformance tests are not where a source checkout keeps them."""
+
+
+def find_suite(start: Path | None = None) -> Path:
+    """``tests/conformance`` of the current directory (or a parent), else of streamlab's own checkout.
+
+    The suite ships with the repository, not the wheel: an installed streamlab finds it only
+    when run from (inside) a checkout, or when installed in editable mode from one.
+    """
+    candidates: list[Path] = []
+    here = (start or Path.cwd()).resolve()
+    candidates += [directory / SUITE for directory in (here, *here.parents)]
+    candidates.append(Path(__file__).resolve().parents[2] / SUITE)  # src/streamlab/conformance.py -> checkout
+    for candidate in candidates:
+        if (candidate / "conftest.py").is_file():
+            return candidate
+    raise SuiteNotFound(
+        "streamlab conformance: no tests/conformance/ found in the current directory, its parents, "
+        "or streamlab's source checkout; run it from a streamlab checkout (git clone ... && cd streamlab)"
+    )
+
+
+@dataclass
+class Result:
+    test: str
+    behaviour: str
+    outcome: str  # passed | failed | skipped | error | xfailed | xpassed
+    duration: float
+
+
+def behaviour_of(item: Any) -> str:
+    """The first paragraph of the test's docstring (the documented behaviour), plus its parameters."""
+    doc = getattr(getattr(item, "obj", None), "__doc__", None) or item.name
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    callspec = getattr(item, "callspec", None)
+    return f"[{callspec.id}] {first}" if callspec is not None else first
+
+
+class ConformanceReporter:
+    """pytest plugin: one :class:`Result` per test, in run order."""
+
+    def __init__(self) -> None:
+        self.behaviours: dict[str, str] = {}
+        self.results: dict[str, Result] = {}
+
+    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
+        for item in items:
+            self.behaviours[item.nodeid] = behaviour_of(item)
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        result = self.results.setdefault(
+            report.nodeid, Result(report.nodeid, self.behaviours.get(report.nodeid, report.nodeid), "passed", 0.0)
+        )
+        result.duration += report.duration
+        if hasattr(report, "wasxfail"):
+            result.outcome = "xfailed" if report.skipped else "xpassed"
+        elif report.skipped:
+            result.outcome = "skipped"
+        elif report.failed:
+            result.outcome = "failed" if report.when == "call" else ("error" if result.outcome == "passed" else result.outcome)
+
+
+def format_matrix(results: list[Result], backend: str, endpoint_url: str | None) -> str:
+    marks = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP", "xfailed": "XFAIL", "xpassed": "XPASS"}
+    lines = [
+        f"DynamoDB Streams -> Lambda conformance on {backend}" + (f" ({endpoint_url})" if endpoint_url else ""),
+        f"{'behaviour':<{BEHAVIOUR_WIDTH}} | {'result':<6} | seconds",
+        f"{'-' * BEHAVIOUR_WIDTH}-+--------+--------",
+    ]
+    for result in results:
+        text = result.behaviour if len(result.behaviour) <= BEHAVIOUR_WIDTH else result.behaviour[: BEHAVIOUR_WIDTH - 1] + "…"
+        lines.append(f"{text:<{BEHAVIOUR_WIDTH}} | {marks.get(result.outcome, result.outcome):<6} | {result.duration:7.2f}")
+    counts = summary(results)
+    lines.append(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    return "\n".join(lines)
+
+
+def summary(results: list[Result]) -> dict[str, int]:
+    return {
+        "passed": sum(r.outcome in ("passed", "xfailed") for r in results),
+        "failed": sum(r.outcome in ("failed", "error", "xpassed") for r in results),
+        "skipped": sum(r.outcome == "skipped" for r in results),
+    }
+
+
+@contextmanager
+def _environment(**values: str | None) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for the run, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_conformance(
+    endpoint_url: str | None,
+    json_path: str | None,
+    backend: str | None,
+    *,
+    extra_args: list[str] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run tests/conformance against a backend; print the matrix; return pytest's exit code.
+
+    ``backend`` defaults to ``STREAMLAB_BACKEND`` or ``embedded``. On ``embedded`` without
+    ``endpoint_url`` the pytest plugin starts its own endpoint; ``localstack`` defaults to
+    http://127.0.0.1:4566; ``aws`` uses boto3's own credentials and endpoints (no URL).
+    """
+    import pytest
+
+    out = out or sys.stdout
+    chosen = (backend or os.environ.get("STREAMLAB_BACKEND") or "embedded").lower()
+    if chosen not in BACKENDS:
+        print(f"streamlab conformance: unknown backend {chosen!r}; expected one of {', '.join(BACKENDS)}", file=sys.stderr)
+        return 2
+    if chosen == "aws" and endpoint_url:
+        print("streamlab conformance: the aws backend uses AWS's own endpoints; drop --endpoint-url", file=sys.stderr)
+        return 2
+    try:
+        suite = find_suite()
+    except SuiteNotFound as error:
+        print(error, file=sys.stderr)
+        return 2
+
+    reporter = ConformanceReporter()
+    args = [
+        str(suite),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(suite.parents[1]),
+        # streamlab (this module) is imported before pytest starts: nothing to rewrite in it anyway.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        *(extra_args or []),
+    ]
+    if endpoint_url:
+        args += ["--streamlab-endpoint-url", endpoint_url]
+    started = time.monotonic()
+    # AWS_ENDPOINT_URL would aim the AWS backend's boto3 at something else; drop it there.
+    with _environment(STREAMLAB_BACKEND=chosen, **({"AWS_ENDPOINT_URL": None} if chosen == "aws" else {})):
+        exit_code = int(pytest.main(args, plugins=[reporter]))
+    elapsed = time.monotonic() - started
+
+    results = list(reporter.results.values())
+    print(file=out)
+    print(format_matrix(results, chosen, endpoint_url), file=out)
+    print(f"({elapsed:.1f} s)", file=out)
+    if json_path:
+        document: dict[str, Any] = {
+            "backend": chosen,
+            "endpoint_url": endpoint_url,
+            "results": [{**asdict(r), "duration": round(r.duration, 3)} for r in results],
+            **summary(results),
+            "seconds": round(elapsed, 2),
+            "exit_code": exit_code,
+        }
+        Path(json_path).write_text(json.dumps(document, indent=2) + "\n")
+    return exit_code

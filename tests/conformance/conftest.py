@@ -1,0 +1,704 @@
+"""Conformance harness: the DynamoDB Streams -> Lambda semantics, through the public AWS API only.
+
+Nothing here imports streamlab's emulator: every step is a boto3 call (create a streamed table,
+create a function from an inline zip, create an event source mapping, write items, read what the
+function recorded), so the same suite runs on the embedded endpoint (default), on LocalStack and on
+AWS. ``STREAMLAB_BACKEND`` (embedded | localstack | aws) picks the backend and scales every wait.
+
+How the function tells the test what it received: the handler (``HANDLER_SOURCE``) writes one S3
+object per invocation (the event, the time it started, its request id) under
+``calls/<table>/<ns>-<request id>.json`` of a recorder bucket, using a plain ``boto3.client("s3")``,
+so it needs nothing beyond what AWS gives a function (streamlab and LocalStack set
+AWS_ENDPOINT_URL in execution environments). S3 works the same on all three backends, keys sort by
+start time, and each test reads only its own table's prefix, so one function serves many tests.
+
+The handler's behaviour is driven by the items written (attribute ``directive``), so a test shows
+the failure it provokes next to the item that provokes it:
+
+- ``raise``: the invocation raises (a poison record); ``raise-once``: only the first time this
+  record is seen (a marker object in the bucket remembers it);
+- ``fail-item`` / ``fail-item-once``: reported in ``batchItemFailures`` (mode ``partial``);
+- ``bad-id-once`` / ``empty-id-once`` / ``null-id-once`` / ``bad-key-once``: a malformed partial
+  batch response the first time;
+- ``no-state-once``: a tumbling-window answer without ``state`` the first time;
+- ``big-state``: a tumbling-window state above the 1 MB limit;
+- ``sleep:<seconds>``: sleep before answering;
+- attribute ``reply`` (a JSON text): the answer when nothing failed.
+
+Function environment ``MODE``: ``record`` (answers null), ``partial`` (answers batchItemFailures),
+``window`` (tumbling windows: counts records into ``state``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+BACKENDS = ("embedded", "localstack", "aws")
+SLOW_ENV = "STREAMLAB_CONFORMANCE_SLOW"
+PARTITION = "p"  # every item of a test shares one partition key: one shard, one sequence
+
+HANDLER_SOURCE = r'''
+import json
+import os
+import time
+
+import boto3
+from botocore.exceptions import ClientError
+
+_BUCKET = os.environ["RECORDER_BUCKET"]
+_MODE = os.environ.get("MODE", "record")
+_s3 = boto3.client("s3", region_name=os.environ.get("RECORDER_REGION") or None)
+
+
+def _table(event):
+    arn = event.get("eventSourceARN") or ""
+    if not arn:
+        for record in event.get("Records") or []:
+            arn = record.get("eventSourceARN") or ""
+            break
+    return arn.split(":table/", 1)[1].split("/", 1)[0] if ":table/" in arn else "unknown"
+
+
+def _image(record):
+    dynamodb = record.get("dynamodb") or {}
+    return dynamodb.get("NewImage") or dynamodb.get("OldImage") or {}
+
+
+def _text(record, name):
+    return (_image(record).get(name) or {}).get("S") or ""
+
+
+def _first_time(record, tag):
+    """True the first time this record meets this tag, on any execution environment."""
+    key = "marks/%s/%s" % (tag, record["dynamodb"]["SequenceNumber"])
+    try:
+        _s3.head_object(Bucket=_BUCKET, Key=key)
+        return False
+    except ClientError:
+        _s3.put_object(Bucket=_BUCKET, Key=key, Body=b"")
+        return True
+
+
+def handler(event, context):
+    started = time.time()
+    records = event.get("Records") or []
+    _s3.put_object(
+        Bucket=_BUCKET,
+        Key="calls/%s/%020d-%s.json" % (_table(event), time.time_ns(), context.aws_request_id),
+        Body=json.dumps({"event": event, "at": started, "request_id": context.aws_request_id,
+                         "function": context.function_name}).encode(),
+    )
+    for record in records:
+        directive = _text(record, "directive")
+        if directive.startswith("sleep:"):
+            time.sleep(float(directive.split(":", 1)[1]))
+    for record in records:
+        directive = _text(record, "directive")
+        if directive == "raise" or (directive == "raise-once" and _first_time(record, "raise")):
+            raise RuntimeError("poison record " + record["dynamodb"]["SequenceNumber"])
+    reply = None
+    for record in records:
+        if _text(record, "reply"):
+            reply = json.loads(_text(record, "reply"))
+    if _MODE == "partial":
+        malformed = {
+            "bad-id-once": {"batchItemFailures": [{"itemIdentifier": "not-a-sequence-number"}]},
+            "empty-id-once": {"batchItemFailures": [{"itemIdentifier": ""}]},
+            "null-id-once": {"batchItemFailures": [{"itemIdentifier": None}]},
+        }
+        failures = []
+        for record in records:
+            directive = _text(record, "directive")
+            sequence = record["dynamodb"]["SequenceNumber"]
+            if directive in malformed and _first_time(record, directive):
+                return malformed[directive]
+            if directive == "bad-key-once" and _first_time(record, directive):
+                return {"batchItemFailures": [{"itemId": sequence}]}
+            if directive == "fail-item" or (directive == "fail-item-once" and _first_time(record, "fail-item")):
+                failures.append({"itemIdentifier": sequence})
+        if failures:
+            return {"batchItemFailures": failures}
+        return reply
+    if _MODE == "window":
+        for record in records:
+            if _text(record, "directive") == "no-state-once" and _first_time(record, "no-state"):
+                return {"note": "no state"}
+        state = dict(event.get("state") or {})
+        state["count"] = state.get("count", 0) + len(records)
+        state["items"] = list(state.get("items", [])) + [_text(r, "sk") or (r["dynamodb"]["Keys"]["sk"]["S"]) for r in records]
+        if any(_text(r, "directive") == "big-state" for r in records):
+            state["pad"] = "x" * (1100 * 1024)
+        return {"state": state}
+    return reply
+'''
+
+
+# -- backend timing ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Backend:
+    """How long things take on a backend. Waits poll for an effect until these deadlines."""
+
+    name: str
+    mapping_ready: float  # create/update/delete a mapping until its State settles
+    delivery: float  # a write until the function has seen it
+    retries: float  # a failing batch until retries/destinations have played out
+    quiet: float  # how long "nothing happens" is watched where no sentinel can be used
+    settle_latest: float  # after a LATEST mapping is Enabled, before its first write (AWS needs it)
+    poll: float  # interval between two looks
+    role_propagation: float  # a new IAM role until Lambda can assume it
+
+    @property
+    def is_aws(self) -> bool:
+        return self.name == "aws"
+
+    @classmethod
+    def named(cls, name: str) -> "Backend":
+        if name == "aws":
+            return cls(name, mapping_ready=300, delivery=180, retries=420, quiet=30, settle_latest=20, poll=2.0, role_propagation=60)
+        if name == "localstack":
+            return cls(name, mapping_ready=60, delivery=60, retries=120, quiet=5, settle_latest=2, poll=0.5, role_propagation=0)
+        return cls(name, mapping_ready=10, delivery=10, retries=30, quiet=1.0, settle_latest=0, poll=0.05, role_propagation=0)
+
+
+def backend_name() -> str:
+    name = os.environ.get("STREAMLAB_BACKEND", "embedded").strip().lower() or "embedded"
+    if name not in BACKENDS:
+        raise pytest.UsageError(f"STREAMLAB_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")
+    return name
+
+
+def slow_enabled() -> bool:
+    return os.environ.get(SLOW_ENV, "") not in ("", "0", "false", "no")
+
+
+def eventually(check: Callable[[], Any], timeout: float, interval: float = 0.05, message: str = "") -> Any:
+    """Poll ``check`` until it returns something truthy (returned) or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {message or check}; last: {last!r}"[:2000])
+        time.sleep(interval)
+
+
+# -- pytest wiring -----------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: a documented DynamoDB Streams -> Lambda behaviour, public API only")
+    config.addinivalue_line("markers", "slow_on_aws: needs minutes of real time on AWS (60 s record age minimum)")
+    config.addinivalue_line(
+        "markers",
+        "early_start(arm): call arm(scenario) at session start; the test runs last and receives (scenario, state) as `armed`",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.fspath).startswith(here):
+            item.add_marker(pytest.mark.conformance)
+            if item.get_closest_marker("slow_on_aws") and backend_name() == "aws" and not slow_enabled():
+                item.add_marker(pytest.mark.skip(reason=f"takes minutes on AWS; set {SLOW_ENV}=1 to run it"))
+    # Tests that wait on the clock (a 60 s record age) are armed at session start and run last,
+    # so their wait overlaps the rest of the suite instead of adding to it.
+    items.sort(key=lambda item: item.get_closest_marker("early_start") is not None)
+
+
+@pytest.fixture(scope="session")
+def backend() -> Backend:
+    return Backend.named(backend_name())
+
+
+@pytest.fixture(scope="session")
+def conformance_endpoint(request: pytest.FixtureRequest, backend: Backend) -> str | None:
+    """None on AWS (boto3's own resolution); otherwise the endpoint under test."""
+    if backend.is_aws:
+        return None
+    explicit = request.config.getoption("--streamlab-endpoint-url", default=None) or os.environ.get("AWS_ENDPOINT_URL")
+    if backend.name == "localstack":
+        return explicit or "http://127.0.0.1:4566"
+    return request.getfixturevalue("streamlab_endpoint_url")
+
+
+ClientFactory = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def client(conformance_endpoint: str | None, aws_region: str, backend: Backend) -> ClientFactory:
+    """``client("dynamodb", region=None, validate=True)``: a cached boto3 client for the backend under test.
+
+    ``validate=False`` turns off boto3's own parameter checks, so the service answers instead.
+    """
+    cache: dict[tuple[str, str, bool], Any] = {}
+
+    def make(service: str, region: str | None = None, validate: bool = True) -> Any:
+        key = (service, region or aws_region, validate)
+        if key not in cache:
+            options: dict[str, Any] = {
+                "region_name": key[1],
+                "config": Config(retries={"mode": "standard", "max_attempts": 3}, parameter_validation=validate),
+            }
+            if conformance_endpoint is not None:
+                options.update(endpoint_url=conformance_endpoint, aws_access_key_id="test", aws_secret_access_key="test")
+            cache[key] = boto3.client(service, **options)
+        return cache[key]
+
+    return make
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# -- session resources: recorder bucket, role, functions ---------------------------------------
+@dataclass
+class Recorder:
+    """Reads what the handler wrote to the recorder bucket."""
+
+    client: ClientFactory
+    bucket: str
+    region: str
+    _bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def _s3(self) -> Any:
+        return self.client("s3", region=self.region)
+
+    def invocations(self, table: str) -> list["Invocation"]:
+        """Every invocation recorded for ``table`` so far, in start order."""
+        s3 = self._s3()
+        keys: list[str] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"calls/{table}/"):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        for key in keys:
+            if key not in self._bodies:
+                self._bodies[key] = json.loads(s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        return [Invocation.from_body(self._bodies[key]) for key in sorted(keys)]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    event: dict[str, Any]
+    at: float
+    request_id: str
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> "Invocation":
+        return cls(body["event"], body["at"], body["request_id"])
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return list(self.event.get("Records") or [])
+
+    @property
+    def sks(self) -> list[str]:
+        return [sk_of(record) for record in self.records]
+
+
+def sk_of(record: dict[str, Any]) -> str:
+    return record["dynamodb"]["Keys"]["sk"]["S"]
+
+
+def text_of(record: dict[str, Any], attribute: str) -> str | None:
+    image = record["dynamodb"].get("NewImage") or record["dynamodb"].get("OldImage") or {}
+    value = image.get(attribute)
+    return None if value is None else next(iter(value.values()))
+
+
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def execution_policy(bucket: str) -> dict[str, Any]:
+    """AWSLambdaDynamoDBExecutionRole's actions, plus the recorder bucket and the destinations."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            },
+            {"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"], "Resource": "*"},
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def recorder(client: ClientFactory, aws_region: str) -> Iterator[Recorder]:
+    s3 = client("s3")
+    bucket = f"streamlab-conformance-{uuid.uuid4().hex[:16]}"
+    options: dict[str, Any] = {}
+    if aws_region != "us-east-1":
+        options["CreateBucketConfiguration"] = {"LocationConstraint": aws_region}
+    s3.create_bucket(Bucket=bucket, **options)
+    yield Recorder(client, bucket, aws_region)
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+        s3.delete_bucket(Bucket=bucket)
+    except ClientError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def execution_role(client: ClientFactory, recorder: Recorder, backend: Backend) -> Iterator[str]:
+    iam = client("iam")
+    name = _name("streamlab-conformance")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="conformance", PolicyDocument=json.dumps(execution_policy(recorder.bucket)))
+    yield arn
+    try:
+        iam.delete_role_policy(RoleName=name, PolicyName="conformance")
+        iam.delete_role(RoleName=name)
+    except ClientError:
+        pass
+
+
+def handler_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("recorder.py", HANDLER_SOURCE)
+    return buffer.getvalue()
+
+
+@dataclass
+class Functions:
+    """One function per (mode, region), created on first use and shared by the session."""
+
+    client: ClientFactory
+    role: str
+    recorder: Recorder
+    backend: Backend
+    _arns: dict[tuple[str, str | None], str] = field(default_factory=dict)
+
+    def get(self, mode: str = "record", region: str | None = None) -> str:
+        key = (mode, region)
+        if key not in self._arns:
+            self._arns[key] = self._create(mode, region)
+        return self._arns[key]
+
+    def _create(self, mode: str, region: str | None) -> str:
+        lam = self.client("lambda", region=region)
+        name = _name(f"streamlab-conf-{mode}")
+        request = dict(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=self.role,
+            Handler="recorder.handler",
+            Code={"ZipFile": handler_zip()},
+            Timeout=60,
+            MemorySize=256,
+            Environment={"Variables": {"RECORDER_BUCKET": self.recorder.bucket, "RECORDER_REGION": self.recorder.region, "MODE": mode}},
+        )
+        deadline = time.monotonic() + self.backend.role_propagation
+        while True:
+            try:
+                arn = lam.create_function(**request)["FunctionArn"]
+                break
+            except ClientError as error:  # a fresh IAM role takes a while to be assumable on AWS
+                if "role" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 1 if not self.backend.is_aws else 3, "MaxAttempts": 120}
+        )
+        return arn
+
+    def delete_all(self) -> None:
+        for (_, region), arn in self._arns.items():
+            try:
+                self.client("lambda", region=region).delete_function(FunctionName=arn)
+            except ClientError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def functions(client: ClientFactory, execution_role: str, recorder: Recorder, backend: Backend) -> Iterator[Functions]:
+    made = Functions(client, execution_role, recorder, backend)
+    yield made
+    made.delete_all()
+
+
+# -- per-test resources --------------------------------------------------------------------------
+@dataclass
+class Table:
+    name: str
+    stream_arn: str
+    region: str
+    view: str
+
+
+@dataclass
+class Mapping:
+    uuid: str
+    region: str
+
+
+@dataclass
+class Scenario:
+    """One test's resources and helpers; everything it created is deleted afterwards."""
+
+    client: ClientFactory
+    backend: Backend
+    recorder: Recorder
+    functions: Functions
+    region: str
+    tables: list[Table] = field(default_factory=list)
+    mappings: list[Mapping] = field(default_factory=list)
+    queues: list[tuple[str, str]] = field(default_factory=list)
+    topics: list[tuple[str, str]] = field(default_factory=list)
+
+    # tables and writes ------------------------------------------------------------------------
+    def table(self, view: str = "NEW_AND_OLD_IMAGES", region: str | None = None) -> Table:
+        """A table with key (pk, sk) and a stream; every test item uses pk = PARTITION."""
+        region = region or self.region
+        dynamodb = self.client("dynamodb", region=region)
+        name = _name("conf")
+        description = dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+        )["TableDescription"]
+        table = Table(name, description["LatestStreamArn"], region, view)
+        self.tables.append(table)
+        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        return table
+
+    def put(self, table: Table, sk: str, **attributes: Any) -> None:
+        self.client("dynamodb", region=table.region).put_item(TableName=table.name, Item=item(sk, **attributes))
+
+    def put_many(self, table: Table, items: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem per 25 items, so the records land close together in the stream."""
+        dynamodb = self.client("dynamodb", region=table.region)
+        for start in range(0, len(items), 25):
+            requests = [{"PutRequest": {"Item": one}} for one in items[start : start + 25]]
+            while requests:
+                answer = dynamodb.batch_write_item(RequestItems={table.name: requests})
+                requests = answer.get("UnprocessedItems", {}).get(table.name, [])
+
+    def delete(self, table: Table, sk: str) -> None:
+        self.client("dynamodb", region=table.region).delete_item(TableName=table.name, Key={"pk": {"S": PARTITION}, "sk": {"S": sk}})
+
+    # functions and mappings ------------------------------------------------------------------
+    def lambda_client(self, region: str | None = None, *, validate: bool = True) -> Any:
+        return self.client("lambda", region=region or self.region, validate=validate)
+
+    def map(self, table: Table, mode: str = "record", *, wait: bool = True, **parameters: Any) -> str:
+        """Create a mapping from ``table``'s stream to the ``mode`` function; wait until Enabled."""
+        lam = self.lambda_client(table.region)
+        parameters.setdefault("StartingPosition", "TRIM_HORIZON")
+        function = self.functions.get(mode, table.region if table.region != self.region else None)
+        deadline = time.monotonic() + self.backend.role_propagation
+        while True:
+            try:
+                created = lam.create_event_source_mapping(EventSourceArn=table.stream_arn, FunctionName=function, **parameters)
+                break
+            except ClientError as error:  # AWS: the new role's stream permissions are not visible yet
+                if "permission" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(5)
+        self.mappings.append(Mapping(created["UUID"], table.region))
+        if wait and parameters.get("Enabled", True):
+            self.wait_state(created["UUID"], "Enabled", table.region)
+            if parameters["StartingPosition"] == "LATEST" and self.backend.settle_latest:
+                time.sleep(self.backend.settle_latest)  # AWS: LATEST is taken some time after Enabled
+        return created["UUID"]
+
+    def mapping(self, uuid_: str, region: str | None = None) -> dict[str, Any]:
+        return self.lambda_client(region).get_event_source_mapping(UUID=uuid_)
+
+    def wait_state(self, uuid_: str, state: str, region: str | None = None) -> dict[str, Any]:
+        return eventually(
+            lambda: (m := self.mapping(uuid_, region))["State"] == state and m,
+            self.backend.mapping_ready,
+            self.backend.poll * 4,
+            f"mapping {uuid_} State == {state}",
+        )
+
+    # destinations ----------------------------------------------------------------------------
+    def queue(self) -> tuple[str, str]:
+        """(url, arn) of a fresh SQS queue."""
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=_name("conf-dlq"))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queues.append((url, arn))
+        return url, arn
+
+    def topic_to_queue(self) -> tuple[str, str]:
+        """(topic arn, queue url): an SNS topic delivering raw messages to a fresh SQS queue."""
+        sns, sqs = self.client("sns"), self.client("sqs")
+        topic = sns.create_topic(Name=_name("conf-topic"))["TopicArn"]
+        self.topics.append((topic, ""))
+        url, queue_arn = self.queue()
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        return topic, url
+
+    def messages(self, url: str, count: int, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Receive (and delete) at least ``count`` JSON messages from the queue."""
+        sqs = self.client("sqs")
+        bodies: list[dict[str, Any]] = []
+
+        def enough() -> bool:
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1 if self.backend.is_aws else 0)
+            for message in answer.get("Messages", []):
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return len(bodies) >= count
+
+        eventually(enough, timeout or self.backend.retries, self.backend.poll * 2, f"{count} message(s) on {url}")
+        return bodies
+
+    # observing -------------------------------------------------------------------------------
+    def invocations(self, table: Table) -> list[Invocation]:
+        return self.recorder.invocations(table.name)
+
+    def delivered(self, table: Table) -> list[dict[str, Any]]:
+        """Every record the function received for ``table``, in invocation order (duplicates kept)."""
+        return [record for invocation in self.invocations(table) for record in invocation.records]
+
+    def wait_delivered(self, table: Table, sks: list[str] | set[str], timeout: float | None = None) -> list[Invocation]:
+        """Wait until every ``sk`` was delivered at least once; returns the invocations so far."""
+        wanted = set(sks)
+
+        def check() -> list[Invocation] | None:
+            invocations = self.invocations(table)
+            seen = {sk for invocation in invocations for sk in invocation.sks}
+            return invocations if wanted <= seen else None
+
+        return eventually(check, timeout or self.backend.delivery, self.backend.poll, f"records {sorted(wanted)} delivered from {table.name}")
+
+    def wait_invocations(self, table: Table, predicate: Callable[[list[Invocation]], bool], timeout: float | None = None, message: str = "") -> list[Invocation]:
+        def check() -> list[Invocation] | None:
+            invocations = self.invocations(table)
+            return invocations if predicate(invocations) else None
+
+        return eventually(check, timeout or self.backend.delivery, self.backend.poll, message)
+
+    # cleanup ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        for mapping in self.mappings:
+            try:
+                self.lambda_client(mapping.region).delete_event_source_mapping(UUID=mapping.uuid)
+            except ClientError:
+                pass
+        for table in self.tables:
+            try:
+                self.client("dynamodb", region=table.region).delete_table(TableName=table.name)
+            except ClientError:
+                pass
+        for url, _ in self.queues:
+            try:
+                self.client("sqs").delete_queue(QueueUrl=url)
+            except ClientError:
+                pass
+        for topic, _ in self.topics:
+            try:
+                self.client("sns").delete_topic(TopicArn=topic)
+            except ClientError:
+                pass
+
+
+def item(sk: str, **attributes: Any) -> dict[str, Any]:
+    """A DynamoDB item: str -> S, int -> N, bytes -> B, bool -> BOOL; dicts are passed through typed."""
+    result: dict[str, Any] = {"pk": {"S": PARTITION}, "sk": {"S": sk}}
+    for name, value in attributes.items():
+        if isinstance(value, bool):
+            result[name] = {"BOOL": value}
+        elif isinstance(value, int | float):
+            result[name] = {"N": str(value)}
+        elif isinstance(value, bytes):
+            result[name] = {"B": value}
+        elif isinstance(value, dict):
+            result[name] = value
+        else:
+            result[name] = {"S": str(value)}
+    return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def early_start(
+    request: pytest.FixtureRequest, client: ClientFactory, backend: Backend, recorder: Recorder, functions: Functions, aws_region: str
+) -> Iterator[dict[str, tuple[Scenario, Any]]]:
+    """Arms every selected ``early_start`` test at the start of the session (see the marker)."""
+    armed: dict[str, tuple[Scenario, Any]] = {}
+    scenarios: list[Scenario] = []
+    try:
+        for item in request.session.items:
+            marker = item.get_closest_marker("early_start")
+            if marker is None or item.get_closest_marker("skip") is not None:
+                continue
+            made = Scenario(client, backend, recorder, functions, aws_region)
+            scenarios.append(made)
+            try:
+                armed[item.nodeid] = (made, marker.args[0](made))
+            except Exception as error:  # fails that test only, not the whole session
+                armed[item.nodeid] = (made, error)
+        yield armed
+    finally:
+        for made in scenarios:
+            made.close()
+
+
+@pytest.fixture
+def armed(request: pytest.FixtureRequest, early_start: dict[str, tuple[Scenario, Any]]) -> tuple[Scenario, Any]:
+    """(scenario, state) that this test's ``early_start`` arm function returned at session start."""
+    made, state = early_start[request.node.nodeid]
+    if isinstance(state, Exception):
+        raise AssertionError(f"arming at session start failed: {state!r}") from state
+    return made, state
+
+
+@pytest.fixture
+def scenario(client: ClientFactory, backend: Backend, recorder: Recorder, functions: Functions, aws_region: str) -> Iterator[Scenario]:
+    made = Scenario(client, backend, recorder, functions, aws_region)
+    try:
+        yield made
+    finally:
+        made.close()

@@ -1,0 +1,27 @@
+"""``run_conformance`` end to end: a real run of two scenarios against its own embedded endpoint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_run_conformance_end_to_end(tmp_path: Path) -> None:
+    """A real run of two scenarios on the embedded backend, in a child process (its own endpoint)."""
+    out = tmp_path / "conformance.json"
+    code = (
+        "import sys; from streamlab.conformance import run_conformance; "
+        f"sys.exit(run_conformance(None, {str(out)!r}, 'embedded', extra_args=['-k', 'trim_horizon or changes_nothing']))"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "| PASS   |" in finished.stdout
+    document = json.loads(out.read_text())
+    assert document["backend"] == "embedded" and document["endpoint_url"] is None
+    assert document["passed"] >= 2 and document["failed"] == 0
+    assert {"test", "behaviour", "outcome", "duration"} <= set(document["results"][0])

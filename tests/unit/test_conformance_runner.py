@@ -1,0 +1,64 @@
+"""streamlab.conformance: finding the suite, the reporter's outcomes, the matrix and the JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from streamlab import conformance
+from streamlab.conformance import ConformanceReporter, Result, find_suite, format_matrix, summary
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_find_suite_from_the_checkout_and_from_a_subdirectory() -> None:
+    assert find_suite(REPO) == REPO / "tests" / "conformance"
+    assert find_suite(REPO / "src" / "streamlab") == REPO / "tests" / "conformance"
+
+
+def test_find_suite_falls_back_to_the_package_checkout(tmp_path: Path) -> None:
+    assert find_suite(tmp_path) == REPO / "tests" / "conformance"
+
+
+def test_missing_suite_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(conformance, "__file__", str(tmp_path / "site-packages" / "streamlab" / "conformance.py"))
+    monkeypatch.chdir(tmp_path)
+    assert conformance.run_conformance(None, None, "embedded") == 2
+    assert "no tests/conformance/ found" in capsys.readouterr().err
+
+
+def test_aws_backend_refuses_an_endpoint_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert conformance.run_conformance("http://127.0.0.1:4566", None, "aws") == 2
+    assert "drop --endpoint-url" in capsys.readouterr().err
+
+
+def report(nodeid: str, when: str, outcome: str, duration: float = 1.0, **extra: object) -> SimpleNamespace:
+    return SimpleNamespace(
+        nodeid=nodeid, when=when, duration=duration, passed=outcome == "passed", failed=outcome == "failed", skipped=outcome == "skipped", **extra
+    )
+
+
+def test_reporter_outcomes_and_durations() -> None:
+    reporter = ConformanceReporter()
+    reporter.behaviours = {"a": "A", "b": "B", "c": "C", "d": "D", "e": "E"}
+    for when in ("setup", "call", "teardown"):
+        reporter.pytest_runtest_logreport(report("a", when, "passed"))
+    reporter.pytest_runtest_logreport(report("b", "setup", "passed"))
+    reporter.pytest_runtest_logreport(report("b", "call", "failed"))
+    reporter.pytest_runtest_logreport(report("c", "setup", "skipped"))
+    reporter.pytest_runtest_logreport(report("d", "setup", "failed"))
+    reporter.pytest_runtest_logreport(report("e", "call", "skipped", wasxfail="engine bug"))
+    outcomes = {r.test: (r.outcome, r.duration) for r in reporter.results.values()}
+    assert outcomes == {"a": ("passed", 3.0), "b": ("failed", 2.0), "c": ("skipped", 1.0), "d": ("error", 1.0), "e": ("xfailed", 1.0)}
+    assert summary(list(reporter.results.values())) == {"passed": 2, "failed": 2, "skipped": 1}
+
+
+def test_matrix_has_one_line_per_behaviour() -> None:
+    results = [Result("t1", "Ordering per item", "passed", 1.234), Result("t2", "x" * 300, "failed", 0.5)]
+    matrix = format_matrix(results, "embedded", None).splitlines()
+    assert matrix[0] == "DynamoDB Streams -> Lambda conformance on embedded"
+    assert "Ordering per item" in matrix[3] and "| PASS   |    1.23" in matrix[3]
+    assert "| FAIL   |" in matrix[4] and len(matrix[4]) == len(matrix[3])
+    assert matrix[-1] == "1 passed, 1 failed, 0 skipped"
