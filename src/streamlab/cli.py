@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
+from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
 
 DEFAULT_STACK = Path("setup/stack.toml")
 
@@ -226,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how mappings find new records: wake on each write (default) or poll 4 times a second like AWS "
         f"(default from ${ESM_CADENCE_ENV}, else wake)",
     )
-    up.add_argument("--server", choices=("waitress", "cheroot"), default="waitress", help=argparse.SUPPRESS)
+    up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 
     dep = sub.add_parser("deploy", help="apply the stack to an endpoint (no URL: real AWS)")

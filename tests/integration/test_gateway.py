@@ -209,3 +209,19 @@ def test_expect_continue_with_the_body_already_sent(streamlab_endpoint_url: str)
             chunk = sock.recv(4096)
             assert chunk, f"connection closed after {received!r}"
             received += chunk
+
+
+@pytest.mark.parametrize("server", ["cheroot", "waitress"])
+def test_each_server_answers_expect_continue_with_a_complete_body(server: str) -> None:
+    """Both selectable servers give a final answer to ``Expect: 100-continue`` with the body sent."""
+    import socket
+
+    with EmbeddedEndpoint(port=0, server=server) as endpoint, socket.create_connection(
+        (endpoint.host, endpoint.port), timeout=5
+    ) as sock:
+        sock.sendall(b"GET /_streamlab/health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n")
+        received = b""
+        while b"200 OK" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, f"connection closed after {received!r}"
+            received += chunk

@@ -17,7 +17,7 @@ from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine
 from streamlab.emulator.esm.moto_reader import MotoStreamReader
 from streamlab.emulator.gateway import Gateway
-from streamlab.emulator.http_server import HTTPServer, make_server
+from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, make_server
 from streamlab.emulator.stream_mappings import StreamMappingBridge
 
 DEFAULT_HOST = "127.0.0.1"
@@ -40,7 +40,7 @@ class EmbeddedEndpoint:
         self,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
-        server: str = "waitress",
+        server: str = DEFAULT_SERVER,
         esm_cadence: str | None = None,
     ) -> None:
         esm_cadence = esm_cadence or os.environ.get(ESM_CADENCE_ENV) or "wake"

@@ -1,8 +1,10 @@
 """The threaded HTTP/1.1 servers the embedded endpoint can run on.
 
-waitress is the default: measured with ``benchmarks/gateway.py`` it keeps connections
-alive and matches or beats cheroot on these machines (figures in the README). cheroot
-stays selectable so the comparison can be re-run.
+cheroot is the default. Measured with ``benchmarks/gateway.py`` (same run, ratios to moto
+in-process): as ``streamlab up`` in its own process, PutItem through cheroot reached 0.47x
+(1 client thread) and 0.85x (4 threads) against waitress's 0.35x and 0.69x; both keep
+connections alive, and moto's own Werkzeug server reached 0.32x / 0.34x. waitress stays
+selectable (``--server waitress``, with the ``bench`` extra) so the comparison can be re-run.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import socket
 import threading
 from typing import Any, Protocol
 
-SERVER_KINDS = ("waitress", "cheroot")
+SERVER_KINDS = ("cheroot", "waitress")
+DEFAULT_SERVER = "cheroot"
 
 
 class PortInUseError(RuntimeError):
@@ -66,7 +69,10 @@ class WaitressServer:
     """waitress on a pre-bound socket, in a background thread."""
 
     def __init__(self, app: Any, host: str, port: int, threads: int = 16) -> None:
-        from waitress.server import create_server
+        try:
+            from waitress.server import create_server
+        except ImportError:
+            raise RuntimeError("the waitress server needs the bench extra: pip install -e '.[bench]'") from None
 
         self._socket = _bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
@@ -123,7 +129,7 @@ class CherootServer:
         self._thread.join(timeout=5)
 
 
-def make_server(app: Any, host: str, port: int, kind: str = "waitress", threads: int = 16) -> HTTPServer:
+def make_server(app: Any, host: str, port: int, kind: str = DEFAULT_SERVER, threads: int = 16) -> HTTPServer:
     if kind == "waitress":
         return WaitressServer(app, host, port, threads)
     if kind == "cheroot":
