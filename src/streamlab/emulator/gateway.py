@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from streamlab import __version__
+from streamlab.emulator import direct_dynamodb
 from streamlab.emulator.request_validation import (
     RequestError,
     json_error_body,
@@ -109,7 +110,7 @@ class Gateway:
         except RequestError as error:
             return _json_error(start_response, json_service, error)
         if json_service in ("dynamodb", "dynamodbstreams"):
-            return self._call_dynamodb(dynamodb_operation(environ), environ, start_response)
+            return self._call_dynamodb(json_service, environ, body, start_response)
         return self._call_moto(environ, start_response, json_service)
 
     def _call_moto(
@@ -141,21 +142,24 @@ class Gateway:
         return [payload]
 
     def _call_dynamodb(
-        self, operation: str | None, environ: dict[str, Any], start_response: Callable[..., Any]
+        self, service: str, environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        statuses: list[str] = []
-
-        def recording_start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
-            statuses.append(status)
-            return start_response(status, headers, exc_info)
-
-        service = "dynamodb" if operation is not None else "dynamodbstreams"
-        with self._dynamodb_lock:
-            response = self._call_moto(environ, recording_start_response, service)
-        if operation in DYNAMODB_WRITES and statuses and statuses[0].startswith("200"):
+        scope = credential_scope(environ)
+        region = scope.region if scope is not None else "us-east-1"
+        try:
+            with self._dynamodb_lock:
+                status, headers, payload = direct_dynamodb.dispatch(service, region, environ, body)
+        except Exception as error:  # moto raised instead of answering: report, don't drop the connection
+            log.exception("moto failed on %s", environ.get("HTTP_X_AMZ_TARGET"))
+            return _json_error(start_response, service, RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500))
+        operation = dynamodb_operation(environ)
+        if status == 200 and operation in DYNAMODB_WRITES:
             for listener in self._write_listeners:
                 listener(operation)
-        return response
+        headers = {name: str(value) for name, value in headers.items() if name.lower() not in ("content-length", "status")}
+        headers["Content-Length"] = str(len(payload))
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
+        return [payload]
 
     def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
         ready = self.ready.is_set()

@@ -1,10 +1,13 @@
 """The threaded HTTP/1.1 servers the embedded endpoint can run on.
 
-cheroot is the default. Measured with ``benchmarks/gateway.py`` (same run, ratios to moto
-in-process): as ``streamlab up`` in its own process, PutItem through cheroot reached 0.47x
-(1 client thread) and 0.85x (4 threads) against waitress's 0.35x and 0.69x; both keep
-connections alive, and moto's own Werkzeug server reached 0.32x / 0.34x. waitress stays
-selectable (``--server waitress``, with the ``bench`` extra) so the comparison can be re-run.
+cheroot is the default. ``benchmarks/gateway.py`` (PutItem ops/s as ratios to moto in-process,
+two runs on 2 cores, 1 / 4 client threads): in the client's own process, as the pytest
+fixture runs it, cheroot 0.52-0.60x / 0.68-0.72x against waitress 0.40-0.49x / 0.47-0.68x;
+as ``streamlab up`` in its own process the two are within noise of each other (cheroot
+0.41-0.63x / 0.93-0.99x, waitress 0.63-0.69x / 1.12-1.13x); moto's Werkzeug server
+0.27-0.41x / 0.34-0.54x. cheroot also stops cleanly and needs no patch for
+``Expect: 100-continue``. waitress stays selectable (``--server waitress``, the ``bench``
+extra) so the comparison can be re-run.
 """
 
 from __future__ import annotations
