@@ -90,6 +90,7 @@ class EventSourceMappingEngine:
         self._lock = threading.RLock()
         self._workers: dict[str, MappingWorker] = {}
         self._configs: dict[str, MappingConfig] = {}
+        self._crowded_streams: set[str] = set()
         self._final_metrics: dict[str, MappingMetrics] = {}
         # Revives dead worker threads even when no write comes to wake the engine (None: off).
         self._watchdog_interval = watchdog_interval
@@ -102,10 +103,12 @@ class EventSourceMappingEngine:
             if config.uuid in self._workers:
                 self._stop_worker(config.uuid)
             readers = sum(1 for other in self._configs.values() if other.event_source_arn == config.event_source_arn)
-            if readers >= MAX_READERS_PER_STREAM:
+            if readers >= MAX_READERS_PER_STREAM and config.event_source_arn not in self._crowded_streams:
+                self._crowded_streams.add(config.event_source_arn)  # once a stream, not once a mapping
                 log.warning(
-                    "%d event source mappings read %s; AWS allows no more than %d readers per shard and throttles the rest",
-                    readers + 1,
+                    "more than %d event source mappings read %s; AWS allows no more than %d readers per shard "
+                    "and throttles the rest",
+                    MAX_READERS_PER_STREAM,
                     config.event_source_arn,
                     MAX_READERS_PER_STREAM,
                 )
