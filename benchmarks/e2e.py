@@ -55,6 +55,7 @@ from botocore.config import Config
 from streamlab.measure.delivery import DeliveryReport, DeliveryTuple, analyze
 from streamlab.measure.floor import measure_floor
 from streamlab.measure.writers import PacedWrite, WriterPlan, acknowledged, run_paced_writers, sent, split_keys, writer_pool
+from streamlab.streams import create_stream_table
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/streamlab-e2e"
@@ -132,14 +133,7 @@ def deploy(url: str, flush: Callable[[], Any] | None) -> Probe:
     suffix = uuid.uuid4().hex[:8]
     table, function = f"e2e-{suffix}", f"e2e-probe-{suffix}"
     ddb, lam = client("dynamodb", url), client("lambda", url)
-    stream_arn = ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]["LatestStreamArn"]
-    ddb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    stream_arn = create_stream_table(ddb, table, "NEW_IMAGE", wait=True)
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("probe.py", PROBE)

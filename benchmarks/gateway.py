@@ -27,6 +27,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from streamlab.streams import create_stream_table
+
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": REGION}
 
@@ -43,13 +45,7 @@ def client(service: str, endpoint_url: str | None) -> Any:
 def create_table(endpoint_url: str | None) -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     ddb = client("dynamodb", endpoint_url)
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    create_stream_table(ddb, name, "NEW_AND_OLD_IMAGES")
     return name
 
 

@@ -40,6 +40,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from streamlab.emulator import moto_compat
+from streamlab.streams import create_stream_table
 
 MIB = 1024 * 1024
 REGION = "us-east-1"
@@ -62,13 +63,7 @@ def client(service: str, url: str) -> Any:
 def create_streamed_table(dynamodb: Any, streams: Any, items: int) -> str:
     """A NEW_AND_OLD_IMAGES table with ``items`` items written; returns a TRIM_HORIZON iterator."""
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    arn = dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    arn = create_stream_table(dynamodb, name, "NEW_AND_OLD_IMAGES")
     for i in range(items):
         dynamodb.put_item(TableName=name, Item={"pk": {"S": f"item-{i}"}, "n": {"N": str(i)}})
     shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]

@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from streamlab.emulator.endpoint import EmbeddedEndpoint
+from streamlab.streams import create_stream_table
 from tests.integration.test_lambda_support import eventually, zip_source
 
 RECORDING_HANDLER = '''
@@ -35,13 +36,7 @@ def test_every_write_is_delivered_in_order(endpoint: EmbeddedEndpoint) -> None:
     options = {"endpoint_url": endpoint.url, "region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
     ddb, lam, logs = (boto3.client(name, **options) for name in ("dynamodb", "lambda", "logs"))
     table = f"cadence-{endpoint.esm_cadence}-{int(time.time() * 1000)}"
-    stream_arn = ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )["TableDescription"]["LatestStreamArn"]
+    stream_arn = create_stream_table(ddb, table, "KEYS_ONLY")
     lam.create_function(
         FunctionName=table, Runtime="python3.12", Handler="app.handler",
         Role="arn:aws:iam::123456789012:role/streamlab", Code={"ZipFile": zip_source(RECORDING_HANDLER)},

@@ -20,6 +20,7 @@ import pytest
 
 from streamlab.emulator.esm import EventSourceMappingEngine, InvokeResult, MappingConfig
 from streamlab.emulator.esm.poller import Boto3StreamReader
+from streamlab.streams import create_stream_table
 
 FAST = dict(poll_interval=0.05, retry_backoff=0.01, retry_backoff_max=0.05, shard_refresh_interval=0.5, restart_delay=0.05)
 
@@ -82,15 +83,9 @@ def stream_table(aws_client, unique_name):
 
     def make(view: str = "NEW_AND_OLD_IMAGES") -> tuple[str, str]:
         name = unique_name("esm")
-        answer = dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
-        )
+        stream_arn = create_stream_table(dynamodb, name, view)
         created.append(name)
-        return name, answer["TableDescription"]["LatestStreamArn"]
+        return name, stream_arn
 
     yield make
     for name in created:

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.emulator.endpoint import EmbeddedEndpoint
+from streamlab.streams import create_stream_table
 
 
 def test_health_names_every_service(streamlab_endpoint_url: str) -> None:
@@ -28,13 +29,7 @@ def test_health_names_every_service(streamlab_endpoint_url: str) -> None:
 def test_dynamodb_and_streams(aws_client, unique_name) -> None:
     ddb = aws_client("dynamodb")
     table = unique_name("gw")
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
+    create_stream_table(ddb, table, "NEW_IMAGE")
     ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "1"}
 
@@ -156,13 +151,7 @@ def test_write_listeners_hear_successful_dynamodb_writes_only() -> None:
 def test_concurrent_writers_all_land(aws_client, unique_name) -> None:
     ddb = aws_client("dynamodb")
     table = unique_name("conc")
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )
+    create_stream_table(ddb, table, "KEYS_ONLY")
     clients = [aws_client("dynamodb") for _ in range(4)]
 
     def write(index: int) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from streamlab.streams import create_stream_table
+
 try:  # tests/ is a package here; fall back to rootdir-relative imports if it stops being one
     from tests.integration.test_lambda_support import ECHO, eventually, lambda_client, make_function  # noqa: F401
 except ImportError:  # pragma: no cover
@@ -18,14 +20,7 @@ except ImportError:  # pragma: no cover
 def stream_arn(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> Iterator[str]:
     dynamodb = aws_client("dynamodb")
     table = unique_name("orders")
-    description = dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]
-    yield description["LatestStreamArn"]
+    yield create_stream_table(dynamodb, table)
     dynamodb.delete_table(TableName=table)
 
 

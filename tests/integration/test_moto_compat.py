@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.emulator import moto_compat
+from streamlab.streams import create_stream_table, first_shard_id
 
 Record = dict[str, Any]
 FIFTEEN_MINUTES = 15 * 60
@@ -67,15 +68,8 @@ def make_stream(
 ) -> Stream:
     dynamodb = aws_client("dynamodb", region=region)
     streams = aws_client("dynamodbstreams", region=region)
-    table = dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
-    )["TableDescription"]
-    arn = table["LatestStreamArn"]
-    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    arn = create_stream_table(dynamodb, name, view)
+    shard_id = first_shard_id(streams, arn)
     return Stream(dynamodb, streams, name, arn, shard_id)
 
 

@@ -15,6 +15,7 @@ import pytest
 from streamlab.emulator.esm.moto_reader import MotoStreamReader
 from streamlab.emulator.esm.poller import Boto3StreamReader, StreamNotFound, StreamReadError
 from streamlab.emulator.esm.records import StreamRecord
+from streamlab.streams import create_stream_table
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("AWS_ENDPOINT_URL")), reason="reads this process's moto: needs the in-process endpoint"
@@ -22,13 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def make_table(aws_client: Callable[..., Any], name: str) -> str:
-    return aws_client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    return create_stream_table(aws_client("dynamodb"), name)
 
 
 def test_same_shards_records_and_lambda_records(aws_client: Callable[..., Any], streamlab_endpoint_url: str, unique_name: Callable[[str], str]) -> None:

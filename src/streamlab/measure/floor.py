@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamlab.measure.stats import summarize
+from streamlab.streams import create_stream_table
 
 POLL_GIVE_UP_SECONDS = 10.0
 
@@ -27,14 +28,7 @@ class FloorResult:
 
 def _create_probe_table(ddb: Any) -> str:
     name = f"streamlab-floor-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    create_stream_table(ddb, name, "KEYS_ONLY", wait=True)
     return name
 
 
