@@ -72,7 +72,7 @@ def make_function(lambda_client: Any, unique_name: Callable[[str], str]) -> Iter
             pass
 
 
-def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.05, what: str = "condition") -> Any:
     """Poll ``check`` until it returns something truthy (returned) or ``timeout`` passes (AssertionError)."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -81,4 +81,4 @@ def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float =
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+    raise AssertionError(f"{what} not met within {timeout} s (last value: {last!r})")

@@ -22,6 +22,7 @@ never speed assertions.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import textwrap
@@ -40,6 +41,7 @@ from botocore.config import Config
 from streamlab.emulator.endpoint import EmbeddedEndpoint
 from streamlab.emulator.esm.parallel import lane_for_key
 from streamlab.measure.delivery import DeliveryReport, analyze
+from tests.integration.test_lambda_support import eventually
 
 ROLE = "arn:aws:iam::123456789012:role/streamlab-reliability"
 REGION = "us-east-1"
@@ -82,16 +84,8 @@ def record(event, outcome="ok"):
 
 
 # -- plumbing ---------------------------------------------------------------------------------
-def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy (returned), or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout} s (last: {last!r})")
+#: Reliability scenarios retry and restart: give them longer than the Lambda tests' default.
+wait_for = functools.partial(eventually, timeout=15.0)
 
 
 def zip_source(source: str) -> bytes:
