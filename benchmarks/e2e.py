@@ -36,131 +36,74 @@ sustained with zero loss and zero order violations. Figures only: nothing here a
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
 import sys
 import time
-import uuid
-import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from streamlab.measure.delivery import DeliveryReport, DeliveryTuple, analyze
 from streamlab.measure.floor import measure_floor
-from streamlab.measure.writers import PacedWrite, WriterPlan, acknowledged, run_paced_writers, sent, split_keys, writer_pool
-from streamlab.streams import create_stream_table
+from streamlab.measure.probe_logs import probe_lines
+from streamlab.measure.probe_stack import ProbeStack, deploy_probe, teardown_probe
+from streamlab.measure.probe_stack import client as probe_client
+from streamlab.measure.writers import (
+    PacedWrite,
+    WriterPlan,
+    acknowledged,
+    run_paced_writers,
+    sent,
+    split_keys,
+    writer_pool,
+    writers_for,
+)
 
 REGION = "us-east-1"
-ROLE = "arn:aws:iam::123456789012:role/streamlab-e2e"
 TARGETS = {"p50_ms": 10.0, "p99_ms": 50.0, "sustained_wps": 200.0}
 SUSTAINED_FRACTION = 0.95  # of the target rate the writers must achieve
-MAX_WRITERS = 8
 DRAIN_SECONDS = 15.0  # after the last write, how long deliveries may take before the rest counts as lost
-
-PROBE = '''
-import json, time
-
-
-def handler(event, context):
-    lines = []
-    for record in event["Records"]:
-        image = record["dynamodb"].get("NewImage") or {}
-        lines.append(json.dumps({
-            "probe": 1,
-            "key": image["pk"]["S"],
-            "version": int(image["v"]["N"]),
-            "written_at": float(image["w"]["N"]),
-            "processed_at": time.time(),
-        }))
-    print("\\n".join(lines), flush=True)
-'''
 
 
 def client(service: str, url: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=60),
-    )
+    return probe_client(service, url, REGION)
 
 
 @dataclass
 class Probe:
-    """The deployed table, function and mapping, and how to read what the probe logged."""
+    """The deployed probe stack (:mod:`streamlab.measure.probe_stack`), and how to read what it logged."""
 
-    url: str
-    table: str
-    function: str
-    mapping: str
+    stack: ProbeStack
     flush: Callable[[], Any] | None  # in-process: the Lambda service's flush_logs
 
     @property
-    def log_group(self) -> str:
-        return f"/aws/lambda/{self.function}"
+    def url(self) -> str:
+        return str(self.stack.endpoint_url)
+
+    @property
+    def table(self) -> str:
+        return self.stack.table
 
     def deliveries(self, prefix: str, since_ms: int) -> list[DeliveryTuple]:
         """Every probe line for keys starting with ``prefix``, logged at or after ``since_ms``."""
         if self.flush is not None:
             self.flush()
-        logs = client("logs", self.url)
-        found: list[DeliveryTuple] = []
-        try:
-            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=self.log_group, startTime=since_ms)
-            for page in pages:
-                for event in page["events"]:
-                    message = event["message"]
-                    if not message.startswith('{"probe"'):
-                        continue
-                    line = json.loads(message)
-                    if line["key"].startswith(prefix):
-                        found.append((line["key"], line["version"], line["processed_at"]))
-        except logs.exceptions.ResourceNotFoundException:
-            pass
-        return found
+        return [
+            (line["key"], int(line["version"]), float(line["processed_at"]))
+            for line in probe_lines(client("logs", self.url), self.stack.function, since_ms)
+            if str(line.get("key")).startswith(prefix) and line.get("version") is not None
+        ]
 
 
 def deploy(url: str, flush: Callable[[], Any] | None) -> Probe:
-    suffix = uuid.uuid4().hex[:8]
-    table, function = f"e2e-{suffix}", f"e2e-probe-{suffix}"
-    ddb, lam = client("dynamodb", url), client("lambda", url)
-    stream_arn = create_stream_table(ddb, table, "NEW_IMAGE", wait=True)
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("probe.py", PROBE)
-    lam.create_function(
-        FunctionName=function, Runtime="python3.12", Role=ROLE, Handler="probe.handler", Code={"ZipFile": package.getvalue()}, Timeout=30
-    )
-    lam.get_waiter("function_active_v2").wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    mapping = lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=function, StartingPosition="LATEST", BatchSize=100)["UUID"]
-    deadline = time.monotonic() + 30
-    while lam.get_event_source_mapping(UUID=mapping)["State"] != "Enabled":
-        if time.monotonic() > deadline:
-            raise TimeoutError("the event source mapping did not become Enabled")
-        time.sleep(0.1)
-    return Probe(url, table, function, mapping, flush)
+    return Probe(deploy_probe(url, REGION, prefix="e2e"), flush)
 
 
 def teardown(probe: Probe) -> None:
-    ddb, lam = client("dynamodb", probe.url), client("lambda", probe.url)
-    for call in (
-        lambda: lam.delete_event_source_mapping(UUID=probe.mapping),
-        lambda: lam.delete_function(FunctionName=probe.function),
-        lambda: ddb.delete_table(TableName=probe.table),
-    ):
-        try:
-            call()
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass
+    teardown_probe(probe.stack)
 
 
 @dataclass
@@ -224,10 +167,6 @@ def warm(probe: Probe, pool: Executor, client: str) -> None:
     phase = run_phase(probe, pool, "warm", rate=20, seconds=1, writers=1, client=client, keys_per_writer=5)
     if phase.report.lost:
         raise RuntimeError(f"warm-up lost {phase.report.lost} writes: is the mapping running?")
-
-
-def writers_for(rate: float) -> int:
-    return max(1, min(MAX_WRITERS, math.ceil(rate / 50)))
 
 
 def fmt(value: float | None, digits: int = 1) -> str:

@@ -254,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
     redrive.set_defaults(func=cmd_redrive)
 
+    from streamlab.measure import bench
+
+    bench_parser = sub.add_parser("bench", help="end-to-end latency, loss, per-key order and throughput, beside the raw floor")
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(func=bench.run)
+
     conformance = sub.add_parser("conformance", help="run the event source mapping conformance suite; print a matrix")
     conformance.add_argument("--endpoint-url", help="endpoint to test (default: AWS_ENDPOINT_URL, else an embedded one)")
     conformance.add_argument("--json", help="also write the results here")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import multiprocessing
 import time
 import urllib.parse
@@ -30,6 +31,10 @@ from streamlab.measure.delivery import WriteTuple
 #: ``(key, version, written_at, write_ack)``: when the PutItem was sent and when it returned (epoch s).
 PacedWrite = tuple[str, int, float, float]
 
+#: One writer process per this many writes/s keeps each writer's pace (measured on 2 cores).
+WRITES_PER_WRITER = 50.0
+MAX_WRITERS = 8
+
 _clients: dict[tuple[str, str], Any] = {}
 
 
@@ -37,7 +42,7 @@ _clients: dict[tuple[str, str], Any] = {}
 class WriterPlan:
     """One writer's share: its keys, how many versions of each, at what rate, from when."""
 
-    endpoint_url: str
+    endpoint_url: str  # "" for AWS itself (boto3's credential chain; "boto3" client only)
     region: str
     table: str
     keys: tuple[str, ...]
@@ -57,19 +62,24 @@ def split_keys(keys: Sequence[str], writers: int) -> list[tuple[str, ...]]:
     return [tuple(keys[index::writers]) for index in range(writers) if keys[index::writers]]
 
 
+def writers_for(rate: float) -> int:
+    """How many writer processes a rate needs: one per WRITES_PER_WRITER writes/s, 1 to MAX_WRITERS."""
+    return max(1, min(MAX_WRITERS, math.ceil(rate / WRITES_PER_WRITER)))
+
+
 def _client(endpoint_url: str, region: str) -> Any:
     client = _clients.get((endpoint_url, region))
     if client is None:
         import boto3
         from botocore.config import Config
 
+        # A local endpoint takes any credentials; AWS (no URL) gets boto3's own chain.
+        local = {"endpoint_url": endpoint_url, "aws_access_key_id": "test", "aws_secret_access_key": "test"}
         client = boto3.client(
             "dynamodb",
-            endpoint_url=endpoint_url,
             region_name=region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
             config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=4),
+            **(local if endpoint_url else {}),
         )
         _clients[(endpoint_url, region)] = client
     return client
@@ -127,7 +137,8 @@ def _writer(endpoint_url: str, region: str, kind: str) -> Any:
 def warm_up(endpoint_url: str, region: str, table: str) -> None:
     """Create the clients and open their connections before the timed part."""
     _client(endpoint_url, region).describe_table(TableName=table)
-    _writer(endpoint_url, region, "http")
+    if endpoint_url:
+        _writer(endpoint_url, region, "http")
 
 
 def write_paced(plan: WriterPlan) -> list[PacedWrite]:

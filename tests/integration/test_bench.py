@@ -1,0 +1,89 @@
+"""``streamlab bench`` end to end on the session's endpoint: no loss, no disorder, its files written.
+
+Small numbers (60 writes over 6 keys at 30/s) keep it to a few seconds; figures are
+printed, never asserted (DESIGN.md: benchmarks measure, tests check behaviour).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from streamlab.measure.bench import add_arguments, run
+from streamlab.measure.bench_report import DESIGN_FIELDS
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def bench_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def bench_run(streamlab_endpoint_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    json_path, html_path = out / "bench.json", out / "bench.html"
+    exit_code = run(bench_args(
+        "--endpoint-url", streamlab_endpoint_url, "--writes", "60", "--keys", "6", "--rate", "30",
+        "--writers", "2", "--floor-writes", "20", "--json", str(json_path), "--html", str(html_path),
+    ))
+    return exit_code, json_path, html_path
+
+
+def test_bench_delivers_every_write_in_order(bench_run: tuple[int, Path, Path]) -> None:
+    exit_code, json_path, _ = bench_run
+    document = json.loads(json_path.read_text())
+    assert set(DESIGN_FIELDS) <= set(document)
+    assert document["writes"] == 60
+    assert document["lost"] == 0, document["lost_items"]
+    assert document["order_violations"] == 0, document["violating_items"]
+    assert document["processed"] >= 60
+    assert exit_code == 0
+    assert {"p50", "p90", "p99", "max"} <= set(document["latency_ms"])
+    assert all(isinstance(document["latency_ms"][q], float) for q in ("p50", "p90", "p99", "max"))
+    assert {"p50", "p99"} <= set(document["floor_latency_ms"]) and document["floor_samples"] == 20
+    assert document["throughput_wps"] > 0
+    assert len(document["samples"]["ack_ms"]) == 60
+
+
+def test_bench_writes_a_self_contained_html_report(bench_run: tuple[int, Path, Path]) -> None:
+    _, _, html_path = bench_run
+    page = html_path.read_text()
+    assert page.count("<svg") == 3 and "<circle" in page and "<polyline" in page
+    assert "<script" not in page.lower()
+
+
+def test_bench_cleans_up_its_probe_stack(bench_run: tuple[int, Path, Path], aws_client) -> None:
+    tables = aws_client("dynamodb").list_tables()["TableNames"]
+    functions = [f["FunctionName"] for f in aws_client("lambda").list_functions()["Functions"]]
+    assert not [name for name in tables + functions if name.startswith("streamlab-bench")]
+
+
+def test_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(bench_args("--writes", "3", "--keys", "6")) == 2
+    assert run(bench_args("--aws", "--endpoint-url", "http://127.0.0.1:1")) == 2
+    assert run(bench_args("--aws")) == 2  # no role for the probe function
+    assert "--role-arn" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"chromium is not installed at {CHROMIUM}: the HTML report is not rendered")
+def test_html_report_renders_in_headless_chromium(bench_run: tuple[int, Path, Path], tmp_path: Path) -> None:
+    _, _, html_path = bench_run
+    png = tmp_path / "report.png"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}", "--window-size=1000,2000", html_path.resolve().as_uri()],
+        check=True, timeout=60, capture_output=True,
+    )
+    assert png.is_file() and png.stat().st_size > 1000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
