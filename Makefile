@@ -10,7 +10,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench,load]'
+	$(BIN)/pip install --quiet -e '.[test,bench,load,containers]'
 	touch $@
 
 demo: setup

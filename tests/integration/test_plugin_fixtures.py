@@ -1,0 +1,151 @@
+"""The pytest plugin as a user's suite sees it: a throw-away project run by ``pytester``.
+
+Each inner run loads streamlab's plugin through its ``pytest11`` entry point, like any project
+that installed streamlab, and uses the fixtures on the embedded backend (or checks that an
+unavailable backend skips with its reason).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CLEARED = ("AWS_ENDPOINT_URL", "STREAMLAB_BACKEND", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+           "AWS_SESSION_TOKEN")
+
+STACK = """
+[stack]
+handlers_dir = "../handlers"
+
+[tables.Orders]
+partition_key = { name = "pk", type = "S" }
+stream_view_type = "NEW_IMAGE"
+
+[tables.Seen]
+partition_key = { name = "pk", type = "S" }
+
+[functions.copier]
+handler = "copier.handler"
+timeout = 10
+environment = { SEEN_TABLE = "${tables.Seen}" }
+
+[[mappings]]
+function = "copier"
+source = "Orders"
+starting_position = "TRIM_HORIZON"
+batch_size = 10
+"""
+
+HANDLER = """
+import os
+
+import boto3
+
+TABLE = boto3.resource("dynamodb").Table(os.environ["SEEN_TABLE"])
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        image = record["dynamodb"]["NewImage"]
+        TABLE.put_item(Item={"pk": image["pk"]["S"], "event": record["eventName"]})
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    for var in CLEARED:
+        monkeypatch.delenv(var, raising=False)
+    return pytester
+
+
+def test_a_users_suite_uses_the_embedded_backend(project: pytest.Pytester) -> None:
+    project.makepyfile(test_user=textwrap.dedent("""
+        def test_write_and_read(streamlab_backend, streamlab_endpoint_url, aws_client, unique_name, stream_probe):
+            assert streamlab_backend.name == "embedded"
+            assert streamlab_endpoint_url == streamlab_backend.url
+            assert streamlab_endpoint_url.startswith("http://127.0.0.1:")
+            ddb = aws_client("dynamodb")
+            table = unique_name("users")
+            ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                             BillingMode="PAY_PER_REQUEST")
+            ddb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+            item = stream_probe.wait_for(lambda: ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}).get("Item"),
+                                         timeout=5)
+            assert item["pk"] == {"S": "a"}
+            assert stream_probe.backend == "embedded" and stream_probe.timeout_for(5) == 5
+
+        def test_wait_for_fails_with_the_last_value(stream_probe):
+            import pytest
+            with pytest.raises(pytest.fail.Exception, match="never: not within 0.2 s on embedded; last: 0"):
+                stream_probe.wait_for(lambda: 0, timeout=0.2, message="never")
+    """))
+    result = project.runpytest_inprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_deployed_stack_runs_a_stream_handler(project: pytest.Pytester) -> None:
+    project.mkdir("setup")
+    project.mkdir("handlers")
+    (project.path / "setup" / "stack.toml").write_text(STACK)
+    (project.path / "handlers" / "copier.py").write_text(HANDLER)
+    project.makepyfile(test_stack=textwrap.dedent("""
+        def test_handler_sees_the_write(deployed_stack, aws_client, stream_probe):
+            stack = deployed_stack("setup/stack.toml")
+            assert stack is deployed_stack("setup/stack.toml")  # once per session
+            assert stack.prefix.startswith("sl") and stack.prefix.endswith("-")
+            orders, seen = stack.tables["Orders"], stack.name("Seen")
+            assert orders == stack.prefix + "Orders" and seen == stack.prefix + "Seen"
+            assert stack.functions["copier"] == stack.prefix + "copier"
+            assert stack.result.created >= 4
+            ddb = aws_client("dynamodb")
+            ddb.put_item(TableName=orders, Item={"pk": {"S": "o-1"}})
+            item = stream_probe.wait_for(lambda: ddb.get_item(TableName=seen, Key={"pk": {"S": "o-1"}}).get("Item"),
+                                         timeout=20, message="the handler copied o-1")
+            assert item["event"] == {"S": "INSERT"}
+    """))
+    result = project.runpytest_inprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_localstack_without_docker_skips_with_the_reason(project: pytest.Pytester) -> None:
+    from streamlab.backends import docker_available
+
+    if docker_available()[0]:
+        pytest.skip("Docker is available here: the LocalStack backend would really start")
+    project.makepyfile(test_ls="def test_needs_it(aws_client):\n    raise AssertionError('must not run')\n")
+    result = project.runpytest_inprocess("-rs", "-p", "no:cacheprovider", "--streamlab-backend=localstack")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*STREAMLAB_BACKEND=localstack needs Docker: *"])
+
+
+def test_aws_without_credentials_skips_with_the_reason(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMLAB_BACKEND", "aws")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(project.path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(project.path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    project.makepyfile(test_aws="def test_needs_it(aws_client):\n    raise AssertionError('must not run')\n")
+    result = project.runpytest_inprocess("-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*STREAMLAB_BACKEND=aws: no AWS credentials*"])
+
+
+def test_an_explicit_endpoint_url_wins_and_starts_nothing(project: pytest.Pytester) -> None:
+    project.makepyfile(test_url=textwrap.dedent("""
+        def test_url(request, streamlab_endpoint_url):
+            assert streamlab_endpoint_url == "http://127.0.0.1:9"
+            assert "streamlab_backend" not in request.fixturenames
+    """))
+    result = project.runpytest_inprocess("-q", "-p", "no:cacheprovider", "--streamlab-endpoint-url=http://127.0.0.1:9")
+    result.assert_outcomes(passed=1)
+
+
+def test_an_unknown_backend_is_a_usage_error(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMLAB_BACKEND", "moto")
+    project.makepyfile(test_bad="def test_x(stream_probe):\n    pass\n")
+    result = project.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*unknown streamlab backend 'moto'*"])
