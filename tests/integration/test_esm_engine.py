@@ -338,10 +338,12 @@ def test_record_age_exceeded_is_discarded(aws_client, stream_table, engines, uni
     url, queue_arn = queue(aws_client, unique_name)
     function = Function(lambda event: unhandled())
     engines(function, retry_backoff=0.05, retry_backoff_max=0.1).start_mapping(
-        mapping(stream_arn, maximum_record_age_in_seconds=1, destination_config={"OnFailure": {"Destination": queue_arn}})
+        # ApproximateCreationDateTime is whole seconds, so a record can look up to 1 s older
+        # than it is: 3 s leaves room for the first invocation before the age runs out.
+        mapping(stream_arn, maximum_record_age_in_seconds=3, destination_config={"OnFailure": {"Destination": queue_arn}})
     )
     put(aws_client, table, "k", 1)
-    (body,) = receive(aws_client, url, timeout=10)
+    (body,) = receive(aws_client, url, timeout=15)
     assert body["requestContext"]["condition"] == "RecordAgeExceeded"
     assert body["requestContext"]["approximateInvokeCount"] >= 1
 

@@ -97,8 +97,12 @@ class EventSourceMappingEngine:
         self._watchdog: threading.Thread | None = None
 
     # -- mapping lifecycle ------------------------------------------------------------------
-    def start_mapping(self, config: MappingConfig) -> None:
-        """Start (or resume from its checkpoints) the worker of an enabled mapping."""
+    def start_mapping(self, config: MappingConfig, *, restarts: int = 0) -> None:
+        """Start (or resume from its checkpoints) the worker of an enabled mapping.
+
+        ``restarts`` carries a revived worker's restart count into its successor before the
+        successor's thread runs, so its metrics never show a delivery ahead of the restart.
+        """
         with self._lock:
             if config.uuid in self._workers:
                 self._stop_worker(config.uuid)
@@ -121,6 +125,8 @@ class EventSourceMappingEngine:
                 self.settings,
                 self._status_listener,
             )
+            if restarts:
+                worker.count(restarts=restarts)
             try:
                 worker.initialise()
             except Exception:  # the worker retries it; the stream may not be ready yet
@@ -191,9 +197,7 @@ class EventSourceMappingEngine:
             for mapping_uuid, worker in list(self._workers.items()):
                 if not worker.is_alive() and not worker.stopped:
                     log.error("event source mapping %s worker thread died; restarting it from the checkpoint", mapping_uuid)
-                    restarts = worker.metrics().restarts
-                    self.start_mapping(self._configs[mapping_uuid])
-                    self._workers[mapping_uuid].count(restarts=restarts + 1)
+                    self.start_mapping(self._configs[mapping_uuid], restarts=worker.metrics().restarts + 1)
                     revived.append(mapping_uuid)
         finally:
             self._lock.release()
