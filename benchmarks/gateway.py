@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from streamlab.streams import create_stream_table
+from streamlab.streams import create_stream_table, first_shard_id
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": REGION}
@@ -82,7 +82,7 @@ def getrecords_latency(endpoint_url: str | None, polls: int) -> dict[str, float]
     ddb = client("dynamodb", endpoint_url)
     streams = client("dynamodbstreams", endpoint_url)
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    shard = first_shard_id(streams, arn)
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
     samples = []
     received = 0

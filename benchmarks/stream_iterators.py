@@ -40,7 +40,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from streamlab.emulator import moto_compat
-from streamlab.streams import create_stream_table
+from streamlab.streams import create_stream_table, first_shard_id
 
 MIB = 1024 * 1024
 REGION = "us-east-1"
@@ -66,7 +66,7 @@ def create_streamed_table(dynamodb: Any, streams: Any, items: int) -> str:
     arn = create_stream_table(dynamodb, name, "NEW_AND_OLD_IMAGES")
     for i in range(items):
         dynamodb.put_item(TableName=name, Item={"pk": {"S": f"item-{i}"}, "n": {"N": str(i)}})
-    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    shard_id = first_shard_id(streams, arn)
     return streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
 
 

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.emulator.endpoint import EmbeddedEndpoint
-from streamlab.streams import create_stream_table
+from streamlab.streams import create_stream_table, first_shard_id
 
 
 def test_health_names_every_service(streamlab_endpoint_url: str) -> None:
@@ -35,7 +35,7 @@ def test_dynamodb_and_streams(aws_client, unique_name) -> None:
 
     streams = aws_client("dynamodbstreams")
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    shard = first_shard_id(streams, arn)
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     records = streams.get_records(ShardIterator=iterator)["Records"]
     assert [r["eventName"] for r in records] == ["INSERT"]
@@ -166,7 +166,7 @@ def test_concurrent_writers_all_land(aws_client, unique_name) -> None:
     assert ddb.scan(TableName=table, Select="COUNT")["Count"] == 100
     streams = aws_client("dynamodbstreams")
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    shard = first_shard_id(streams, arn)
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
     sequence_numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]

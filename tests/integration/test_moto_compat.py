@@ -453,7 +453,7 @@ def test_a_disabled_stream_can_be_enabled_again_as_a_new_stream(stream: Stream) 
     new_arn = table["LatestStreamArn"]
     assert new_arn != stream.arn
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
-    shard = stream.streams.describe_stream(StreamArn=new_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    shard = first_shard_id(stream.streams, new_arn)
     renewed = Stream(stream.dynamodb, stream.streams, stream.table, new_arn, shard)
     renewed.put("after")
     records = renewed.read_all()
