@@ -31,8 +31,10 @@ RUN chmod 0755 /usr/local/bin/streamlab-embedded \
 
 USER streamlab
 EXPOSE 4566
+# STREAMLAB_HEALTH_URL: where the endpoint answers when it does not listen on 4566 (host networking).
+ENV STREAMLAB_HEALTH_URL=http://127.0.0.1:4566/_streamlab/health
 HEALTHCHECK --interval=3s --timeout=5s --start-period=10s --retries=40 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4566/_streamlab/health', timeout=3)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['STREAMLAB_HEALTH_URL'], timeout=3)"]
 # Binding all interfaces is what a container needs (the host publishes the port on 127.0.0.1);
 # `streamlab up` prints a warning about it, which is expected here.
 ENTRYPOINT ["streamlab-embedded"]

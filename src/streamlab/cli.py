@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from streamlab.backends.base import BACKEND_NAMES
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
 
@@ -261,11 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.set_defaults(func=bench.run)
 
     conformance = sub.add_parser("conformance", help="run the event source mapping conformance suite; print a matrix")
-    conformance.add_argument("--endpoint-url", help="endpoint to test (default: AWS_ENDPOINT_URL, else an embedded one)")
+    conformance.add_argument("--endpoint-url", help="endpoint to test (default: AWS_ENDPOINT_URL, else the backend is started)")
     conformance.add_argument("--json", help="also write the results here")
     conformance.add_argument(
-        "--backend", choices=("embedded", "localstack", "aws"), default=None,
-        help="what the endpoint is, for its timing (default: $STREAMLAB_BACKEND, else embedded)",
+        "--backend", choices=BACKEND_NAMES, default=None,
+        help="backend to start, or what --endpoint-url is, for its timing (default: $STREAMLAB_BACKEND, else embedded)",
     )
     conformance.set_defaults(func=cmd_conformance)
 

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-BACKENDS = ("embedded", "localstack", "aws")
+from streamlab.backends.base import BACKEND_NAMES as BACKENDS
+
 SUITE = Path("tests") / "conformance"
 BEHAVIOUR_WIDTH = 100
 
@@ -143,9 +144,10 @@ def run_conformance(
 ) -> int:
     """Run tests/conformance against a backend; print the matrix; return pytest's exit code.
 
-    ``backend`` defaults to ``STREAMLAB_BACKEND`` or ``embedded``. On ``embedded`` without
-    ``endpoint_url`` the pytest plugin starts its own endpoint; ``localstack`` defaults to
-    http://127.0.0.1:4566; ``aws`` uses boto3's own credentials and endpoints (no URL).
+    ``backend`` defaults to ``STREAMLAB_BACKEND`` or ``embedded``. Without ``endpoint_url`` the
+    pytest plugin starts the backend (the embedded endpoint in-process; the container backend and
+    LocalStack through Testcontainers); with one, the suite uses that endpoint and ``backend``
+    only sets the timing. ``aws`` uses boto3's own credentials and endpoints (no URL).
     """
     import pytest
 

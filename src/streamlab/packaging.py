@@ -10,16 +10,21 @@ cached under ``.streamlab/``:
 - ``deps/<hash of requirements + platform>/``: a ``pip install --target`` tree, reused by every
   function with the same requirements.
 
-Dependencies are installed for where the code runs: the local interpreter for the embedded
-backend (its functions run on this machine), Lambda's manylinux x86_64 wheels for the
-function's Python version for every other target.
+Dependencies are installed for where the code runs: with pip for this interpreter when the
+functions run on it (the embedded endpoint in this process or on this machine), and with uv
+for any other interpreter (Lambda's Linux for the function's runtime; an embedded endpoint in a
+container). uv because pip evaluates environment markers such as ``python_full_version <
+"3.11.3"`` on the interpreter pip runs on, whatever ``--python-version`` says; uv evaluates them
+for the target (redis 8.1 needs async-timeout on Python 3.11.2 but not on 3.11.7).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
+import platform as _platform
 import shutil
 import subprocess
 import sys
@@ -29,6 +34,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Bumped when the zip layout changes, so old cache entries are not reused.
 FORMAT_VERSION = "streamlab-zip-1"
@@ -45,43 +51,82 @@ class PackagingError(RuntimeError):
 
 @dataclass(frozen=True)
 class Platform:
-    """Where a zip's dependencies will run: the local interpreter, or Lambda's Linux for a Python version."""
+    """Where a zip's dependencies will run: this interpreter, or another one named by its Python
+    version and uv ``--python-platform`` (e.g. ``x86_64-manylinux_2_28``)."""
 
     python_version: str
-    pip_platforms: tuple[str, ...] = ()
+    python_platform: str | None = None
 
     @property
     def is_local(self) -> bool:
-        return not self.pip_platforms
+        return self.python_platform is None
 
     @property
     def key(self) -> str:
         """Stable text naming the platform; part of every cache key."""
-        where = "+".join(self.pip_platforms) if self.pip_platforms else f"local-{sysconfig.get_platform()}"
+        where = self.python_platform or f"local-{sysconfig.get_platform()}"
         return f"{where}-cp{self.python_version}"
 
-    def pip_args(self) -> list[str]:
+    def installer_command(self, target: Path) -> list[str]:
+        """The command that installs requirements (appended) into ``target`` for this platform."""
         if self.is_local:
-            return []
-        args: list[str] = []
-        for tag in self.pip_platforms:
-            args += ["--platform", tag]
-        return args + ["--only-binary=:all:", "--python-version", self.python_version, "--implementation", "cp"]
+            return [sys.executable, "-m", "pip", "install", "--target", str(target), "--no-compile",
+                    "--disable-pip-version-check", "--no-input", "--quiet"]
+        return [_uv_binary(), "pip", "install", "--target", str(target), "--quiet",
+                "--python", sys.executable, "--python-version", self.python_version,
+                "--python-platform", str(self.python_platform), "--only-binary", ":all:"]
+
+
+def _uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+    except ImportError:  # pragma: no cover - uv is a dependency of streamlab
+        raise PackagingError("uv is needed to install dependencies for another interpreter (pip install uv)") from None
+    return str(find_uv_bin())
 
 
 def lambda_platform(python_version: str) -> Platform:
     """Lambda's x86_64 Linux. Python 3.12+ runs on Amazon Linux 2023 (glibc 2.34), so wheels
-    tagged manylinux_2_28 are accepted there besides manylinux2014 (glibc 2.17)."""
+    tagged manylinux_2_28 are accepted there besides manylinux2014 (glibc 2.17); older runtimes
+    run on Amazon Linux 2 (glibc 2.26)."""
     major, minor = (int(p) for p in python_version.split(".")[:2])
-    tags = ["manylinux2014_x86_64"]
-    if (major, minor) >= (3, 12):
-        tags.append("manylinux_2_28_x86_64")
-    return Platform(python_version, tuple(tags))
+    return Platform(python_version, "x86_64-manylinux_2_28" if (major, minor) >= (3, 12) else "x86_64-manylinux_2_17")
 
 
 def local_platform() -> Platform:
-    """This interpreter: what the embedded backend's execution environments run on."""
-    return Platform(f"{sys.version_info.major}.{sys.version_info.minor}")
+    """This interpreter: what an embedded endpoint on this machine runs functions on."""
+    return Platform(_platform.python_version())
+
+
+def runtime_description() -> dict[str, str | None]:
+    """This interpreter as another machine's deploy must target it: Python version and uv platform.
+
+    The embedded endpoint reports it in its health answer. ``platform`` is None where there is
+    no manylinux equivalent (macOS, musl): dependencies can then only be built on this machine.
+    """
+    return {"python": _platform.python_version(), "platform": _python_platform()}
+
+
+@functools.cache
+def _python_platform() -> str | None:
+    """uv's name for this machine's wheel platform (libc_ver reads the interpreter binary: once)."""
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(_platform.machine().lower(), _platform.machine().lower())
+    libc, version = _platform.libc_ver()
+    if sys.platform.startswith("linux") and libc == "glibc" and version.count(".") >= 1:
+        major, minor = version.split(".")[:2]
+        return f"{machine}-manylinux_{major}_{minor}"
+    return None
+
+
+def platform_for_runtime(runtime: dict[str, Any] | None) -> Platform:
+    """The platform for functions that run on ``runtime`` (a :func:`runtime_description`);
+    this interpreter when it is the same one, or when ``runtime`` does not say."""
+    local = local_platform()
+    if not runtime or not runtime.get("python"):
+        return local
+    if runtime == runtime_description() or not runtime.get("platform"):
+        return local
+    return Platform(str(runtime["python"]), str(runtime["platform"]))
 
 
 @dataclass(frozen=True)
@@ -156,15 +201,13 @@ def install_dependencies(requirements: Sequence[str], platform: Platform, deps_d
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f"{key[:12]}-"))
-    command = [
-        sys.executable, "-m", "pip", "install", "--target", str(tmp), "--no-compile",
-        "--disable-pip-version-check", "--no-input", "--quiet", *platform.pip_args(), *requirements,
-    ]
+    command = [*platform.installer_command(tmp), *requirements]
+    installer = "pip" if platform.is_local else "uv"
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-            raise PackagingError(f"pip could not install {', '.join(requirements)} for {platform.key}:\n{tail}")
+            raise PackagingError(f"{installer} could not install {', '.join(requirements)} for {platform.key}:\n{tail}")
         (tmp / _DONE_MARKER).write_text(" ".join(requirements) + "\n")
         if final.exists():  # another build finished first; theirs is as good as ours
             shutil.rmtree(tmp)

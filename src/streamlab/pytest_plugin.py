@@ -2,11 +2,12 @@
 
 Loaded automatically (entry point ``pytest11``) wherever streamlab is installed.
 
-Backend: ``--streamlab-backend`` or ``STREAMLAB_BACKEND`` = ``embedded`` (default) | ``localstack`` |
-``aws``. ``streamlab_backend`` starts it once per session: the embedded endpoint in this process
-on a free loopback port, LocalStack through Testcontainers (skipped, with the reason, when no
-Docker engine answers), or real AWS through the default credential chain (skipped when there
-are no credentials). An explicit ``--streamlab-endpoint-url`` or ``AWS_ENDPOINT_URL`` wins over
+Backend: ``--streamlab-backend`` or ``STREAMLAB_BACKEND`` = ``embedded`` (default) | ``container`` |
+``localstack`` | ``aws``. ``streamlab_backend`` starts it once per session: the embedded endpoint
+in this process on a free loopback port, the same endpoint from its image or LocalStack through
+Testcontainers (skipped, with the reason, when no Docker engine answers or the image is
+missing), or real AWS through the default credential chain (skipped when there are no
+credentials). An explicit ``--streamlab-endpoint-url`` or ``AWS_ENDPOINT_URL`` wins over
 starting anything, e.g. a LocalStack already running from ``docker compose up``.
 
 Fixtures:
@@ -37,14 +38,16 @@ from typing import Any
 import boto3
 import pytest
 
+from streamlab.backends.base import BACKEND_NAMES
+
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 LOG = logging.getLogger("streamlab.pytest")
 
 # How much slower an effect shows up than on the embedded endpoint: LocalStack polls streams and
 # cold-starts function containers; AWS polls 4 times a second and its first invoke takes seconds.
-TIMEOUT_SCALE = {"embedded": 1.0, "localstack": 6.0, "aws": 18.0}
-POLL_INTERVAL = {"embedded": 0.05, "localstack": 0.5, "aws": 2.0}
+TIMEOUT_SCALE = {"embedded": 1.0, "container": 1.5, "localstack": 6.0, "aws": 18.0}
+POLL_INTERVAL = {"embedded": 0.05, "container": 0.05, "localstack": 0.5, "aws": 2.0}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--streamlab-backend",
         default=None,
-        choices=("embedded", "localstack", "aws"),
+        choices=BACKEND_NAMES,
         help="backend the suite runs against (also: STREAMLAB_BACKEND; default embedded)",
     )
 
@@ -68,7 +71,7 @@ def _explicit_url(config: pytest.Config) -> str | None:
 
 @pytest.fixture(scope="session")
 def streamlab_backend_name(request: pytest.FixtureRequest) -> str:
-    """``embedded`` | ``localstack`` | ``aws``: the option, else ``STREAMLAB_BACKEND``, else embedded."""
+    """``embedded`` | ``container`` | ``localstack`` | ``aws``: the option, else ``STREAMLAB_BACKEND``, else embedded."""
     from streamlab.backends import backend_name_from_env
 
     option = request.config.getoption("--streamlab-backend")
@@ -88,10 +91,10 @@ def streamlab_backend(streamlab_backend_name: str) -> Iterator[Any]:
     """
     from streamlab.backends import BackendUnavailable, backend_from_name, docker_available
 
-    if streamlab_backend_name == "localstack":
+    if streamlab_backend_name in ("container", "localstack"):
         ok, reason = docker_available()
         if not ok:
-            pytest.skip(f"STREAMLAB_BACKEND=localstack needs Docker: {reason}")
+            pytest.skip(f"STREAMLAB_BACKEND={streamlab_backend_name} needs Docker: {reason}")
     backend = backend_from_name(streamlab_backend_name)
     try:
         url = backend.start()
@@ -182,9 +185,10 @@ def with_name_prefix(text: str, prefix: str) -> str:
 
 
 def _deploy_backend(name: str, explicit: bool) -> Any:
+    """What deploy is told; None lets it ask the endpoint (the container's interpreter, say)."""
     if explicit:
-        return None  # let deploy detect what the URL points at
-    return {"embedded": "embedded", "aws": "aws"}.get(name, "other")
+        return None
+    return {"embedded": "embedded", "aws": "aws"}.get(name)
 
 
 @pytest.fixture(scope="session")

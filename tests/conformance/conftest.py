@@ -3,7 +3,9 @@
 Nothing here imports streamlab's emulator: every step is a boto3 call (create a streamed table,
 create a function from an inline zip, create an event source mapping, write items, read what the
 function recorded), so the same suite runs on the embedded endpoint (default), on LocalStack and on
-AWS. ``STREAMLAB_BACKEND`` (embedded | localstack | aws) picks the backend and scales every wait.
+AWS. The streamlab pytest plugin's backend (``--streamlab-backend`` / ``STREAMLAB_BACKEND``: embedded |
+container | localstack | aws) picks and starts the backend and scales every wait; an explicit
+``--streamlab-endpoint-url`` / ``AWS_ENDPOINT_URL`` is used as it is (a LocalStack from compose).
 
 How the function tells the test what it received: the handler (``HANDLER_SOURCE``) writes one S3
 object per invocation (the event, the time it started, its request id) under
@@ -46,7 +48,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-BACKENDS = ("embedded", "localstack", "aws")
 SLOW_ENV = "STREAMLAB_CONFORMANCE_SLOW"
 PARTITION = "p"  # every item of a test shares one partition key: one shard, one sequence
 
@@ -173,11 +174,17 @@ class Backend:
         return cls(name, mapping_ready=10, delivery=10, retries=30, quiet=1.0, settle_latest=0, poll=0.05, role_propagation=0)
 
 
-def backend_name() -> str:
-    name = os.environ.get("STREAMLAB_BACKEND", "embedded").strip().lower() or "embedded"
-    if name not in BACKENDS:
-        raise pytest.UsageError(f"STREAMLAB_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")
-    return name
+def backend_name(config: pytest.Config) -> str:
+    """The plugin's choice: ``--streamlab-backend``, else ``STREAMLAB_BACKEND``, else embedded."""
+    from streamlab.backends import backend_name_from_env
+
+    option = config.getoption("--streamlab-backend", default=None)
+    if option:
+        return str(option)
+    try:
+        return backend_name_from_env()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def slow_enabled() -> bool:
@@ -212,7 +219,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if str(item.fspath).startswith(here):
             item.add_marker(pytest.mark.conformance)
-            if item.get_closest_marker("slow_on_aws") and backend_name() == "aws" and not slow_enabled():
+            if item.get_closest_marker("slow_on_aws") and backend_name(config) == "aws" and not slow_enabled():
                 item.add_marker(pytest.mark.skip(reason=f"takes minutes on AWS; set {SLOW_ENV}=1 to run it"))
     # Tests that wait on the clock (a 60 s record age) are armed at session start and run last,
     # so their wait overlaps the rest of the suite instead of adding to it.
@@ -220,19 +227,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def backend() -> Backend:
-    return Backend.named(backend_name())
+def backend(streamlab_backend_name: str) -> Backend:
+    return Backend.named(streamlab_backend_name)
 
 
 @pytest.fixture(scope="session")
-def conformance_endpoint(request: pytest.FixtureRequest, backend: Backend) -> str | None:
-    """None on AWS (boto3's own resolution); otherwise the endpoint under test."""
-    if backend.is_aws:
-        return None
-    explicit = request.config.getoption("--streamlab-endpoint-url", default=None) or os.environ.get("AWS_ENDPOINT_URL")
-    if backend.name == "localstack":
-        return explicit or "http://127.0.0.1:4566"
-    return request.getfixturevalue("streamlab_endpoint_url")
+def conformance_endpoint(streamlab_endpoint_url: str | None) -> str | None:
+    """The plugin's endpoint: an explicit URL, else the started backend's; None on AWS (boto3's own)."""
+    return streamlab_endpoint_url
 
 
 ClientFactory = Callable[..., Any]

@@ -29,14 +29,19 @@ def order_status(demo: DemoStack, order_id: str) -> dict[str, Any]:
 
 
 def messages(demo: DemoStack, queue: str, visibility: int = 30) -> Iterator[dict[str, Any]]:
+    """Every message in ``queue`` once. With ``visibility=0`` they stay visible: a batch of only
+    already-seen messages ends the walk (instead of reading the same ones forever)."""
     sqs = demo.client("sqs")
     url = demo.queue_url(queue)
+    seen: set[str] = set()
     while True:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                     VisibilityTimeout=visibility, MessageAttributeNames=["All"]).get("Messages", [])
-        if not batch:
+        fresh = [m for m in batch if m["MessageId"] not in seen]
+        if not fresh:
             return
-        yield from batch
+        seen.update(m["MessageId"] for m in fresh)
+        yield from fresh
 
 
 def audit_lines(demo: DemoStack, table: str) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
-"""Backends: the factory, STREAMLAB_BACKEND handling, Docker detection and LocalStack's configuration.
+"""Backends: the factory, STREAMLAB_BACKEND handling, Docker detection, and the configuration of
+the LocalStack and embedded-image containers.
 
-Nothing here starts a container: the LocalStack container is built with a pinned Docker API
-version, which lets docker-py skip asking an engine, and only its configuration is inspected.
+Nothing here starts a container: containers are built with a pinned Docker API version, which
+lets docker-py skip asking an engine, and only their configuration is inspected.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from streamlab.backends import (
     BACKEND_NAMES, Backend, BackendUnavailable, backend_from_name, backend_name_from_env, docker_available,
 )
 from streamlab.backends.aws import AwsBackend
+from streamlab.backends.container import EmbeddedContainerBackend, embedded_container_config
+from streamlab.backends.container import build_container as build_embedded_container
 from streamlab.backends.embedded import EmbeddedBackend
 from streamlab.backends.localstack import (
     DEFAULT_IMAGE, DEFAULT_SERVICES, DOCKER_SOCKET, LocalStackBackend, build_container, localstack_config,
 )
 
 
-@pytest.mark.parametrize("name, cls", [("embedded", EmbeddedBackend), ("localstack", LocalStackBackend),
+@pytest.mark.parametrize("name, cls", [("embedded", EmbeddedBackend), ("container", EmbeddedContainerBackend),
+                                       ("localstack", LocalStackBackend),
                                        ("aws", AwsBackend), (" LocalStack ", LocalStackBackend)])
 def test_factory_builds_each_backend_without_starting_it(name: str, cls: type) -> None:
     backend = backend_from_name(name)
@@ -30,7 +34,7 @@ def test_factory_builds_each_backend_without_starting_it(name: str, cls: type) -
 
 
 def test_factory_rejects_an_unknown_name() -> None:
-    with pytest.raises(ValueError, match="unknown streamlab backend 'docker'.*embedded, localstack, aws"):
+    with pytest.raises(ValueError, match="unknown streamlab backend 'docker'.*embedded, container, localstack, aws"):
         backend_from_name("docker")
 
 
@@ -51,7 +55,7 @@ def test_factory_without_a_name_reads_streamlab_backend(monkeypatch: pytest.Monk
     assert isinstance(backend_from_name(), AwsBackend)
     monkeypatch.delenv("STREAMLAB_BACKEND")
     assert isinstance(backend_from_name(), EmbeddedBackend)
-    assert BACKEND_NAMES == ("embedded", "localstack", "aws")
+    assert BACKEND_NAMES == ("embedded", "container", "localstack", "aws")
 
 
 def test_docker_is_unavailable_here_and_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -142,4 +146,51 @@ def test_localstack_backend_start_without_docker_is_unavailable(monkeypatch: pyt
     with pytest.raises(BackendUnavailable, match="needs Docker"):
         backend.start()
     backend.stop()  # nothing to release
+    assert backend.url is None
+
+
+# -- the embedded endpoint's image -------------------------------------------------------------
+
+
+def test_embedded_container_defaults_to_a_bridge_port_published_on_loopback_only() -> None:
+    config = embedded_container_config(environ={"AWS_DEFAULT_REGION": "eu-west-1", "HOME": "/root"})
+    assert config.image == "streamlab-embedded:local"
+    assert config.network_mode == "bridge"
+    assert config.command == ("--no-deploy", "--host", "0.0.0.0", "--port", "4566")
+    assert config.env == {"AWS_DEFAULT_REGION": "eu-west-1",  # only the region is forwarded
+                          "STREAMLAB_HEALTH_URL": "http://127.0.0.1:4566/_streamlab/health"}
+    container = build_embedded_container(config, docker_client_kw={"version": "1.41"})
+    assert container.ports == {"4566/tcp": ("127.0.0.1",)}  # never 0.0.0.0 on the host
+    assert container._command == list(config.command)
+    assert "network_mode" not in container._kwargs
+    assert container._container is None
+
+
+def test_embedded_container_on_the_host_network_listens_on_a_free_loopback_port() -> None:
+    config = embedded_container_config(environ={"STREAMLAB_CONTAINER_NETWORK": "HOST",
+                                                "STREAMLAB_EMBEDDED_IMAGE": "registry.local/streamlab:1"},
+                                       esm_cadence="aws")
+    assert config.image == "registry.local/streamlab:1"
+    assert config.network_mode == "host"
+    assert 0 < config.port < 65536
+    assert config.command[:4] == ("--no-deploy", "--host", "127.0.0.1", "--port")
+    assert config.command[4] == str(config.port)
+    assert config.command[5:] == ("--esm-cadence", "aws")
+    assert config.env["STREAMLAB_HEALTH_URL"] == f"http://127.0.0.1:{config.port}/_streamlab/health"
+    container = build_embedded_container(config, docker_client_kw={"version": "1.41"})
+    assert container._kwargs == {"network_mode": "host"}
+    assert container.ports == {}  # nothing to publish: the port is the host's own
+
+
+def test_embedded_container_rejects_an_unknown_network_mode() -> None:
+    with pytest.raises(ValueError, match="STREAMLAB_CONTAINER_NETWORK='overlay'.*bridge, host"):
+        embedded_container_config(environ={"STREAMLAB_CONTAINER_NETWORK": "overlay"})
+
+
+def test_embedded_container_backend_without_docker_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    backend = EmbeddedContainerBackend(config=embedded_container_config(environ={}), log_stream=io.StringIO())
+    with pytest.raises(BackendUnavailable, match="container backend needs Docker"):
+        backend.start()
+    backend.stop()
     assert backend.url is None

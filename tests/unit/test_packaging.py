@@ -15,8 +15,11 @@ from streamlab.packaging import (
     PackagingError,
     build_function_zip,
     install_dependencies,
+    Platform,
     lambda_platform,
     local_platform,
+    platform_for_runtime,
+    runtime_description,
 )
 
 LOCAL = local_platform()
@@ -37,13 +40,14 @@ def handlers(tmp_path: Path) -> Path:
     return root
 
 
-def make_wheel(directory: Path, name: str = "tinydep", version: str = "1.0") -> Path:
-    """A minimal pure-Python wheel, so dependency installs need no network."""
+def make_wheel(directory: Path, name: str = "tinydep", version: str = "1.0", requires: tuple[str, ...] = ()) -> Path:
+    """A minimal pure-Python wheel (``requires``: its Requires-Dist lines), so installs need no network."""
     wheel = directory / f"{name}-{version}-py3-none-any.whl"
     dist_info = f"{name}-{version}.dist-info"
     files = {
         f"{name}/__init__.py": b"VALUE = 42\n",
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist_info}/METADATA": (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                  + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: streamlab-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
@@ -150,18 +154,44 @@ def test_dependency_installs_are_cached_by_requirements_and_platform(handlers: P
     assert len(list((cache / "deps").iterdir())) == 1
 
 
-def test_lambda_platform_installs_manylinux_wheels_for_the_runtime(tmp_path: Path) -> None:
+def test_lambda_platform_installs_manylinux_wheels_for_the_runtime_with_uv(tmp_path: Path) -> None:
     platform = lambda_platform("3.12")
-    args = platform.pip_args()
-    assert args[:2] == ["--platform", "manylinux2014_x86_64"]
-    assert "--only-binary=:all:" in args
-    assert args[args.index("--python-version") + 1] == "3.12"
-    assert args[args.index("--implementation") + 1] == "cp"
-    assert lambda_platform("3.11").pip_platforms == ("manylinux2014_x86_64",)
-    assert LOCAL.pip_args() == [] and LOCAL.is_local
+    command = platform.installer_command(tmp_path / "out")
+    assert Path(command[0]).name == "uv" and command[1:3] == ["pip", "install"]
+    assert command[command.index("--python-version") + 1] == "3.12"
+    assert command[command.index("--python-platform") + 1] == "x86_64-manylinux_2_28"
+    assert command[command.index("--only-binary") + 1] == ":all:"
+    assert lambda_platform("3.11").python_platform == "x86_64-manylinux_2_17"  # Amazon Linux 2
+    assert LOCAL.is_local and LOCAL.installer_command(tmp_path)[1:4] == ["-m", "pip", "install"]
     # A pure-Python wheel is accepted for Lambda's platform too (and needs no network here).
     tree = install_dependencies([str(make_wheel(tmp_path))], platform, tmp_path / "deps")
     assert (tree / "tinydep" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("python, expected", [("3.11.2", True), ("3.11.7", False)])
+def test_markers_are_evaluated_for_the_interpreter_that_runs_the_functions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, python: str, expected: bool) -> None:
+    # As redis 8.1 needs async-timeout only below 3.11.3: pip would decide by the interpreter it runs on.
+    links = tmp_path / "links"
+    links.mkdir()
+    make_wheel(links)
+    marker = make_wheel(links, "markerdep", requires=('tinydep; python_full_version < "3.11.3"',))
+    monkeypatch.setenv("UV_FIND_LINKS", str(links))
+    monkeypatch.setenv("UV_NO_INDEX", "1")
+    tree = install_dependencies([f"markerdep @ {marker.as_uri()}"], Platform(python, "x86_64-manylinux_2_36"),
+                                tmp_path / "deps")
+    assert (tree / "markerdep").is_dir()
+    assert (tree / "tinydep").is_dir() is expected
+
+
+def test_an_endpoint_runtime_selects_the_platform() -> None:
+    here = runtime_description()
+    assert here["python"] == LOCAL.python_version
+    assert platform_for_runtime(None) == LOCAL
+    assert platform_for_runtime(here) == LOCAL  # the same interpreter: plain pip
+    assert platform_for_runtime({"python": "3.11.2", "platform": "x86_64-manylinux_2_36"}) == \
+        Platform("3.11.2", "x86_64-manylinux_2_36")
+    assert platform_for_runtime({"python": "3.13.1", "platform": None}) == LOCAL  # nothing better to target
 
 
 def test_a_failing_pip_install_is_a_packaging_error(handlers: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Where the harness runs: one :class:`Backend` interface, three implementations.
 
 - ``embedded`` (default): streamlab's own endpoint in this process; no Docker, no account.
+- ``container``: the same endpoint from its image (docker/embedded.Dockerfile), through Testcontainers.
 - ``localstack``: LocalStack in a container through Testcontainers (needs Docker).
 - ``aws``: real AWS through the default boto3 credential chain; ``start()`` returns None.
 
@@ -37,6 +38,10 @@ def backend_from_name(name: str | None = None, **options: Any) -> Backend:
         from streamlab.backends.embedded import EmbeddedBackend
 
         return EmbeddedBackend(**options)
+    if name == "container":
+        from streamlab.backends.container import EmbeddedContainerBackend
+
+        return EmbeddedContainerBackend(**options)
     if name == "localstack":
         from streamlab.backends.localstack import LocalStackBackend
 

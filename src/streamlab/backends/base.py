@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from types import TracebackType
 
-BACKEND_NAMES = ("embedded", "localstack", "aws")
+BACKEND_NAMES = ("embedded", "container", "localstack", "aws")
 
 
 class BackendUnavailable(RuntimeError):

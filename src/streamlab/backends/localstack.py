@@ -18,15 +18,14 @@ import json
 import logging
 import os
 import sys
-import time
-import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamlab.backends.base import Backend, BackendUnavailable, docker_available
+from streamlab.backends._docker import dump_container_logs, require_docker, stop_container, wait_http
+from streamlab.backends.base import Backend
 
 LOG = logging.getLogger(__name__)
 
@@ -116,18 +115,12 @@ def health(url: str, timeout: float = 2.0) -> dict[str, Any]:
 
 def wait_ready(url: str, services: Sequence[str], timeout: float = 120.0) -> None:
     """Until every service in ``services`` is ``available`` or ``running``; raises TimeoutError."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            states = health(url).get("services", {})
-            last = states
-            if all(states.get(s) in READY_STATES for s in services):
-                return
-        except (OSError, ValueError, urllib.error.URLError) as exc:
-            last = exc
-        time.sleep(0.5)
-    raise TimeoutError(f"LocalStack at {url} not ready within {timeout:.0f} s (last health: {last})")
+
+    def ready(body: bytes) -> bool:
+        states = json.loads(body.decode()).get("services", {})
+        return all(states.get(s) in READY_STATES for s in services)
+
+    wait_http(f"{url}/_localstack/health", ready, timeout, "LocalStack")
 
 
 class LocalStackBackend(Backend):
@@ -147,9 +140,7 @@ class LocalStackBackend(Backend):
     def start(self) -> str:
         if self.url:
             return self.url
-        ok, reason = docker_available()
-        if not ok:
-            raise BackendUnavailable(f"LocalStack backend needs Docker: {reason}")
+        require_docker("the LocalStack backend")
         import docker
 
         client = docker.from_env()
@@ -173,26 +164,13 @@ class LocalStackBackend(Backend):
 
     def dump_logs(self) -> None:
         """Write the container's logs to ``log_stream`` (why LocalStack did not come up)."""
-        try:
-            wrapped = self.container.get_wrapped_container() if self.container is not None else None
-            if wrapped is None:
-                return
-            logs = wrapped.logs(tail=500).decode(errors="replace")
-        except Exception as exc:  # the container may never have been created
-            LOG.debug("no LocalStack logs: %s", exc)
-            return
-        print(f"----- LocalStack container logs ({self.config.image}) -----\n{logs}\n-----",
-              file=self.log_stream)
+        dump_container_logs(self.container, f"LocalStack ({self.config.image})", self.log_stream)
 
     def stop(self) -> None:
         container, self.container = self.container, None
         network, self._network = self._network, None
         self.url = None
-        if container is not None:
-            try:
-                container.stop()
-            except Exception as exc:
-                LOG.warning("stopping LocalStack: %s", exc)
+        stop_container(container, "LocalStack")
         if network is not None:
             try:
                 network.remove()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,7 +36,7 @@ from streamlab.deploy.role import apply_role, execution_policy
 from streamlab.deploy.tables import apply_table
 from streamlab.deploy.target import Backend, Target, detect_backend
 from streamlab.deploy.topics import apply_subscriptions, apply_topic, topic_arn
-from streamlab.packaging import FunctionZip, PackagingError, Platform, build_function_zip, lambda_platform, local_platform
+from streamlab.packaging import FunctionZip, PackagingError, Platform, build_function_zip, lambda_platform, platform_for_runtime
 from streamlab.stack import Function, Stack
 
 __all__ = [
@@ -61,13 +62,14 @@ def deploy(
     gets the default credentials, or dummy ones when there are none. ``region`` defaults to
     the session's / ``AWS_REGION`` / ``us-east-1``. ``backend`` overrides detection
     (``embedded`` installs function dependencies for this machine, anything else for Lambda's
-    manylinux x86_64). ``log`` receives one line per resource and the summary.
+    manylinux x86_64); detected, an embedded endpoint's health answer names the interpreter its
+    functions run on (another one when it runs in a container), and dependencies are built for it. ``log`` receives one line per resource and the summary.
     Raises :class:`DeployError` naming the resource that could not be applied.
     """
     target = Target.connect(endpoint_url, region, session, backend)
     log(f"deploying {stack.path.name} to {target.describe()}")
     try:
-        zips = build_zips(stack, target.backend, cache_dir, log)
+        zips = build_zips(stack, target.backend, cache_dir, log, target.runtime)
     except PackagingError as exc:
         raise DeployError(str(exc)) from exc
     result = DeployResult(backend=target.backend, endpoint_url=target.endpoint_url)
@@ -159,19 +161,22 @@ def deploy(
     return result
 
 
-def function_platform(function: Function, backend: Backend) -> Platform:
-    """Where a function's dependencies must run: this machine for the embedded backend, else Lambda's Linux."""
-    return local_platform() if backend == "embedded" else lambda_platform(function.python_version)
+def function_platform(function: Function, backend: Backend, runtime: dict[str, Any] | None = None) -> Platform:
+    """Where a function's dependencies must run: the embedded endpoint's interpreter (``runtime``
+    from its health answer; this one when not known), else Lambda's Linux for the function's runtime."""
+    if backend == "embedded":
+        return platform_for_runtime(runtime)
+    return lambda_platform(function.python_version)
 
 
 def build_zips(stack: Stack, backend: Backend, cache_dir: Path | None = None,
-               log: Callable[[str], None] = print) -> dict[str, FunctionZip]:
+               log: Callable[[str], None] = print, runtime: dict[str, Any] | None = None) -> dict[str, FunctionZip]:
     """Build (or reuse) every function's zip; by logical function name."""
     cache = Path(cache_dir) if cache_dir is not None else stack.cache_dir
     zips: dict[str, FunctionZip] = {}
     for function in stack.functions.values():
         built = build_function_zip(stack.handlers_dir, function.modules, function.requirements,
-                                   function_platform(function, backend), cache)
+                                   function_platform(function, backend, runtime), cache)
         if not built.cached:
             log(f"built function {function.name}: {built.size} bytes, sha256 {built.code_sha256}")
         zips[function.name] = built

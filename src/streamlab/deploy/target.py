@@ -1,9 +1,9 @@
 """Where a deploy goes: boto3 clients for one endpoint (or AWS), its account, region and backend kind.
 
 The backend kind matters in one place only: function dependencies are installed for the
-local interpreter when the target is streamlab's embedded endpoint (its functions run on this
-machine) and for Lambda's Linux everywhere else. The embedded endpoint is recognised by its
-public health route, never by reaching into it.
+interpreter streamlab's embedded endpoint reports in its health answer (this one, unless the
+endpoint runs in a container or on another machine) and for Lambda's Linux everywhere else.
+The embedded endpoint is recognised by its public health route, never by reaching into it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,13 @@ _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 def detect_backend(endpoint_url: str | None, timeout: float = 2.0) -> Backend:
     """``aws`` without an endpoint; ``embedded`` when the endpoint answers streamlab's health route."""
+    return probe_endpoint(endpoint_url, timeout)[0]
+
+
+def probe_endpoint(endpoint_url: str | None, timeout: float = 2.0) -> tuple[Backend, dict[str, Any] | None]:
+    """The backend kind, and for an embedded endpoint the ``runtime`` its functions run on."""
     if not endpoint_url:
-        return "aws"
+        return "aws", None
     url = endpoint_url.rstrip("/") + HEALTH_PATH
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - a URL the caller chose
@@ -39,14 +44,15 @@ def detect_backend(endpoint_url: str | None, timeout: float = 2.0) -> Backend:
     except urllib.error.HTTPError as exc:  # 503 while starting still identifies the endpoint
         body = exc.read()
     except (OSError, ValueError):
-        return "other"
+        return "other", None
     try:
         health = json.loads(body)
     except ValueError:
-        return "other"
+        return "other", None
     if isinstance(health, dict) and isinstance(health.get("services"), dict) and "lambda" in health["services"]:
-        return "embedded"
-    return "other"
+        runtime = health.get("runtime")
+        return "embedded", runtime if isinstance(runtime, dict) else None
+    return "other", None
 
 
 @dataclass
@@ -57,6 +63,7 @@ class Target:
     endpoint_url: str | None
     region: str
     backend: Backend
+    runtime: dict[str, Any] | None = None  # what an embedded endpoint's functions run on (its health answer)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -74,7 +81,10 @@ class Target:
             session = boto3.Session(region_name=region)
             if endpoint_url and session.get_credentials() is None:
                 session = boto3.Session(region_name=region, **LOCAL_CREDENTIALS)
-        return cls(session, endpoint_url, region, backend or detect_backend(endpoint_url))
+        runtime = None
+        if backend is None:
+            backend, runtime = probe_endpoint(endpoint_url)
+        return cls(session, endpoint_url, region, backend, runtime)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -102,7 +112,10 @@ class Target:
 
     def describe(self) -> str:
         where = self.endpoint_url or "AWS"
-        return f"{where} ({self.backend}, {self.region})"
+        runtime = ""
+        if self.runtime and self.runtime.get("python"):
+            runtime = f", functions on Python {self.runtime['python']} {self.runtime.get('platform') or ''}".rstrip()
+        return f"{where} ({self.backend}, {self.region}{runtime})"
 
 
 def error_code(exc: Exception) -> str:

@@ -28,6 +28,7 @@ from streamlab.emulator.request_validation import (
     validate_json_request,
 )
 from streamlab.emulator.routing import credential_scope, dynamodb_operation, is_lambda_request
+from streamlab.packaging import runtime_description
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 WriteListener = Callable[[str], None]
@@ -168,6 +169,8 @@ class Gateway:
                 "status": "ready" if ready else "starting",
                 "version": __version__,
                 "services": {name: "available" for name in ("lambda", *MOTO_SERVICES)},
+                # What functions run on here, so a deploy from elsewhere builds dependencies for it.
+                "runtime": runtime_description(),
             }
         ).encode()
         start_response(
