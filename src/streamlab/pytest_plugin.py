@@ -13,6 +13,7 @@ starting anything, e.g. a LocalStack already running from ``docker compose up``.
 Fixtures:
 
 - ``streamlab_endpoint_url`` (session): the endpoint URL under test (None on AWS).
+- ``streamlab_in_process`` (session): True when that endpoint is the embedded one in this process.
 - ``aws_region``, ``aws_client("dynamodb")``: a boto3 client aimed at it (dummy credentials on
   an emulator, the default chain on AWS).
 - ``unique_name("orders")`` -> ``orders-1a2b3c4d``.
@@ -114,6 +115,13 @@ def streamlab_endpoint_url(request: pytest.FixtureRequest) -> str | None:
     if explicit:
         return explicit
     return request.getfixturevalue("streamlab_backend").url
+
+
+@pytest.fixture(scope="session")
+def streamlab_in_process(request: pytest.FixtureRequest, streamlab_backend_name: str) -> bool:
+    """True when the endpoint under test is the embedded one in this process, so a test may reach
+    into it (moto's backend, the engine); such tests skip on every other backend."""
+    return streamlab_backend_name == "embedded" and _explicit_url(request.config) is None
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ in-process); :class:`Boto3StreamReader` (boto3 over HTTP) is the reference.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +16,10 @@ from streamlab.emulator.esm.poller import Boto3StreamReader, StreamNotFound, Str
 from streamlab.emulator.esm.records import StreamRecord
 from streamlab.streams import create_stream_table
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("AWS_ENDPOINT_URL")), reason="reads this process's moto: needs the in-process endpoint"
-)
+@pytest.fixture(autouse=True)
+def in_process_only(streamlab_in_process: bool) -> None:
+    if not streamlab_in_process:
+        pytest.skip("reads this process's moto: needs the in-process embedded endpoint")
 
 
 def make_table(aws_client: Callable[..., Any], name: str) -> str:
