@@ -70,18 +70,24 @@ def _explicit_url(config: pytest.Config) -> str | None:
     return config.getoption("--streamlab-endpoint-url") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-@pytest.fixture(scope="session")
-def streamlab_backend_name(request: pytest.FixtureRequest) -> str:
-    """``embedded`` | ``container`` | ``localstack`` | ``aws``: the option, else ``STREAMLAB_BACKEND``, else embedded."""
+def backend_name(config: pytest.Config) -> str:
+    """``embedded`` | ``container`` | ``localstack`` | ``aws``: the option, else ``STREAMLAB_BACKEND``,
+    else embedded. A function as well as a fixture, for collection hooks."""
     from streamlab.backends import backend_name_from_env
 
-    option = request.config.getoption("--streamlab-backend")
+    option = config.getoption("--streamlab-backend", default=None)
     if option:
         return str(option)
     try:
         return backend_name_from_env()
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def streamlab_backend_name(request: pytest.FixtureRequest) -> str:
+    """The backend under test (:func:`backend_name`)."""
+    return backend_name(request.config)
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from streamlab.pytest_plugin import backend_name
+
 SLOW_ENV = "STREAMLAB_CONFORMANCE_SLOW"
 PARTITION = "p"  # every item of a test shares one partition key: one shard, one sequence
 
@@ -172,19 +174,6 @@ class Backend:
         if name == "localstack":
             return cls(name, mapping_ready=60, delivery=60, retries=120, quiet=5, settle_latest=2, poll=0.5, role_propagation=0)
         return cls(name, mapping_ready=10, delivery=10, retries=30, quiet=1.0, settle_latest=0, poll=0.05, role_propagation=0)
-
-
-def backend_name(config: pytest.Config) -> str:
-    """The plugin's choice: ``--streamlab-backend``, else ``STREAMLAB_BACKEND``, else embedded."""
-    from streamlab.backends import backend_name_from_env
-
-    option = config.getoption("--streamlab-backend", default=None)
-    if option:
-        return str(option)
-    try:
-        return backend_name_from_env()
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
 
 
 def slow_enabled() -> bool:

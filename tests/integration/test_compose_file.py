@@ -133,10 +133,16 @@ def test_embedded_profile_runs_the_embedded_endpoint(compose):
     assert "exec streamlab up" in entrypoint
 
 
-def test_workflow_has_embedded_and_localstack_jobs():
+def test_workflow_has_embedded_container_and_localstack_jobs():
     workflow = yaml.safe_load(WORKFLOW.read_text())
     jobs = workflow["jobs"]
-    assert set(jobs) >= {"embedded", "localstack"}
+    assert set(jobs) >= {"embedded", "container", "localstack"}
+
+    container = jobs["container"]
+    assert container["env"] == {"STREAMLAB_BACKEND": "container", "STREAMLAB_CONTAINER_NETWORK": "host"}
+    runs = "\n".join(step.get("run", "") for step in container["steps"])
+    assert "docker build -f docker/embedded.Dockerfile -t streamlab-embedded:local ." in runs
+    assert "pytest -q -rs tests/integration tests/conformance" in runs and "redis-server" in runs
 
     embedded = jobs["embedded"]
     assert embedded["runs-on"] == "ubuntu-latest"
@@ -153,3 +159,13 @@ def test_workflow_has_embedded_and_localstack_jobs():
     assert "--json conformance-localstack.json" in runs
     assert any(step.get("uses", "").startswith("actions/upload-artifact") and
                step["with"]["path"] == "conformance-localstack.json" for step in localstack["steps"])
+
+
+def test_the_local_base_script_is_valid_shell_and_says_how_to_use_it():
+    script = ROOT / "docker" / "build-local-base.sh"
+    assert os.access(script, os.X_OK)
+    checked = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    text = script.read_text()
+    assert "debootstrap" in text and "docker import" in text
+    assert "--build-arg BASE_IMAGE=streamlab-base:bookworm" in text

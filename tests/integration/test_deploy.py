@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 
 from streamlab.deploy import DeployError, DeployResult, Target, deploy, detect_backend
 from streamlab.deploy.role import POLICY_NAME, apply_role
+from streamlab.deploy.target import probe_endpoint
+from streamlab.packaging import platform_for_runtime, runtime_description
 from streamlab.stack import Stack, StackError, load_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -377,6 +379,17 @@ def test_endpoint_kinds_are_detected(streamlab_endpoint_url: str) -> None:
     assert detect_backend("http://127.0.0.1:9") == "other"  # nothing listens on the discard port
     kind = detect_backend(streamlab_endpoint_url)
     assert kind in ("embedded", "other")  # "other" when the suite runs against LocalStack
+
+
+def test_an_embedded_endpoint_names_the_interpreter_its_functions_run_on(
+        streamlab_endpoint_url: str, streamlab_in_process: bool) -> None:
+    kind, runtime = probe_endpoint(streamlab_endpoint_url)
+    if kind != "embedded":
+        pytest.skip("not a streamlab endpoint")
+    assert set(runtime) == {"python", "platform"} and runtime["python"].count(".") == 2
+    if streamlab_in_process:  # the same interpreter: dependencies are built with plain pip
+        assert runtime == runtime_description()
+        assert platform_for_runtime(runtime).is_local
 
 
 def test_execution_role_grants_stream_logs_and_destinations(project: Project, aws_client: Callable[..., Any]) -> None:

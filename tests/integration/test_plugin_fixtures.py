@@ -111,15 +111,14 @@ def test_deployed_stack_runs_a_stream_handler(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
-def test_localstack_without_docker_skips_with_the_reason(project: pytest.Pytester) -> None:
-    from streamlab.backends import docker_available
-
-    if docker_available()[0]:
-        pytest.skip("Docker is available here: the LocalStack backend would really start")
-    project.makepyfile(test_ls="def test_needs_it(aws_client):\n    raise AssertionError('must not run')\n")
-    result = project.runpytest_inprocess("-rs", "-p", "no:cacheprovider", "--streamlab-backend=localstack")
+@pytest.mark.parametrize("backend", ["container", "localstack"])
+def test_a_container_backend_without_docker_skips_with_the_reason(
+        project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{project.path}/no-docker.sock")  # no engine, here or anywhere
+    project.makepyfile(test_needs="def test_needs_it(aws_client):\n    raise AssertionError('must not run')\n")
+    result = project.runpytest_inprocess("-rs", "-p", "no:cacheprovider", f"--streamlab-backend={backend}")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*STREAMLAB_BACKEND=localstack needs Docker: *"])
+    result.stdout.fnmatch_lines([f"*STREAMLAB_BACKEND={backend} needs Docker: *"])
 
 
 def test_aws_without_credentials_skips_with_the_reason(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
