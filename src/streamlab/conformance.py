@@ -26,6 +26,8 @@ from typing import Any, TextIO
 from streamlab.backends.base import BACKEND_NAMES as BACKENDS
 
 SUITE = Path("tests") / "conformance"
+#: Exit code when every scenario was skipped (pytest's own code for "no tests ran").
+NOTHING_CHECKED = 5
 BEHAVIOUR_WIDTH = 100
 
 
@@ -74,6 +76,7 @@ class ConformanceReporter:
     def __init__(self) -> None:
         self.behaviours: dict[str, str] = {}
         self.results: dict[str, Result] = {}
+        self.skip_reasons: dict[str, str] = {}
 
     def pytest_collection_modifyitems(self, items: list[Any]) -> None:
         for item in items:
@@ -88,6 +91,8 @@ class ConformanceReporter:
             result.outcome = "xfailed" if report.skipped else "xpassed"
         elif report.skipped:
             result.outcome = "skipped"
+            if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+                self.skip_reasons[report.nodeid] = str(report.longrepr[2]).removeprefix("Skipped: ")
         elif report.failed:
             result.outcome = "failed" if report.when == "call" else ("error" if result.outcome == "passed" else result.outcome)
 
@@ -190,6 +195,11 @@ def run_conformance(
     print(file=out)
     print(format_matrix(results, chosen, endpoint_url), file=out)
     print(f"({elapsed:.1f} s)", file=out)
+    if results and all(r.outcome == "skipped" for r in results):
+        # A matrix of nothing but SKIP checked nothing: say why, and do not exit 0.
+        reason = next(iter(reporter.skip_reasons.values()), "every scenario was skipped")
+        print(f"streamlab conformance: nothing was checked on {chosen}: {reason}", file=sys.stderr)
+        exit_code = NOTHING_CHECKED
     if json_path:
         document: dict[str, Any] = {
             "backend": chosen,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,18 @@ def test_run_conformance_end_to_end(tmp_path: Path) -> None:
     assert document["backend"] == "embedded" and document["endpoint_url"] is None
     assert document["passed"] >= 2 and document["failed"] == 0
     assert {"test", "behaviour", "outcome", "duration"} <= set(document["results"][0])
+
+
+def test_a_run_that_checks_nothing_says_why_and_fails(tmp_path: Path) -> None:
+    """The container backend with no Docker engine: every scenario skips, and the run is not a pass."""
+    code = (
+        "import sys; from streamlab.conformance import run_conformance; "
+        "sys.exit(run_conformance(None, None, 'container', extra_args=['-k', 'trim_horizon']))"
+    )
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    finished = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=env)
+    assert finished.returncode == 5, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "| SKIP   |" in finished.stdout and "| PASS   |" not in finished.stdout
+    assert "nothing was checked on container: STREAMLAB_BACKEND=container needs Docker" in finished.stderr

@@ -63,7 +63,8 @@ def deploy(
     the session's / ``AWS_REGION`` / ``us-east-1``. ``backend`` overrides detection
     (``embedded`` installs function dependencies for this machine, anything else for Lambda's
     manylinux x86_64); detected, an embedded endpoint's health answer names the interpreter its
-    functions run on (another one when it runs in a container), and dependencies are built for it. ``log`` receives one line per resource and the summary.
+    functions run on (another one when it runs in a container), and dependencies are built for
+    it. ``log`` receives one line per resource and the summary.
     Raises :class:`DeployError` naming the resource that could not be applied.
     """
     target = Target.connect(endpoint_url, region, session, backend)
