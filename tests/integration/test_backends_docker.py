@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import pytest
 
-from streamlab.backends import backend_from_name, docker_available
+from streamlab.backends import Backend, BackendUnavailable, backend_from_name, docker_available
 from streamlab.backends.container import BUILD_HINT, embedded_container_config
 from streamlab.backends.localstack import localstack_config
 from tests.integration.test_lambda_support import ROLE, zip_source
@@ -48,6 +50,19 @@ def require_image(image: str, pull: bool, hint: str = "") -> None:
         client.close()
 
 
+@contextmanager
+def started(backend: Backend) -> Iterator[str]:
+    """``with backend as url``, skipping (with the reason) when the backend cannot run here."""
+    try:
+        url = backend.start()
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield url
+    finally:
+        backend.stop()
+
+
 def clients(url: str, region: str) -> tuple[object, object]:
     options = dict(endpoint_url=url, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
     return boto3.client("dynamodb", **options), boto3.client("lambda", **options)
@@ -67,7 +82,7 @@ def create_streamed_table(ddb: object) -> str:
 def test_localstack_backend_serves_dynamodb() -> None:
     require_image(localstack_config().image, pull=True)
     backend = backend_from_name("localstack")
-    with backend as url:
+    with started(backend) as url:
         assert url and url.startswith("http://")
         assert backend.url == url
         ddb, _ = clients(url, backend.config.region)
@@ -82,7 +97,7 @@ def test_embedded_image_serves_dynamodb_and_runs_functions_inside_the_container(
     config = embedded_container_config()
     require_image(config.image, pull=config.image != "streamlab-embedded:local", hint=f" (build it: {BUILD_HINT})")
     backend = backend_from_name("container", config=config)
-    with backend as url:
+    with started(backend) as url:
         assert url and url.startswith("http://127.0.0.1:")
         ddb, lam = clients(url, "us-east-1")
         table = create_streamed_table(ddb)

@@ -194,3 +194,25 @@ def test_embedded_container_backend_without_docker_is_unavailable(monkeypatch: p
         backend.start()
     backend.stop()
     assert backend.url is None
+
+
+class _ContainerThatCannotStartItsReaper:
+    """What Testcontainers raises when Ryuk's image cannot be pulled (an engine with no registry)."""
+
+    def start(self, **options: object) -> None:
+        raise RuntimeError('500 Server Error for http+docker://localhost/v1.41/images/create?tag=0.8.1'
+                           '&fromImage=testcontainers%2Fryuk: Internal Server Error ("no such host")')
+
+
+def test_a_reaper_that_cannot_start_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    from testcontainers.core.config import testcontainers_config
+
+    from streamlab.backends._docker import start_container
+
+    monkeypatch.setattr(testcontainers_config, "ryuk_disabled", False)
+    with pytest.raises(BackendUnavailable, match=r"the container backend: Testcontainers' reaper testcontainers/ryuk:.*"
+                                                 r"TESTCONTAINERS_RYUK_DISABLED=true"):
+        start_container(_ContainerThatCannotStartItsReaper(), "the container backend")
+    monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)  # then it is some other failure
+    with pytest.raises(RuntimeError, match="500 Server Error"):
+        start_container(_ContainerThatCannotStartItsReaper(), "the container backend")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from streamlab.backends.base import BackendUnavailable, docker_available
+from streamlab.backends.base import BackendUnavailable, docker_available, short_error
 
 LOG = logging.getLogger(__name__)
 
@@ -19,6 +20,27 @@ def require_docker(what: str) -> None:
     ok, reason = docker_available()
     if not ok:
         raise BackendUnavailable(f"{what} needs Docker: {reason}")
+
+
+def start_container(container: Any, title: str, **start_options: Any) -> None:
+    """``container.start()``; a reaper that cannot start becomes :class:`BackendUnavailable` saying what to do.
+
+    Testcontainers first starts Ryuk, its reaper, from an image on Docker Hub; on an engine with
+    no registry that fails with a pull error that names neither Ryuk nor the way out.
+    """
+    from testcontainers.core.config import testcontainers_config as config
+
+    try:
+        container.start(**start_options)
+    except Exception as exc:
+        reaper = config.ryuk_image
+        name = reaper.split(":", 1)[0]
+        if not config.ryuk_disabled and (name in str(exc) or urllib.parse.quote(name, safe="") in str(exc)):
+            raise BackendUnavailable(
+                f"{title}: Testcontainers' reaper {reaper} could not start ({short_error(exc)}); "
+                "make the image available to the engine, or set TESTCONTAINERS_RYUK_DISABLED=true"
+            ) from exc
+        raise
 
 
 def wait_http(url: str, ready: Callable[[bytes], bool], timeout: float, what: str) -> None:

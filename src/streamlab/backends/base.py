@@ -49,16 +49,16 @@ def docker_available(timeout: float = 2.0) -> tuple[bool, str]:
     try:
         client = docker.from_env(timeout=timeout)
     except Exception as exc:  # DockerException: no socket, bad DOCKER_HOST, ...
-        return False, f"no Docker engine reachable ({_short(exc)})"
+        return False, f"no Docker engine reachable ({short_error(exc)})"
     try:
         client.ping()
     except Exception as exc:
-        return False, f"the Docker engine did not answer a ping ({_short(exc)})"
+        return False, f"the Docker engine did not answer a ping ({short_error(exc)})"
     finally:
         client.close()
     return True, ""
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."

@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamlab.backends._docker import dump_container_logs, require_docker, stop_container, wait_http
+from streamlab.backends._docker import (
+    dump_container_logs, require_docker, start_container, stop_container, wait_http,
+)
 from streamlab.backends.base import Backend, BackendUnavailable
 
 LOG = logging.getLogger(__name__)
@@ -128,7 +130,7 @@ class EmbeddedContainerBackend(Backend):
         self._require_image()
         self.container = build_container(self.config)
         try:
-            self.container.start()
+            start_container(self.container, "the container backend")
             url = f"http://127.0.0.1:{self._host_port()}"
             wait_http(f"{url}/_streamlab/health", lambda body: True, self.startup_timeout,
                       f"streamlab endpoint in {self.config.image}")
@@ -156,7 +158,13 @@ class EmbeddedContainerBackend(Backend):
     def _host_port(self) -> int:
         if self.config.network_mode == "host":
             return self.config.port
-        return int(self.container.get_exposed_port(self.config.port))
+        try:
+            return int(self.container.get_exposed_port(self.config.port))
+        except ConnectionError as exc:  # Testcontainers: "Port mapping ... is not available"
+            raise BackendUnavailable(
+                f"the engine published no host port for the container's {self.config.port} ({exc}); an engine "
+                f"without a bridge network (dockerd --bridge=none) needs {NETWORK_ENV}=host"
+            ) from exc
 
     def stop(self) -> None:
         container, self.container = self.container, None

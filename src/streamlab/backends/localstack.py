@@ -24,7 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamlab.backends._docker import dump_container_logs, require_docker, stop_container, wait_http
+from streamlab.backends._docker import (
+    dump_container_logs, require_docker, start_container, stop_container, wait_http,
+)
 from streamlab.backends.base import Backend
 
 LOG = logging.getLogger(__name__)
@@ -152,7 +154,7 @@ class LocalStackBackend(Backend):
                                                labels={LABEL_TESTCONTAINERS: "true", LABEL_SESSION_ID: SESSION_ID})
         try:
             self.container = build_container(self.config)
-            self.container.start(timeout=self.startup_timeout)
+            start_container(self.container, "the LocalStack backend", timeout=self.startup_timeout)
             url = self.container.get_url()
             wait_ready(url, self.config.services, timeout=self.startup_timeout)
         except BaseException:
