@@ -45,8 +45,9 @@ DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 LOG = logging.getLogger("streamlab.pytest")
 
-# How much slower an effect shows up than on the embedded endpoint: LocalStack polls streams and
-# cold-starts function containers; AWS polls 4 times a second and its first invoke takes seconds.
+# How much slower an effect shows up than on the embedded endpoint: the container backend is the
+# same engine in another process (a little slack); LocalStack polls streams and cold-starts
+# function containers; AWS polls 4 times a second and its first invoke takes seconds.
 TIMEOUT_SCALE = {"embedded": 1.0, "container": 1.5, "localstack": 6.0, "aws": 18.0}
 POLL_INTERVAL = {"embedded": 0.05, "container": 0.05, "localstack": 0.5, "aws": 2.0}
 
