@@ -73,6 +73,16 @@ def test_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None
     assert run(bench_args("--aws", "--endpoint-url", "http://127.0.0.1:1")) == 2
     assert run(bench_args("--aws")) == 2  # no role for the probe function
     assert "--role-arn" in capsys.readouterr().err
+    assert run(bench_args("--backend", "container", "--endpoint-url", "http://127.0.0.1:1")) == 2
+    assert "drop --endpoint-url" in capsys.readouterr().err
+
+
+def test_bench_on_a_backend_that_cannot_start_says_why(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    assert run(bench_args("--backend", "container", "--writes", "10")) == 2
+    assert "streamlab bench: the container backend needs Docker: " in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"chromium is not installed at {CHROMIUM}: the HTML report is not rendered")

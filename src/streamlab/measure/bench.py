@@ -7,10 +7,11 @@ log lines are read back through CloudWatch Logs (:mod:`streamlab.measure.probe_l
 compared with what was written (:func:`streamlab.measure.delivery.analyze`); the raw
 PutItem -> GetRecords floor (:func:`streamlab.measure.floor.measure_floor`) is measured in
 the same run so every figure has its reference beside it. Everything goes through boto3, so
-the same command measures the embedded endpoint, LocalStack or AWS.
+the same command measures the embedded endpoint (in this process, or its image with
+``--backend container``), LocalStack or AWS.
 
 The exit code is the verdict CI needs: 0 when nothing was lost and no key's versions arrived
-out of order, 1 otherwise (2 for bad arguments).
+out of order, 1 otherwise (2 for bad arguments, or a backend that cannot start here).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from streamlab.backends import Backend, BackendUnavailable, backend_from_name
 from streamlab.measure.bench_report import format_table, render_html
 from streamlab.measure.delivery import DeliveryReport, DeliveryTuple, analyze
 from streamlab.measure.floor import FloorResult, measure_floor
@@ -37,6 +39,8 @@ from streamlab.measure.probe_stack import ProbeStack, client, deploy_probe, tear
 from streamlab.measure.writers import PacedWrite, WriterPlan, acknowledged, run_paced_writers, sent, split_keys, writer_pool, writers_for
 
 DEFAULT_REGION = "us-east-1"
+#: What ``--backend`` can start (AWS is ``--aws``: nothing to start).
+STARTABLE_BACKENDS = ("embedded", "container", "localstack")
 WARM_WRITES = 3
 #: Samples kept in the JSON document (and drawn in the HTML); beyond it they are thinned evenly.
 MAX_SAMPLES = 20000
@@ -293,7 +297,9 @@ def run_bench(config: BenchConfig, *, progress: bool = True, log: Callable[[str]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``streamlab bench``'s options (DESIGN.md's interface, extended)."""
-    parser.add_argument("--endpoint-url", help="endpoint to measure (default: AWS_ENDPOINT_URL, else an embedded one started in-process)")
+    parser.add_argument("--endpoint-url", help="endpoint to measure (default: AWS_ENDPOINT_URL, else --backend is started)")
+    parser.add_argument("--backend", choices=STARTABLE_BACKENDS, default=None,
+                        help="backend to start and measure when no endpoint URL is given (default: embedded, in this process)")
     parser.add_argument("--aws", action="store_true", help="measure real AWS (boto3's credentials; needs --role-arn)")
     parser.add_argument("--role-arn", help="execution role for the probe function on AWS (local endpoints accept any)")
     parser.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
@@ -321,6 +327,8 @@ def _invalid(args: argparse.Namespace) -> str | None:
         return "--floor-writes must not be negative"
     if args.aws and args.endpoint_url:
         return "--aws measures AWS's own endpoints; drop --endpoint-url"
+    if args.backend and (args.aws or args.endpoint_url):
+        return "--backend starts an endpoint to measure; drop --endpoint-url / --aws, or --backend"
     if args.aws and not args.role_arn:
         return "--aws needs --role-arn (an execution role the probe function can use)"
     return None
@@ -336,13 +344,16 @@ def run(args: argparse.Namespace) -> int:
     endpoint_url = None if args.aws else (args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
     if args.writes % args.keys:
         print(f"streamlab bench: {args.writes} writes over {args.keys} keys: rounding up to {args.keys} x {math.ceil(args.writes / args.keys)}", file=sys.stderr)
-    embedded = None
+    started: Backend | None = None
     if endpoint_url is None and not args.aws:
-        from streamlab.emulator.endpoint import EmbeddedEndpoint
-
-        embedded = EmbeddedEndpoint(port=0).start()
-        endpoint_url = embedded.url
-    label = f"embedded (in-process) {endpoint_url}" if embedded else (endpoint_url or f"AWS {region}")
+        started = backend_from_name(args.backend or "embedded")
+        try:
+            endpoint_url = started.start()
+        except BackendUnavailable as error:
+            print(f"streamlab bench: {error}", file=sys.stderr)
+            return 2
+    where = "in-process" if started is not None and started.name == "embedded" else "started by bench"
+    label = f"{started.name} ({where}) {endpoint_url}" if started is not None else (endpoint_url or f"AWS {region}")
     if args.aws:
         print(f"warning: {AWS_CLOCK_WARNING}", file=sys.stderr)
     config = BenchConfig(
@@ -364,8 +375,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"streamlab bench: {error}", file=sys.stderr)
         return 1
     finally:
-        if embedded is not None:
-            embedded.stop()
+        if started is not None:
+            started.stop()
     document = result_document(result)
     print(format_table(document), flush=True)
     if args.json:
