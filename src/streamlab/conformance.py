@@ -91,8 +91,9 @@ class ConformanceReporter:
             result.outcome = "xfailed" if report.skipped else "xpassed"
         elif report.skipped:
             result.outcome = "skipped"
-            if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
-                self.skip_reasons[report.nodeid] = str(report.longrepr[2]).removeprefix("Skipped: ")
+            longrepr = getattr(report, "longrepr", None)  # (path, line, "Skipped: <reason>") for a skip
+            if isinstance(longrepr, tuple) and len(longrepr) == 3:
+                self.skip_reasons[report.nodeid] = str(longrepr[2]).removeprefix("Skipped: ")
         elif report.failed:
             result.outcome = "failed" if report.when == "call" else ("error" if result.outcome == "passed" else result.outcome)
 

@@ -47,12 +47,13 @@ def test_reporter_outcomes_and_durations() -> None:
         reporter.pytest_runtest_logreport(report("a", when, "passed"))
     reporter.pytest_runtest_logreport(report("b", "setup", "passed"))
     reporter.pytest_runtest_logreport(report("b", "call", "failed"))
-    reporter.pytest_runtest_logreport(report("c", "setup", "skipped"))
+    reporter.pytest_runtest_logreport(report("c", "setup", "skipped", longrepr=("x.py", 3, "Skipped: needs Docker")))
     reporter.pytest_runtest_logreport(report("d", "setup", "failed"))
     reporter.pytest_runtest_logreport(report("e", "call", "skipped", wasxfail="engine bug"))
     outcomes = {r.test: (r.outcome, r.duration) for r in reporter.results.values()}
     assert outcomes == {"a": ("passed", 3.0), "b": ("failed", 2.0), "c": ("skipped", 1.0), "d": ("error", 1.0), "e": ("xfailed", 1.0)}
     assert summary(list(reporter.results.values())) == {"passed": 2, "failed": 2, "skipped": 1}
+    assert reporter.skip_reasons == {"c": "needs Docker"}
 
 
 def test_matrix_has_one_line_per_behaviour() -> None:
