@@ -120,3 +120,15 @@ def test_embedded_image_serves_dynamodb_and_runs_functions_inside_the_container(
         assert body["echo"] == {"order": 7}
         assert body["in_container"] is True
     assert backend.url is None and backend.container is None
+
+
+@needs_docker
+def test_a_missing_local_image_is_reported_with_how_to_build_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlab.backends import container as container_backend
+
+    absent = f"streamlab-embedded:absent-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(container_backend, "DEFAULT_IMAGE", absent)  # the tag only a local build makes
+    backend = backend_from_name("container", config=embedded_container_config(image=absent))
+    with pytest.raises(BackendUnavailable, match=f"image {absent} is not on this Docker engine \\(build it: docker build"):
+        backend.start()
+    assert backend.container is None  # nothing was created

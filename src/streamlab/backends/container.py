@@ -142,7 +142,10 @@ class EmbeddedContainerBackend(Backend):
         return url
 
     def _require_image(self) -> None:
-        """No registry is asked: the image is built locally, so its absence is the user's to fix."""
+        """The default image exists only where it was built: say so, instead of a failed pull from
+        Docker Hub. Any other image (``STREAMLAB_EMBEDDED_IMAGE``) is the engine's to pull."""
+        if self.config.image != DEFAULT_IMAGE:
+            return
         import docker
         from docker.errors import ImageNotFound
 
@@ -150,8 +153,7 @@ class EmbeddedContainerBackend(Backend):
         try:
             client.images.get(self.config.image)
         except ImageNotFound:
-            hint = f" (build it: {BUILD_HINT})" if self.config.image == DEFAULT_IMAGE else ""
-            raise BackendUnavailable(f"image {self.config.image} is not on this Docker engine{hint}") from None
+            raise BackendUnavailable(f"image {self.config.image} is not on this Docker engine (build it: {BUILD_HINT})") from None
         finally:
             client.close()
 
