@@ -19,6 +19,7 @@ import pytest
 from streamlab.backends import Backend, BackendUnavailable, backend_from_name, docker_available
 from streamlab.backends.container import BUILD_HINT, embedded_container_config
 from streamlab.backends.localstack import localstack_config
+from streamlab.streams import create_stream_table
 from tests.integration.test_lambda_support import ROLE, zip_source
 
 pytestmark = pytest.mark.docker
@@ -68,16 +69,6 @@ def clients(url: str, region: str) -> tuple[object, object]:
     return boto3.client("dynamodb", **options), boto3.client("lambda", **options)
 
 
-def create_streamed_table(ddb: object) -> str:
-    table = f"streamlab-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST",
-                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
-    ddb.get_waiter("table_exists").wait(TableName=table)
-    return table
-
-
 @needs_docker
 def test_localstack_backend_serves_dynamodb() -> None:
     require_image(localstack_config().image, pull=True)
@@ -86,7 +77,8 @@ def test_localstack_backend_serves_dynamodb() -> None:
         assert url and url.startswith("http://")
         assert backend.url == url
         ddb, _ = clients(url, backend.config.region)
-        table = create_streamed_table(ddb)
+        table = f"streamlab-{uuid.uuid4().hex[:8]}"
+        create_stream_table(ddb, table, "NEW_IMAGE", wait=True)
         ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
         assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)["Item"]["n"] == {"N": "1"}
     assert backend.url is None and backend.container is None
@@ -100,7 +92,8 @@ def test_embedded_image_serves_dynamodb_and_runs_functions_inside_the_container(
     with started(backend) as url:
         assert url and url.startswith("http://127.0.0.1:")
         ddb, lam = clients(url, "us-east-1")
-        table = create_streamed_table(ddb)
+        table = f"streamlab-{uuid.uuid4().hex[:8]}"
+        create_stream_table(ddb, table, "NEW_IMAGE", wait=True)
         ddb.put_item(TableName=table, Item={"pk": {"S": "a"}})
         assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)["Item"] == {"pk": {"S": "a"}}
         # The function runs in the endpoint's container: it reports that container's view of itself.

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import sys
-import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,12 +106,6 @@ def build_container(config: LocalStackConfig, docker_client_kw: dict[str, Any] |
     # Joined by name: the network is created (and removed) by the backend around the container.
     container.with_kwargs(network=config.network)
     return container
-
-
-def health(url: str, timeout: float = 2.0) -> dict[str, Any]:
-    """``GET <url>/_localstack/health`` as JSON."""
-    with urllib.request.urlopen(f"{url}/_localstack/health", timeout=timeout) as response:
-        return json.loads(response.read().decode())
 
 
 def wait_ready(url: str, services: Sequence[str], timeout: float = 120.0) -> None:
