@@ -10,24 +10,25 @@ pip runs once per machine, not once per run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
 
 from streamlab.deploy import deploy
 from streamlab.stack import Stack, parse_stack
+from tests.integration.test_lambda_support import eventually
 from tests.redis_server import redis_url  # noqa: F401  (fixture, re-exported for the test modules)
 
 REPO = Path(__file__).resolve().parents[2]
 WINDOW_SECONDS = 2
-T = TypeVar("T")
 
 
 @dataclass
@@ -68,16 +69,8 @@ class DemoStack:
         }
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what or probe}")
-        time.sleep(interval)
+#: The demo stack's effects take a chain of invocations: a longer default than single-step tests.
+wait_for = functools.partial(eventually, timeout=30.0, interval=0.1)
 
 
 def demo_stack_model(prefix: str, redis: str) -> Stack:

@@ -7,6 +7,7 @@ events it receives and fails on demand.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -21,18 +22,12 @@ import pytest
 from streamlab.emulator.esm import EventSourceMappingEngine, InvokeResult, MappingConfig
 from streamlab.emulator.esm.poller import Boto3StreamReader
 from streamlab.streams import create_stream_table
+from tests.integration.test_lambda_support import eventually
 
 FAST = dict(poll_interval=0.05, retry_backoff=0.01, retry_backoff_max=0.05, shard_refresh_interval=0.5, restart_delay=0.05)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+wait_for = functools.partial(eventually, timeout=10.0, interval=0.02)
 
 
 class Function:
@@ -134,7 +129,7 @@ def receive(aws_client, url: str, count: int = 1, timeout: float = 10.0) -> list
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return len(bodies) >= count
 
-    wait_for(enough, timeout, interval=0.05)
+    wait_for(enough, timeout=timeout, interval=0.05)
     return bodies
 
 
