@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.request
@@ -186,31 +187,25 @@ def test_empty_body_with_expect_continue_is_answered(aws_client, unique_name) ->
     assert s3.head_object(Bucket=bucket, Key="marker")["ContentLength"] == 0
 
 
-def test_expect_continue_with_the_body_already_sent(streamlab_endpoint_url: str) -> None:
-    """Headers and a complete body in one packet, with ``Expect: 100-continue``, get a final answer."""
-    import socket
-
-    url = urlparse(streamlab_endpoint_url)
-    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+def assert_expect_continue_gets_a_final_answer(host: str, port: int) -> None:
+    """Send headers and a complete (empty) body in one packet with ``Expect: 100-continue``; read until 200 OK."""
+    with socket.create_connection((host, port), timeout=5) as sock:
         sock.sendall(b"GET /_streamlab/health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n")
         received = b""
         while b"200 OK" not in received:
             chunk = sock.recv(4096)
             assert chunk, f"connection closed after {received!r}"
             received += chunk
+
+
+def test_expect_continue_with_the_body_already_sent(streamlab_endpoint_url: str) -> None:
+    """Headers and a complete body in one packet, with ``Expect: 100-continue``, get a final answer."""
+    url = urlparse(streamlab_endpoint_url)
+    assert_expect_continue_gets_a_final_answer(str(url.hostname), int(url.port or 80))
 
 
 @pytest.mark.parametrize("server", ["cheroot", "waitress"])
 def test_each_server_answers_expect_continue_with_a_complete_body(server: str) -> None:
     """Both selectable servers give a final answer to ``Expect: 100-continue`` with the body sent."""
-    import socket
-
-    with EmbeddedEndpoint(port=0, server=server) as endpoint, socket.create_connection(
-        (endpoint.host, endpoint.port), timeout=5
-    ) as sock:
-        sock.sendall(b"GET /_streamlab/health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n")
-        received = b""
-        while b"200 OK" not in received:
-            chunk = sock.recv(4096)
-            assert chunk, f"connection closed after {received!r}"
-            received += chunk
+    with EmbeddedEndpoint(port=0, server=server) as endpoint:
+        assert_expect_continue_gets_a_final_answer(endpoint.host, endpoint.port)
