@@ -131,9 +131,11 @@ class EventSourceMappingEngine:
                 worker.initialise()
             except Exception:  # the worker retries it; the stream may not be ready yet
                 log.warning("event source mapping %s: starting position not taken yet", config.uuid, exc_info=True)
-            worker.start()
+            # Registered before its thread runs, so status() never reports the predecessor's
+            # metrics for a delivery the new worker has already made.
             self._workers[config.uuid] = worker
             self._configs[config.uuid] = config
+            worker.start()
             self._ensure_watchdog()
 
     def update_mapping(self, config: MappingConfig) -> bool:
@@ -169,11 +171,13 @@ class EventSourceMappingEngine:
             self.stop_mapping(mapping_uuid)
 
     def _stop_worker(self, mapping_uuid: str) -> None:
-        worker = self._workers.pop(mapping_uuid, None)
-        self._configs.pop(mapping_uuid, None)
+        """Stop the worker, then unregister it: status() reads it live until its final metrics are kept."""
+        worker = self._workers.get(mapping_uuid)
         if worker is not None:
             worker.stop()
             self._final_metrics[mapping_uuid] = worker.metrics()
+        self._workers.pop(mapping_uuid, None)
+        self._configs.pop(mapping_uuid, None)
 
     # -- polling ----------------------------------------------------------------------------
     def wake(self, operation: str | None = None) -> None:
