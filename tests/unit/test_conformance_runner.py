@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,3 +64,17 @@ def test_matrix_has_one_line_per_behaviour() -> None:
     assert "Ordering per item" in matrix[3] and "| PASS   |    1.23" in matrix[3]
     assert "| FAIL   |" in matrix[4] and len(matrix[4]) == len(matrix[3])
     assert matrix[-1] == "1 passed, 1 failed, 0 skipped"
+
+
+def test_run_environment_is_restored_afterwards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_conformance runs pytest in this process: its variables must not outlive the run."""
+    monkeypatch.setenv("STREAMLAB_TEST_SET", "before")
+    monkeypatch.setenv("STREAMLAB_TEST_REMOVED", "before")
+    monkeypatch.delenv("STREAMLAB_TEST_ADDED", raising=False)
+    with conformance._environment(STREAMLAB_TEST_SET="during", STREAMLAB_TEST_REMOVED=None, STREAMLAB_TEST_ADDED="during"):
+        assert os.environ["STREAMLAB_TEST_SET"] == "during"
+        assert "STREAMLAB_TEST_REMOVED" not in os.environ
+        assert os.environ["STREAMLAB_TEST_ADDED"] == "during"
+    assert os.environ["STREAMLAB_TEST_SET"] == "before"
+    assert os.environ["STREAMLAB_TEST_REMOVED"] == "before"
+    assert "STREAMLAB_TEST_ADDED" not in os.environ
