@@ -134,7 +134,14 @@ class Phase:
 
 
 def run_phase(
-    probe: Probe, pool: Executor, name: str, rate: float, seconds: float, writers: int, client: str, keys_per_writer: int = 10
+    probe: Probe,
+    pool: Executor,
+    name: str,
+    rate: float,
+    seconds: float,
+    writers: int,
+    client: str,
+    keys_per_writer: int = 10,
 ) -> Phase:
     """Write ``rate * seconds`` items with ``writers`` processes, then wait for their deliveries."""
     total = max(1, round(rate * seconds))
@@ -178,32 +185,62 @@ def print_report(result: dict[str, Any]) -> None:
     lat = latency["latency_ms"] or {}
     floor = result["floor_latency_ms"]
     print()
-    print(f"end to end at {latency['target_wps']:.0f} writes/s ({latency['writes']} writes, {latency['writers']} writers):")
-    print(f"  latency write ack -> handler  p50 {fmt(lat.get('p50'))} ms  p90 {fmt(lat.get('p90'))} ms  p99 {fmt(lat.get('p99'))} ms  max {fmt(lat.get('max'))} ms")
+    print(
+        f"end to end at {latency['target_wps']:.0f} writes/s ({latency['writes']} writes, {latency['writers']} "
+        "writers):"
+    )
+    print(
+        f"  latency write ack -> handler  p50 {fmt(lat.get('p50'))} ms  p90 {fmt(lat.get('p90'))} "
+        f"ms  p99 {fmt(lat.get('p99'))} ms  max {fmt(lat.get('max'))} ms"
+    )
     sent_lat = latency["latency_from_send_ms"] or {}
-    print(f"  latency write sent -> handler  p50 {fmt(sent_lat.get('p50'))} ms  p90 {fmt(sent_lat.get('p90'))} ms  p99 {fmt(sent_lat.get('p99'))} ms  max {fmt(sent_lat.get('max'))} ms")
-    print(f"  raw floor PutItem -> GetRecords  p50 {fmt(floor['p50'])} ms  p90 {fmt(floor['p90'])} ms  p99 {fmt(floor['p99'])} ms  max {fmt(floor['max'])} ms  ({result['floor_samples']} samples)")
-    print(f"  lost {latency['lost']}  duplicates {latency['duplicates']}  order violations {latency['order_violations']}")
+    print(
+        f"  latency write sent -> handler  p50 {fmt(sent_lat.get('p50'))} ms  p90 {fmt(sent_lat.get('p90'))} "
+        f"ms  p99 {fmt(sent_lat.get('p99'))} ms  max {fmt(sent_lat.get('max'))} ms"
+    )
+    print(
+        f"  raw floor PutItem -> GetRecords  p50 {fmt(floor['p50'])} ms  p90 {fmt(floor['p90'])} "
+        f"ms  p99 {fmt(floor['p99'])} ms  max {fmt(floor['max'])} ms  ({result['floor_samples']} "
+        "samples)"
+    )
+    print(
+        f"  lost {latency['lost']}  duplicates {latency['duplicates']}  order violations {latency['order_violations']}"
+    )
     print()
-    header = f"{'target w/s':>10} {'writers':>7} {'achieved':>9} {'writes':>7} {'lost':>5} {'dup':>4} {'order':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>8} {'drain s':>7}  sustained"
+    header = (
+        f"{'target w/s':>10} {'writers':>7} {'achieved':>9} {'writes':>7} {'lost':>5} {'dup':>4} {'order':>5} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>8} {'drain s':>7}  sustained"
+    )
     print("rate ramp:")
     print(header)
     for step in result["ramp"]:
         lat = step["latency_ms"] or {}
         print(
-            f"{step['target_wps']:>10.0f} {step['writers']:>7} {step['achieved_wps']:>9.1f} {step['writes']:>7} {step['lost']:>5} {step['duplicates']:>4} "
-            f"{step['order_violations']:>5} {fmt(lat.get('p50')):>7} {fmt(lat.get('p99')):>7} {fmt(lat.get('max')):>8} {step['drain_s']:>7.2f}  {'yes' if step['sustained'] else 'NO'}"
+            f"{step['target_wps']:>10.0f} {step['writers']:>7} {step['achieved_wps']:>9.1f} {step['writes']:>7} "
+            f"{step['lost']:>5} {step['duplicates']:>4} "
+            f"{step['order_violations']:>5} {fmt(lat.get('p50')):>7} {fmt(lat.get('p99')):>7} {fmt(lat.get('max')):>8} "
+            f"{step['drain_s']:>7.2f}  {'yes' if step['sustained'] else 'NO'}"
         )
     print()
     met = result["targets_met"]
-    print(f"highest sustained rate: {result['sustained_wps']:.0f} writes/s (target >= {TARGETS['sustained_wps']:.0f}: {'met' if met['sustained_wps'] else 'MISSED'})")
-    print(f"p50 target <= {TARGETS['p50_ms']:.0f} ms: {'met' if met['p50_ms'] else 'MISSED'};  p99 target <= {TARGETS['p99_ms']:.0f} ms: {'met' if met['p99_ms'] else 'MISSED'}")
+    print(
+        f"highest sustained rate: {result['sustained_wps']:.0f} writes/s (target >= {TARGETS['sustained_wps']:.0f}: "
+        f"{'met' if met['sustained_wps'] else 'MISSED'})"
+    )
+    print(
+        f"p50 target <= {TARGETS['p50_ms']:.0f} ms: {'met' if met['p50_ms'] else 'MISSED'};  p99 "
+        f"target <= {TARGETS['p99_ms']:.0f} ms: {'met' if met['p99_ms'] else 'MISSED'}"
+    )
     print(f"run took {result['run_seconds']:.1f} s; load average before/after: {result['load_average']}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoint-url", default=None, help="measure this running endpoint instead of an in-process one")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--endpoint-url", default=None, help="measure this running endpoint instead of an in-process one"
+    )
     parser.add_argument("--latency-rate", type=float, default=100.0)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--ramp", default="100,200,400,800", help="comma-separated writes/s")
@@ -213,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--writer-client",
         choices=("http", "boto3"),
         default="http",
-        help="writers send signed PutItem requests themselves (default: less client CPU on a small machine) or use boto3",
+        help="writers send signed PutItem requests themselves (default: less client CPU on a small machine) "
+        "or use boto3",
     )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -234,7 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         warm(probe, pool, args.writer_client)
         print(f"latency phase: {args.latency_rate:.0f} writes/s for {args.latency_seconds:.0f} s ...", flush=True)
-        latency = run_phase(probe, pool, "lat", args.latency_rate, args.latency_seconds, writers_for(args.latency_rate), args.writer_client)
+        latency = run_phase(
+            probe,
+            pool,
+            "lat",
+            args.latency_rate,
+            args.latency_seconds,
+            writers_for(args.latency_rate),
+            args.writer_client,
+        )
         ramp: list[Phase] = []
         for index, rate in enumerate(ramp_rates):
             print(f"ramp: {rate:.0f} writes/s for {args.step_seconds:.0f} s ...", flush=True)

@@ -30,6 +30,7 @@ Targets (from the issue): warm p50 <= 2 ms through the gateway, cold start <= 30
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import http.client
 import io
@@ -41,7 +42,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import zipfile
 from collections.abc import Callable
@@ -53,7 +53,8 @@ PAYLOAD = b'{"hello": "world"}'
 ROLE = "arn:aws:iam::123456789012:role/bench"
 SIGNED = {
     "Content-Type": "application/json",
-    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
+    "SignedHeaders=host, Signature=0",
 }
 
 
@@ -63,7 +64,14 @@ def summary(samples_s: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return round(ms[min(len(ms) - 1, int(q * len(ms)))], 3)
 
-    return {"n": len(ms), "p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": round(ms[-1], 3), "mean": round(statistics.fmean(ms), 3)}
+    return {
+        "n": len(ms),
+        "p50": pick(0.50),
+        "p90": pick(0.90),
+        "p99": pick(0.99),
+        "max": round(ms[-1], 3),
+        "mean": round(statistics.fmean(ms), 3),
+    }
 
 
 def timed(call: Callable[[], Any], count: int, warmup: int = 20) -> list[float]:
@@ -104,10 +112,8 @@ def post(connection: http.client.HTTPConnection, path: str, body: bytes, headers
 
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(5)
 
 
@@ -140,14 +146,22 @@ def bench_streamlab(warm: int, cold: int, runtime: str) -> dict[str, Any]:
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("app.py", HANDLER_SOURCE)
-        client.create_function(FunctionName="bench", Runtime=runtime, Role=ROLE, Handler="app.handler", Code={"ZipFile": package.getvalue()})
+        client.create_function(
+            FunctionName="bench",
+            Runtime=runtime,
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": package.getvalue()},
+        )
         client.get_waiter("function_active_v2").wait(FunctionName="bench")
 
         connection = http.client.HTTPConnection(host, int(port))
         path = "/2015-03-31/functions/bench/invocations"
         assert post(connection, path, PAYLOAD, SIGNED) == PAYLOAD
         raw = timed(lambda: post(connection, path, PAYLOAD, SIGNED), warm)
-        via_boto3 = timed(lambda: client.invoke(FunctionName="bench", Payload=PAYLOAD)["Payload"].read(), max(100, warm // 4))
+        via_boto3 = timed(
+            lambda: client.invoke(FunctionName="bench", Payload=PAYLOAD)["Payload"].read(), max(100, warm // 4)
+        )
 
         cold_samples = []
         for i in range(cold):
@@ -156,7 +170,11 @@ def bench_streamlab(warm: int, cold: int, runtime: str) -> dict[str, Any]:
             started = time.perf_counter()
             post(connection, path, PAYLOAD, SIGNED)
             cold_samples.append(time.perf_counter() - started)
-        return {"warm_gateway_raw_http": summary(raw), "warm_gateway_boto3": summary(via_boto3), "cold": summary(cold_samples)}
+        return {
+            "warm_gateway_raw_http": summary(raw),
+            "warm_gateway_boto3": summary(via_boto3),
+            "cold": summary(cold_samples),
+        }
     finally:
         if server.stdin:
             server.stdin.close()
@@ -172,11 +190,18 @@ def start_rie(rie: str, task_root: str, runtime: str) -> tuple[subprocess.Popen[
     process = subprocess.Popen(
         [
             rie,
-            "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
-            "--runtime-api-address", f"127.0.0.1:{free_port()}",
-            "--log-level", "error",
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{port}",
+            "--runtime-api-address",
+            f"127.0.0.1:{free_port()}",
+            "--log-level",
+            "error",
             # -S and PYTHONPATH as streamlab starts its environments, so both cold starts skip site.
-            sys.executable, "-S", "-m", "awslambdaric", "app.handler",
+            sys.executable,
+            "-S",
+            "-m",
+            "awslambdaric",
+            "app.handler",
         ],
         cwd=task_root,
         stdout=subprocess.DEVNULL,
@@ -184,8 +209,14 @@ def start_rie(rie: str, task_root: str, runtime: str) -> tuple[subprocess.Popen[
         start_new_session=True,
         # The same AWS_EXECUTION_ENV as streamlab's function: awslambdaric polls /next from a
         # helper thread on python3.12+, which costs the runtime a little per invoke.
-        env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test",
-             "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}", "PYTHONPATH": f"{task_root}:{_site_packages()}"},
+        env={
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SESSION_TOKEN": "test",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+            "PYTHONPATH": f"{task_root}:{_site_packages()}",
+        },
     )
     wait_for_port(port)
     return process, port
@@ -256,7 +287,12 @@ def bench_lambda_local(python: str, warm: int, cold: int) -> dict[str, Any]:
         cold_samples = []
         for _ in range(cold):
             started = time.perf_counter()
-            subprocess.run([command, "-f", "handler", "-t", "3", "app.py", "event.json"], cwd=task_root, capture_output=True, check=True)
+            subprocess.run(
+                [command, "-f", "handler", "-t", "3", "app.py", "event.json"],
+                cwd=task_root,
+                capture_output=True,
+                check=True,
+            )
             cold_samples.append(time.perf_counter() - started)
     return {"warm": summary(warm_samples), "cold": summary(cold_samples)}
 
@@ -267,11 +303,17 @@ def default_rie() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--warm", type=int, default=1000, help="warm invocations per tool (default 1000)")
     parser.add_argument("--cold", type=int, default=10, help="cold starts per tool (default 10)")
     parser.add_argument("--rie", default=default_rie(), help="path to the aws-lambda-rie binary")
-    parser.add_argument("--lambda-local-python", default="/tmp/streamlab-bench-venv/bin/python", help="python of a venv with python-lambda-local")
+    parser.add_argument(
+        "--lambda-local-python",
+        default="/tmp/streamlab-bench-venv/bin/python",
+        help="python of a venv with python-lambda-local",
+    )
     parser.add_argument("--runtime", default="python3.12", help="the function's runtime (default python3.12)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -282,22 +324,33 @@ def main(argv: list[str] | None = None) -> int:
         results["aws-lambda-rie"] = bench_rie(args.rie, args.warm, args.cold, args.runtime)
     else:
         print("aws-lambda-rie not found: skipped (see --rie)", file=sys.stderr)
-    if Path(args.lambda_local_python).exists() and Path(args.lambda_local_python).with_name("python-lambda-local").exists():
+    if (
+        Path(args.lambda_local_python).exists()
+        and Path(args.lambda_local_python).with_name("python-lambda-local").exists()
+    ):
         results["python-lambda-local"] = bench_lambda_local(args.lambda_local_python, args.warm, args.cold)
     else:
         print("python-lambda-local not found: skipped (see --lambda-local-python)", file=sys.stderr)
 
-    print(f"{os.cpu_count()} CPUs, load average {load_before:.2f} before and {os.getloadavg()[0]:.2f} after the run; runtime {args.runtime}")
+    print(
+        f"{os.cpu_count()} CPUs, load average {load_before:.2f} before and {os.getloadavg()[0]:.2f} "
+        f"after the run; runtime {args.runtime}"
+    )
     print(f"{'tool / measure':44} {'n':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     for tool, measures in results.items():
         for measure, figures in measures.items():
-            print(f"{tool + ' / ' + measure:44} {figures['n']:>5} {figures['p50']:>9.3f} {figures['p90']:>9.3f} {figures['p99']:>9.3f} {figures['max']:>9.3f}")
+            print(
+                f"{tool + ' / ' + measure:44} {figures['n']:>5} {figures['p50']:>9.3f} {figures['p90']:>9.3f} "
+                f"{figures['p99']:>9.3f} {figures['max']:>9.3f}"
+            )
     streamlab = results["streamlab"]
     warm_ok = streamlab["warm_gateway_raw_http"]["p50"] <= 2.0
     cold_ok = streamlab["cold"]["p50"] <= 300.0
-    print(textwrap.dedent(f"""
-        targets: warm p50 <= 2 ms through the gateway: {'met' if warm_ok else 'MISSED'} ({streamlab['warm_gateway_raw_http']['p50']} ms);
-                 cold start <= 300 ms: {'met' if cold_ok else 'MISSED'} (p50 {streamlab['cold']['p50']} ms, max {streamlab['cold']['max']} ms)""").strip())
+    warm, cold = streamlab["warm_gateway_raw_http"], streamlab["cold"]
+    print(f"targets: warm p50 <= 2 ms through the gateway: {'met' if warm_ok else 'MISSED'} ({warm['p50']} ms);")
+    print(
+        f"         cold start <= 300 ms: {'met' if cold_ok else 'MISSED'} (p50 {cold['p50']} ms, max {cold['max']} ms)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

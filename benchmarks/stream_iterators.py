@@ -57,7 +57,9 @@ def stored_iterators() -> int:
 
 
 def client(service: str, url: str) -> Any:
-    return boto3.client(service, endpoint_url=url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
 
 
 def create_streamed_table(dynamodb: Any, streams: Any, items: int) -> str:
@@ -67,7 +69,9 @@ def create_streamed_table(dynamodb: Any, streams: Any, items: int) -> str:
     for i in range(items):
         dynamodb.put_item(TableName=name, Item={"pk": {"S": f"item-{i}"}, "n": {"N": str(i)}})
     shard_id = first_shard_id(streams, arn)
-    return streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
 
 
 def http_poller(streams: Any) -> Poll:
@@ -90,7 +94,10 @@ def signed_http_poller(host: str, port: int) -> Poll:
             method="POST",
             url=url,
             data=body,
-            headers={"X-Amz-Target": "DynamoDBStreams_20120810.GetRecords", "Content-Type": "application/x-amz-json-1.0"},
+            headers={
+                "X-Amz-Target": "DynamoDBStreams_20120810.GetRecords",
+                "Content-Type": "application/x-amz-json-1.0",
+            },
         )
         signer.add_auth(request)
         connection.request("POST", "/", body=body, headers=dict(request.headers))
@@ -131,10 +138,18 @@ def run(label: str, polls: int, every: int, items: int, how: str) -> None:
             "backend": backend_poller,
         }
         poll = pollers[how]()
-        how = {"http": "signed HTTP -> endpoint", "boto3": "boto3 -> endpoint", "backend": "moto backend called directly"}[how]
+        how = {
+            "http": "signed HTTP -> endpoint",
+            "boto3": "boto3 -> endpoint",
+            "backend": "moto backend called directly",
+        }[how]
         start_rss = process.memory_info().rss
         print(f"[{label}] polling via {how}; RSS before polling {start_rss / MIB:.1f} MiB", flush=True)
-        print(f"[{label}] {'polls':>7} {'RSS MiB':>8} {'growth MiB':>10} {'stored iterators':>16} {'polls/s':>8} {'records':>7}", flush=True)
+        print(
+            f"[{label}] {'polls':>7} {'RSS MiB':>8} {'growth MiB':>10} {'stored iterators':>16} "
+            f"{'polls/s':>8} {'records':>7}",
+            flush=True,
+        )
         records, started = 0, time.perf_counter()
         for done in range(1, polls + 1):
             count, iterator = poll(iterator)
@@ -158,8 +173,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10_000)
     parser.add_argument("--items", type=int, default=100, help="items written before polling")
     parser.add_argument("--client", choices=("http", "boto3"), default="http", help="how the polls reach the endpoint")
-    parser.add_argument("--baseline-over-http", action="store_true", help="poll the baseline through the endpoint too (slow)")
-    parser.add_argument("--only", choices=("patched", "plain"), help="run one side only (the baseline subprocess uses this)")
+    parser.add_argument(
+        "--baseline-over-http", action="store_true", help="poll the baseline through the endpoint too (slow)"
+    )
+    parser.add_argument(
+        "--only", choices=("patched", "plain"), help="run one side only (the baseline subprocess uses this)"
+    )
     parser.add_argument("--direct", action="store_true", help="with --only: call the backend instead of the endpoint")
     args = parser.parse_args()
 
@@ -168,8 +187,20 @@ def main() -> None:
         run(label, args.polls, args.every, args.items, how="backend" if args.direct else args.client)
         return
 
-    print(f"{args.polls:,} GetRecords polls, figures every {args.every:,}; plain-moto baseline in a parallel subprocess", flush=True)
-    sizes = ["--polls", str(args.polls), "--every", str(args.every), "--items", str(args.items), "--client", args.client]
+    print(
+        f"{args.polls:,} GetRecords polls, figures every {args.every:,}; plain-moto baseline in a parallel subprocess",
+        flush=True,
+    )
+    sizes = [
+        "--polls",
+        str(args.polls),
+        "--every",
+        str(args.every),
+        "--items",
+        str(args.items),
+        "--client",
+        args.client,
+    ]
     baseline_args = ["--only", "plain", *sizes]
     if not args.baseline_over_http:
         baseline_args.append("--direct")

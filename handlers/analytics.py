@@ -29,7 +29,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from common.images import deserialize
 
 logger = Logger()
@@ -91,8 +90,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             contributions.append(contribution)
             return contribution
 
-        response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                            context=context)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
         failures = list(response.get("batchItemFailures", []))
         checkpoint = min((int(f["itemIdentifier"]) for f in failures), default=None)
         for contribution in contributions:
@@ -105,9 +105,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         table().put_item(Item=item)
         metrics.add_metric(name="WindowsClosed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="WindowOrders", unit=MetricUnit.Count, value=item["orders"])
-        logger.info("window aggregate written", extra={"window": window, "orders": item["orders"],
-                                                       "revenue": str(item["revenue"]),
-                                                       "terminated_early": bool(stream_event.is_window_terminated_early)})
+        logger.info(
+            "window aggregate written",
+            extra={
+                "window": window,
+                "orders": item["orders"],
+                "revenue": str(item["revenue"]),
+                "terminated_early": bool(stream_event.is_window_terminated_early),
+            },
+        )
         state = empty_state()
     return {"state": state, "batchItemFailures": failures}
 

@@ -39,7 +39,6 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-
 from common.images import changed_attributes, deserialize, plain
 from common.streams import table_name
 
@@ -97,8 +96,10 @@ def shard_of(stream_arn: str, sequence_number: str) -> str:
     try:
         shards = _describe_shards(stream_arn)
     except ClientError as error:
-        logger.warning("cannot describe the stream; audit objects go under unknown-shard",
-                       extra={"stream_arn": stream_arn, "error": str(error)})
+        logger.warning(
+            "cannot describe the stream; audit objects go under unknown-shard",
+            extra={"stream_arn": stream_arn, "error": str(error)},
+        )
         shards = []
     _shards[stream_arn] = (time.monotonic(), shards)
     return _shard_containing(shards, int(sequence_number)) or UNKNOWN_SHARD
@@ -123,7 +124,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return response
 
 
-def lines_before_first_failure(lines: list[dict[str, Any]], response: PartialItemFailureResponse) -> list[dict[str, Any]]:
+def lines_before_first_failure(
+    lines: list[dict[str, Any]], response: PartialItemFailureResponse
+) -> list[dict[str, Any]]:
     """The converted lines Lambda will not deliver again: those before the lowest failed sequence number."""
     failed = [int(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])]
     if not failed:
@@ -175,4 +178,4 @@ def _shard_containing(shards: list[dict[str, Any]], sequence: int) -> str | None
 
 
 def _iso(epoch: int | float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()

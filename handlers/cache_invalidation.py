@@ -29,7 +29,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from common.images import deserialize
 
 logger = Logger()
@@ -73,7 +72,10 @@ def record_handler(record: DynamoDBRecord) -> int:
     sku = str(keys[KEY_ATTRIBUTE])
     deleted = invalidate(redis_client(), sku)
     metrics.add_metric(name="CacheKeysDeleted", unit=MetricUnit.Count, value=deleted)
-    logger.info("product cache invalidated", extra={"sku": sku, "deleted": deleted, "eventName": record.event_name.name if record.event_name else None})
+    logger.info(
+        "product cache invalidated",
+        extra={"sku": sku, "deleted": deleted, "eventName": record.event_name.name if record.event_name else None},
+    )
     return deleted
 
 

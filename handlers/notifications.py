@@ -26,7 +26,6 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from common.idempotency import persistence_layer, record_config
 from common.images import deserialize, plain
 from common.streams import arn_for
@@ -72,8 +71,9 @@ def order_created_message(new_image: dict[str, Any]) -> tuple[dict[str, Any], di
 def publish_order_created(record: dict[str, Any]) -> dict[str, str]:
     """Publish once per stream record; the returned MessageId is what a duplicate gets back."""
     body, attributes = order_created_message(deserialize(record["dynamodb"].get("NewImage")))
-    response = sns().publish(TopicArn=topic_arn(), Message=json.dumps(body, separators=(",", ":")),
-                             MessageAttributes=attributes)
+    response = sns().publish(
+        TopicArn=topic_arn(), Message=json.dumps(body, separators=(",", ":")), MessageAttributes=attributes
+    )
     metrics.add_metric(name="OrderCreatedPublished", unit=MetricUnit.Count, value=1)
     logger.info("order-created published", extra={"order_id": body["order_id"], "message_id": response["MessageId"]})
     return {"order_id": str(body["order_id"]), "message_id": response["MessageId"]}

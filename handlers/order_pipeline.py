@@ -42,7 +42,6 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
-
 from common.idempotency import persistence_layer, record_config
 from common.images import deserialize
 
@@ -209,7 +208,9 @@ def advance(stage: Stage, order: dict[str, Any]) -> dict[str, str]:
         current = client().get_item(TableName=ORDERS_TABLE, Key=update["Key"], ConsistentRead=True).get("Item", {})
         now = deserialize(current)
         if now.get("status") != stage.expects or now.get("version") != order.get("version"):
-            return _skipped(stage, order, f"the order moved on (status {now.get('status')!r}, version {now.get('version')})")
+            return _skipped(
+                stage, order, f"the order moved on (status {now.get('status')!r}, version {now.get('version')})"
+            )
         if stage.name == "reserve":
             raise InsufficientStockError(f"order {order['order_id']!r}: not enough stock for {_skus(order)}") from error
         raise
@@ -228,8 +229,12 @@ def _skipped(stage: Stage, order: dict[str, Any], why: str) -> dict[str, str]:
 
 
 def _stage_handler(stage: Stage) -> Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]:
-    @idempotent_function(data_keyword_argument="record", config=idempotency, persistence_store=persistence,
-                         key_prefix=f"order_pipeline.{stage.name}")
+    @idempotent_function(
+        data_keyword_argument="record",
+        config=idempotency,
+        persistence_store=persistence,
+        key_prefix=f"order_pipeline.{stage.name}",
+    )
     def process(record: dict[str, Any]) -> dict[str, str]:
         return advance(stage, deserialize((record.get("dynamodb") or {}).get("NewImage")))
 
@@ -243,8 +248,9 @@ def _stage_handler(stage: Stage) -> Callable[[dict[str, Any], LambdaContext], Pa
         idempotency.register_lambda_context(context)
         if not event.get("Records"):
             return {"batchItemFailures": []}
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
 
     handler.__name__ = handler.__qualname__ = stage.name
     return handler

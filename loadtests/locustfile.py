@@ -40,20 +40,19 @@ unit test) imports ``locust`` first for the same reason.
 
 from __future__ import annotations
 
-import locust  # noqa: F401  first: gevent's monkey patching must precede boto3/urllib3/ssl
-
 import logging
 import os
 import random
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import gevent
+import locust  # noqa: F401  first: gevent's monkey patching must precede boto3/urllib3/ssl
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from locust import User, between, events, task
@@ -93,14 +92,19 @@ _writing = {"stopped": False}
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("streamlab")
-    group.add_argument("--probe-target", choices=("auto", "stack", "own"), default="auto",
-                       env_var="STREAMLAB_PROBE_TARGET",
-                       help="stack: the demo stack's Orders table and probe; own: loadtests/probe-stack.toml "
-                            "(deployed if missing); auto: stack if deployed, else own")
+    group.add_argument(
+        "--probe-target",
+        choices=("auto", "stack", "own"),
+        default="auto",
+        env_var="STREAMLAB_PROBE_TARGET",
+        help="stack: the demo stack's Orders table and probe; own: loadtests/probe-stack.toml "
+        "(deployed if missing); auto: stack if deployed, else own",
+    )
     group.add_argument("--orders-table", default="Orders", help="the stack's orders table (name prefix included)")
     group.add_argument("--probe-function", default="probe", help="the stack's probe function mapped to that table")
-    group.add_argument("--stream-drain", type=float, default=5.0,
-                       help="seconds to keep reading probe lines after the users stop")
+    group.add_argument(
+        "--stream-drain", type=float, default=5.0, help="seconds to keep reading probe lines after the users stop"
+    )
 
 
 def _option(environment: Environment, name: str, default: Any) -> Any:
@@ -119,8 +123,12 @@ def endpoint_url(environment: Environment) -> str | None:
 
 
 def region_name() -> str:
-    return (os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
-            or boto3.Session().region_name or "us-east-1")
+    return (
+        os.environ.get("AWS_DEFAULT_REGION")
+        or os.environ.get("AWS_REGION")
+        or boto3.Session().region_name
+        or "us-east-1"
+    )
 
 
 def session_for(endpoint: str | None) -> boto3.Session:
@@ -171,8 +179,10 @@ def find_stack_target(environment: Environment) -> dict[str, Any] | None:
         problems.append(f"its key is not just {attributes['key']!r}")
     if not stream.get("StreamEnabled") or stream.get("StreamViewType") not in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
         problems.append("its stream has no new images")
-    if not any(m.get("EventSourceArn") == stream_arn and m.get("State") in ("Enabled", "Enabling", "Creating", "Updating")
-               for m in mappings):
+    if not any(
+        m.get("EventSourceArn") == stream_arn and m.get("State") in ("Enabled", "Enabling", "Creating", "Updating")
+        for m in mappings
+    ):
         problems.append(f"{function_name} is not mapped to its stream")
     if problems:
         log.info("not using table %s: %s", table_name, "; ".join(problems))
@@ -186,8 +196,13 @@ def deploy_own_target(environment: Environment) -> dict[str, Any]:
     from streamlab.stack import load_stack
 
     endpoint = endpoint_url(environment)
-    deploy(load_stack(PROBE_STACK), endpoint_url=endpoint, region=region_name(), log=log.info,
-           session=session_for(endpoint))
+    deploy(
+        load_stack(PROBE_STACK),
+        endpoint_url=endpoint,
+        region=region_name(),
+        log=log.info,
+        session=session_for(endpoint),
+    )
     return {"table": OWN_TABLE, "function": OWN_FUNCTION, "attributes": dict(DEFAULT_ATTRIBUTES)}
 
 
@@ -203,7 +218,9 @@ def resolve_target(environment: Environment) -> dict[str, Any]:
         if target is None and mode == "stack":
             raise RuntimeError(f"--probe-target stack: no usable stack probe at {key[0] or 'AWS'} (see the log above)")
         _targets[key] = target or deploy_own_target(environment)
-        log.info("writing to table %s, end-to-end latency from %s's log", _targets[key]["table"], _targets[key]["function"])
+        log.info(
+            "writing to table %s, end-to-end latency from %s's log", _targets[key]["table"], _targets[key]["function"]
+        )
     return _targets[key]
 
 
@@ -255,7 +272,11 @@ class StreamLatencyCollector:
         newest_ms = self.since_ms
         for line in probe_lines(self._logs, self.function_name, self.since_ms):
             key, written_at, processed_at = line.get("key"), line.get("written_at"), line.get("processed_at")
-            if not (isinstance(key, str) and key.startswith(self.key_prefix)) or written_at is None or processed_at is None:
+            if (
+                not (isinstance(key, str) and key.startswith(self.key_prefix))
+                or written_at is None
+                or processed_at is None
+            ):
                 continue
             processed_ms = float(processed_at) * 1000
             ident = (line.get("eventID"), line.get("attempt"), processed_at)
@@ -316,7 +337,7 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
     if options is not None and options.headless:
         try:
             resolve_target(environment)
-        except Exception as error:  # noqa: BLE001 - reported, and the run ends
+        except Exception as error:
             _fail_setup(environment, error)
 
 
@@ -327,7 +348,7 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
         return  # the master's spawn message carries the target and the run tag
     try:
         target = resolve_target(environment)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _fail_setup(environment, error)
         return
     run = {**target, "key_prefix": f"locust-{uuid.uuid4().hex[:8]}-"}
@@ -338,7 +359,9 @@ def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     old = _collector.pop("current", None)
     if old is not None:
         old.stop(0)
-    collector = StreamLatencyCollector(environment, target["function"], run["key_prefix"], int(time.time() * 1000) - 1000)
+    collector = StreamLatencyCollector(
+        environment, target["function"], run["key_prefix"], int(time.time() * 1000) - 1000
+    )
     collector.start()
     _collector["current"] = collector
 
@@ -407,7 +430,7 @@ class OrdersUser(User):
             a["version"]: {"N": "1"},
             "status": {"S": LOAD_STATUSES[0]},
             "customer_id": {"S": "locust"},
-            "created_at": {"S": datetime.now(timezone.utc).isoformat()},
+            "created_at": {"S": datetime.now(UTC).isoformat()},
             "total": {"N": "10"},
             "currency": {"S": "USD"},
         }

@@ -63,7 +63,9 @@ class Section:
             return _MISSING
         return self.data[key]
 
-    def read(self, key: str, expect: str, check: Callable[[Any], bool], default: Any = None, required: bool = False) -> Any:
+    def read(
+        self, key: str, expect: str, check: Callable[[Any], bool], default: Any = None, required: bool = False
+    ) -> Any:
         """The value of ``key`` if ``check`` accepts it; otherwise records ``expected <expect>, got <value>``."""
         value = self._raw(key, required, expect)
         if value is _MISSING:
@@ -74,8 +76,15 @@ class Section:
         return value
 
     # -- typed reads --------------------------------------------------------------------
-    def integer(self, key: str, low: int | None = None, high: int | None = None, default: int | None = None,
-                required: bool = False, also: Sequence[int] = ()) -> int | None:
+    def integer(
+        self,
+        key: str,
+        low: int | None = None,
+        high: int | None = None,
+        default: int | None = None,
+        required: bool = False,
+        also: Sequence[int] = (),
+    ) -> int | None:
         """An integer in ``low..high`` (inclusive), or one of the special values in ``also`` (e.g. -1)."""
         if low is not None and high is not None:
             expect = f"an integer {low}-{high}" if low >= 0 else f"an integer {low} to {high}"
@@ -98,8 +107,15 @@ class Section:
     def boolean(self, key: str, default: bool | None = None, required: bool = False) -> bool | None:
         return self.read(key, "true or false", lambda v: isinstance(v, bool), default, required)
 
-    def string(self, key: str, default: str | None = None, required: bool = False, choices: Sequence[str] = (),
-               pattern: str | None = None, expect: str | None = None) -> str | None:
+    def string(
+        self,
+        key: str,
+        default: str | None = None,
+        required: bool = False,
+        choices: Sequence[str] = (),
+        pattern: str | None = None,
+        expect: str | None = None,
+    ) -> str | None:
         """A string, optionally one of ``choices`` or matching ``pattern`` (described by ``expect``)."""
         if expect is None:
             expect = ("one of " + ", ".join(f'"{c}"' for c in choices)) if choices else "a string"
@@ -114,14 +130,19 @@ class Section:
 
         return self.read(key, expect, check, default, required)
 
-    def string_list(self, key: str, expect: str = "a list of strings", item_check: Callable[[str], bool] | None = None,
-                    default: Sequence[str] = ()) -> tuple[str, ...]:
+    def string_list(
+        self,
+        key: str,
+        expect: str = "a list of strings",
+        item_check: Callable[[str], bool] | None = None,
+        default: Sequence[str] = (),
+    ) -> tuple[str, ...]:
         def check(v: Any) -> bool:
             return isinstance(v, list) and all(isinstance(i, str) and (item_check is None or item_check(i)) for i in v)
 
         return tuple(self.read(key, expect, check, list(default)))
 
-    def table(self, key: str, required: bool = False, expect: str = "a table") -> "Section | None":
+    def table(self, key: str, required: bool = False, expect: str = "a table") -> Section | None:
         value = self.read(key, expect, lambda v: isinstance(v, dict), None, required)
         return None if value is None else Section(value, self.key(key), self.problems)
 

@@ -119,14 +119,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with EmbeddedEndpoint(port=0) as endpoint:
         print(f"embedded endpoint at {endpoint.url}", flush=True)
         _deploy_stack(args.stack, endpoint.url, region, backend="embedded")
-        clients = {name: boto3.client(name, endpoint_url=endpoint.url, region_name=region) for name in ("dynamodb", "dynamodbstreams", "logs")}
-        print(f"\nwriting {args.writes} orders ({args.keys} keys) at {args.rate:g}/s; the probe handler reports each record...", flush=True)
+        clients = {
+            name: boto3.client(name, endpoint_url=endpoint.url, region_name=region)
+            for name in ("dynamodb", "dynamodbstreams", "logs")
+        }
+        print(
+            f"\nwriting {args.writes} orders ({args.keys} keys) at {args.rate:g}/s; the probe handler "
+            "reports each record...",
+            flush=True,
+        )
         handler = _measure_probe(clients, args)
         print(f"measuring the write -> stream floor ({args.writes} writes, PutItem then GetRecords)...", flush=True)
         floor = measure_floor(clients["dynamodb"], clients["dynamodbstreams"], writes=args.writes)
 
     print(f"\n{'measurement (ms)':<36}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}")
-    for label, latency in (("PutItem sent -> probe handler", handler.latency_ms), ("PutItem ack -> GetRecords floor", floor.latency_ms)):
+    for label, latency in (
+        ("PutItem sent -> probe handler", handler.latency_ms),
+        ("PutItem ack -> GetRecords floor", floor.latency_ms),
+    ):
         if latency is None:
             print(f"{label:<36}{'-':>9}{'-':>9}{'-':>9}{'-':>9}")
             continue
@@ -249,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs_cli.add_arguments(logs)
     logs.set_defaults(func=cmd_logs)
 
-    redrive = sub.add_parser("redrive", help="re-invoke functions with the stream records their on-failure records name")
+    redrive = sub.add_parser(
+        "redrive", help="re-invoke functions with the stream records their on-failure records name"
+    )
     redrive.add_argument("--queue", required=True, help="the on-failure queue: URL, ARN or name")
     redrive.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
     redrive.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
@@ -257,15 +269,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     from streamlab.measure import bench
 
-    bench_parser = sub.add_parser("bench", help="end-to-end latency, loss, per-key order and throughput, beside the raw floor")
+    bench_parser = sub.add_parser(
+        "bench", help="end-to-end latency, loss, per-key order and throughput, beside the raw floor"
+    )
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(func=bench.run)
 
     conformance = sub.add_parser("conformance", help="run the event source mapping conformance suite; print a matrix")
-    conformance.add_argument("--endpoint-url", help="endpoint to test (default: AWS_ENDPOINT_URL, else the backend is started)")
+    conformance.add_argument(
+        "--endpoint-url", help="endpoint to test (default: AWS_ENDPOINT_URL, else the backend is started)"
+    )
     conformance.add_argument("--json", help="also write the results here")
     conformance.add_argument(
-        "--backend", choices=BACKEND_NAMES, default=None,
+        "--backend",
+        choices=BACKEND_NAMES,
+        default=None,
         help="backend to start, or what --endpoint-url is, for its timing (default: $STREAMLAB_BACKEND, else embedded)",
     )
     conformance.set_defaults(func=cmd_conformance)

@@ -95,19 +95,34 @@ class ConformanceReporter:
             if isinstance(longrepr, tuple) and len(longrepr) == 3:
                 self.skip_reasons[report.nodeid] = str(longrepr[2]).removeprefix("Skipped: ")
         elif report.failed:
-            result.outcome = "failed" if report.when == "call" else ("error" if result.outcome == "passed" else result.outcome)
+            result.outcome = (
+                "failed" if report.when == "call" else ("error" if result.outcome == "passed" else result.outcome)
+            )
 
 
 def format_matrix(results: list[Result], backend: str, endpoint_url: str | None) -> str:
-    marks = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP", "xfailed": "XFAIL", "xpassed": "XPASS"}
+    marks = {
+        "passed": "PASS",
+        "failed": "FAIL",
+        "error": "ERROR",
+        "skipped": "SKIP",
+        "xfailed": "XFAIL",
+        "xpassed": "XPASS",
+    }
     lines = [
         f"DynamoDB Streams -> Lambda conformance on {backend}" + (f" ({endpoint_url})" if endpoint_url else ""),
         f"{'behaviour':<{BEHAVIOUR_WIDTH}} | {'result':<6} | seconds",
         f"{'-' * BEHAVIOUR_WIDTH}-+--------+--------",
     ]
     for result in results:
-        text = result.behaviour if len(result.behaviour) <= BEHAVIOUR_WIDTH else result.behaviour[: BEHAVIOUR_WIDTH - 1] + "…"
-        lines.append(f"{text:<{BEHAVIOUR_WIDTH}} | {marks.get(result.outcome, result.outcome):<6} | {result.duration:7.2f}")
+        text = (
+            result.behaviour
+            if len(result.behaviour) <= BEHAVIOUR_WIDTH
+            else result.behaviour[: BEHAVIOUR_WIDTH - 1] + "…"
+        )
+        lines.append(
+            f"{text:<{BEHAVIOUR_WIDTH}} | {marks.get(result.outcome, result.outcome):<6} | {result.duration:7.2f}"
+        )
     counts = summary(results)
     lines.append(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     return "\n".join(lines)
@@ -160,7 +175,9 @@ def run_conformance(
     out = out or sys.stdout
     chosen = (backend or os.environ.get("STREAMLAB_BACKEND") or "embedded").lower()
     if chosen not in BACKENDS:
-        print(f"streamlab conformance: unknown backend {chosen!r}; expected one of {', '.join(BACKENDS)}", file=sys.stderr)
+        print(
+            f"streamlab conformance: unknown backend {chosen!r}; expected one of {', '.join(BACKENDS)}", file=sys.stderr
+        )
         return 2
     if chosen == "aws" and endpoint_url:
         print("streamlab conformance: the aws backend uses AWS's own endpoints; drop --endpoint-url", file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 DEFAULT_REGION = "us-east-1"
@@ -22,7 +22,7 @@ def log_group_of(function_name: str) -> str:
 
 
 def format_event(event: dict[str, Any], show_stream: bool = False) -> str:
-    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     message = event["message"].rstrip("\n")
     if show_stream:
         return f"{stamp} {event.get('logStreamName', '')} {message}"
@@ -100,7 +100,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("name", help="function name or ARN")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
     parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
-    parser.add_argument("--region", default=None, help="region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)")
+    parser.add_argument(
+        "--region", default=None, help="region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)"
+    )
     parser.add_argument("--since", type=float, default=None, help="only events from the last N minutes")
 
 

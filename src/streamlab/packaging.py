@@ -70,11 +70,34 @@ class Platform:
     def installer_command(self, target: Path) -> list[str]:
         """The command that installs requirements (appended) into ``target`` for this platform."""
         if self.is_local:
-            return [sys.executable, "-m", "pip", "install", "--target", str(target), "--no-compile",
-                    "--disable-pip-version-check", "--no-input", "--quiet"]
-        return [_uv_binary(), "pip", "install", "--target", str(target), "--quiet",
-                "--python", sys.executable, "--python-version", self.python_version,
-                "--python-platform", str(self.python_platform), "--only-binary", ":all:"]
+            return [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--target",
+                str(target),
+                "--no-compile",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+            ]
+        return [
+            _uv_binary(),
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            "--quiet",
+            "--python",
+            sys.executable,
+            "--python-version",
+            self.python_version,
+            "--python-platform",
+            str(self.python_platform),
+            "--only-binary",
+            ":all:",
+        ]
 
 
 def _uv_binary() -> str:
@@ -244,7 +267,8 @@ def _collect_tree(root: Path, skip_top: tuple[str, ...] = ()) -> Iterator[tuple[
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root)
         dirnames[:] = sorted(
-            d for d in dirnames
+            d
+            for d in dirnames
             if d not in _SKIP_DIRS and not d.startswith(".") and not (rel_dir == Path(".") and d in skip_top)
         )
         for name in sorted(filenames):

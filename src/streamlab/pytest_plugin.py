@@ -14,13 +14,13 @@ Fixtures:
 
 - ``streamlab_endpoint_url`` (session): the endpoint URL under test (None on AWS).
 - ``streamlab_in_process`` (session): True when that endpoint is the embedded one in this process.
-- ``aws_region``, ``aws_client("dynamodb")``: a boto3 client aimed at it (dummy credentials on
+- ``streamlab_region``, ``streamlab_client("dynamodb")``: a boto3 client aimed at it (dummy credentials on
   an emulator, the default chain on AWS).
-- ``unique_name("orders")`` -> ``orders-1a2b3c4d``.
-- ``deployed_stack("setup/stack.toml")`` (session): deploys the stack once per session under a
+- ``streamlab_unique_name("orders")`` -> ``orders-1a2b3c4d``.
+- ``streamlab_deployed_stack("setup/stack.toml")`` (session): deploys the stack once per session under a
   unique ``name_prefix`` and returns a :class:`DeployedStack` (``.tables["Orders"]`` is the
   physical table name, ``.name("Orders")`` too).
-- ``stream_probe.wait_for(check, timeout=10)``: polls ``check`` until it returns something truthy;
+- ``streamlab_stream_probe.wait_for(check, timeout=10)``: polls ``check`` until it returns something truthy;
   timeouts are given for the embedded backend and scaled for LocalStack and AWS.
 """
 
@@ -29,10 +29,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +38,11 @@ import boto3
 import pytest
 
 from streamlab.backends.base import BACKEND_NAMES
+from streamlab.testing import DeployedStack, StreamProbe
 
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 LOG = logging.getLogger("streamlab.pytest")
-
-# How much slower an effect shows up than on the embedded endpoint: the container backend is the
-# same engine in another process (a little slack); LocalStack polls streams and cold-starts
-# function containers; AWS polls 4 times a second and its first invoke takes seconds.
-TIMEOUT_SCALE = {"embedded": 1.0, "container": 1.5, "localstack": 6.0, "aws": 18.0}
-POLL_INTERVAL = {"embedded": 0.05, "container": 0.05, "localstack": 0.5, "aws": 2.0}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -132,16 +125,16 @@ def streamlab_in_process(request: pytest.FixtureRequest, streamlab_backend_name:
 
 
 @pytest.fixture(scope="session")
-def aws_region() -> str:
+def streamlab_region() -> str:
     return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
 
 
 @pytest.fixture(scope="session")
-def aws_client(streamlab_endpoint_url: str | None, aws_region: str) -> Callable[..., Any]:
-    """``aws_client("dynamodb")``: a plain boto3 client aimed at the endpoint under test."""
+def streamlab_client(streamlab_endpoint_url: str | None, streamlab_region: str) -> Callable[..., Any]:
+    """``streamlab_client("dynamodb")``: a plain boto3 client aimed at the endpoint under test."""
 
     def make(service: str, region: str | None = None, **kwargs: Any) -> Any:
-        options: dict[str, Any] = {"region_name": region or aws_region}
+        options: dict[str, Any] = {"region_name": region or streamlab_region}
         if streamlab_endpoint_url is not None:  # an emulator: any credentials do
             options.update(endpoint_url=streamlab_endpoint_url, **DUMMY_CREDENTIALS)
         options.update(kwargs)
@@ -151,8 +144,8 @@ def aws_client(streamlab_endpoint_url: str | None, aws_region: str) -> Callable[
 
 
 @pytest.fixture
-def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
-    """``unique_name("orders")`` -> ``orders-<8 hex>``, so tests sharing an endpoint never collide."""
+def streamlab_unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``streamlab_unique_name("orders")`` -> ``orders-<8 hex>``, so tests sharing an endpoint never collide."""
 
     def make(prefix: str) -> str:
         return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -161,28 +154,6 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 
 
 # --- deployed stacks ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeployedStack:
-    """A stack deployed by ``deployed_stack``: logical name -> physical (AWS) name, per kind."""
-
-    stack: Any  # streamlab.stack.Stack, loaded with the unique prefix
-    result: Any  # streamlab.deploy.DeployResult
-    endpoint_url: str | None
-    prefix: str
-    tables: Mapping[str, str] = field(default_factory=dict)
-    functions: Mapping[str, str] = field(default_factory=dict)
-    queues: Mapping[str, str] = field(default_factory=dict)
-    topics: Mapping[str, str] = field(default_factory=dict)
-    buckets: Mapping[str, str] = field(default_factory=dict)
-
-    def name(self, logical: str) -> str:
-        """The physical name of the resource called ``logical`` (any kind; KeyError when none is)."""
-        for kind in (self.tables, self.functions, self.queues, self.topics, self.buckets):
-            if logical in kind:
-                return kind[logical]
-        raise KeyError(f"no resource {logical!r} in {self.stack.path}")
 
 
 def with_name_prefix(text: str, prefix: str) -> str:
@@ -207,9 +178,13 @@ def _deploy_backend(name: str, explicit: bool) -> Any:
 
 
 @pytest.fixture(scope="session")
-def deployed_stack(request: pytest.FixtureRequest, streamlab_endpoint_url: str | None, aws_region: str,
-                   streamlab_backend_name: str) -> Callable[..., DeployedStack]:
-    """``deployed_stack("setup/stack.toml")``: deploy once per session (cached by path) and return the names.
+def streamlab_deployed_stack(
+    request: pytest.FixtureRequest,
+    streamlab_endpoint_url: str | None,
+    streamlab_region: str,
+    streamlab_backend_name: str,
+) -> Callable[..., DeployedStack]:
+    """``streamlab_deployed_stack("setup/stack.toml")``: deploy once per session (cached by path) and return the names.
 
     Every resource gets a unique prefix (``sl<6 hex>-`` in front of the stack's own ``name_prefix``),
     so concurrent runs against one account or one LocalStack never collide. Paths are relative
@@ -232,10 +207,18 @@ def deployed_stack(request: pytest.FixtureRequest, streamlab_endpoint_url: str |
         stack = parse_stack(with_name_prefix(stack_path.read_text(encoding="utf-8"), unique), stack_path)
         if not stack.name_prefix.startswith(unique):
             raise pytest.UsageError(f"{stack_path}: could not put name_prefix {unique!r} in front of its own")
-        result = deploy(stack, endpoint_url=streamlab_endpoint_url, region=aws_region, log=LOG.info,
-                        backend=_deploy_backend(streamlab_backend_name, explicit))
+        result = deploy(
+            stack,
+            endpoint_url=streamlab_endpoint_url,
+            region=streamlab_region,
+            log=LOG.info,
+            backend=_deploy_backend(streamlab_backend_name, explicit),
+        )
         deployed = DeployedStack(
-            stack=stack, result=result, endpoint_url=streamlab_endpoint_url, prefix=stack.name_prefix,
+            stack=stack,
+            result=result,
+            endpoint_url=streamlab_endpoint_url,
+            prefix=stack.name_prefix,
             tables={n: t.physical_name for n, t in stack.tables.items()},
             functions={n: f.physical_name for n, f in stack.functions.items()},
             queues={n: q.physical_name for n, q in stack.queues.items()},
@@ -251,46 +234,7 @@ def deployed_stack(request: pytest.FixtureRequest, streamlab_endpoint_url: str |
 # --- waiting for a handler's effect --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StreamProbe:
-    """Waits for what a stream handler does, with timeouts scaled to the backend.
-
-    ``wait_for(check, timeout=10)`` calls ``check()`` until it returns something truthy and
-    returns that; an ``AssertionError`` or boto3 ``ClientError`` from ``check`` counts as "not
-    yet". ``timeout`` is what the embedded endpoint needs; it is multiplied by ``scale`` (6 on
-    LocalStack, 18 on AWS). On timeout the test fails with the last value or exception seen.
-    """
-
-    backend: str
-    scale: float
-    interval: float
-
-    def timeout_for(self, timeout: float) -> float:
-        return timeout * self.scale
-
-    def wait_for(self, check: Callable[[], Any], timeout: float = 10.0, message: str = "",
-                 interval: float | None = None) -> Any:
-        from botocore.exceptions import ClientError
-
-        limit = self.timeout_for(timeout)
-        deadline = time.monotonic() + limit
-        last: Any = None
-        while True:
-            try:
-                value = check()
-                if value:
-                    return value
-                last = value
-            except (AssertionError, ClientError) as exc:
-                last = exc
-            if time.monotonic() >= deadline:
-                what = message or getattr(check, "__name__", repr(check))
-                pytest.fail(f"{what}: not within {limit:.1f} s on {self.backend}; last: {last!r}"[:2000])
-            time.sleep(interval if interval is not None else self.interval)
-
-
 @pytest.fixture(scope="session")
-def stream_probe(streamlab_backend_name: str) -> StreamProbe:
-    """``stream_probe.wait_for(lambda: table.get_item(...).get("Item"), timeout=5)``."""
-    return StreamProbe(streamlab_backend_name, TIMEOUT_SCALE[streamlab_backend_name],
-                       POLL_INTERVAL[streamlab_backend_name])
+def streamlab_stream_probe(streamlab_backend_name: str) -> StreamProbe:
+    """``streamlab_stream_probe.wait_for(lambda: table.get_item(...).get("Item"), timeout=5)``."""
+    return StreamProbe.for_backend(streamlab_backend_name)

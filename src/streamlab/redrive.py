@@ -134,13 +134,15 @@ def redrive(
     log(f"redriving on-failure records from {queue_url}")
     seen: set[str] = set()
     while max_messages is None or len(report.outcomes) < max_messages:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                       VisibilityTimeout=VISIBILITY_TIMEOUT).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=VISIBILITY_TIMEOUT
+        ).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
         for message in messages:
             if message["MessageId"] in seen:  # one this run left visible: hand it back at once
-                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
         if not fresh:
             break
         for message in fresh:
@@ -150,8 +152,9 @@ def redrive(
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             else:
                 # Visible again now, for the next run (or another consumer), not in 15 minutes.
-                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
             report.outcomes.append(outcome)
             log(outcome.line())
             if max_messages is not None and len(report.outcomes) >= max_messages:
@@ -171,8 +174,11 @@ def failure_record(body: str) -> dict[str, Any] | None:
         return None
     if isinstance(data, dict) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
         return failure_record(data["Message"])
-    if isinstance(data, dict) and isinstance(data.get("DDBStreamBatchInfo"), dict) \
-            and isinstance(data.get("requestContext"), dict):
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("DDBStreamBatchInfo"), dict)
+        and isinstance(data.get("requestContext"), dict)
+    ):
         return data
     return None
 
@@ -184,19 +190,33 @@ def _redrive_message(target: Target, message: dict[str, Any]) -> MessageOutcome:
         return MessageOutcome(message_id, SKIPPED, "not a DynamoDB Streams on-failure record; left in the queue")
     info = record["DDBStreamBatchInfo"]
     outcome = MessageOutcome(
-        message_id, FAILED, "", function_arn=record["requestContext"].get("functionArn"),
-        stream_arn=info.get("streamArn"), shard_id=info.get("shardId"),
-        start_sequence_number=info.get("startSequenceNumber"), end_sequence_number=info.get("endSequenceNumber"))
-    missing = [k for k in ("functionArn", "streamArn", "shardId", "startSequenceNumber", "endSequenceNumber")
-               if not (record["requestContext"].get(k) if k == "functionArn" else info.get(k))]
+        message_id,
+        FAILED,
+        "",
+        function_arn=record["requestContext"].get("functionArn"),
+        stream_arn=info.get("streamArn"),
+        shard_id=info.get("shardId"),
+        start_sequence_number=info.get("startSequenceNumber"),
+        end_sequence_number=info.get("endSequenceNumber"),
+    )
+    missing = [
+        k
+        for k in ("functionArn", "streamArn", "shardId", "startSequenceNumber", "endSequenceNumber")
+        if not (record["requestContext"].get(k) if k == "functionArn" else info.get(k))
+    ]
     if missing:
         outcome.status, outcome.detail = SKIPPED, f"the on-failure record has no {', '.join(missing)}"
         return outcome
 
     region = arn_region(outcome.stream_arn or "", target.region)
     try:
-        raw = read_range(_client(target, "dynamodbstreams", region), outcome.stream_arn or "", outcome.shard_id or "",
-                         outcome.start_sequence_number or "", outcome.end_sequence_number or "")
+        raw = read_range(
+            _client(target, "dynamodbstreams", region),
+            outcome.stream_arn or "",
+            outcome.shard_id or "",
+            outcome.start_sequence_number or "",
+            outcome.end_sequence_number or "",
+        )
     except ParamValidationError as error:
         outcome.status, outcome.detail = SKIPPED, f"the on-failure record names no valid range: {error}"
         return outcome
@@ -204,20 +224,26 @@ def _redrive_message(target: Target, message: dict[str, Any]) -> MessageOutcome:
         code = error_code(error)
         if code == "TrimmedDataAccessException":
             outcome.status = EXPIRED
-            outcome.detail = (f"the records have left the stream ({_RETENTION}; the batch failed at "
-                              f"{record.get('timestamp', 'an unknown time')}); they cannot be redriven, "
-                              f"the message is left in the queue")
+            outcome.detail = (
+                f"the records have left the stream ({_RETENTION}; the batch failed at "
+                f"{record.get('timestamp', 'an unknown time')}); they cannot be redriven, "
+                f"the message is left in the queue"
+            )
             return outcome
         if code == "ResourceNotFoundException":
             outcome.status = EXPIRED
-            outcome.detail = (f"the stream or shard no longer exists ({_RETENTION}, and a disabled or deleted "
-                              f"stream goes with its records): {error.response['Error'].get('Message', '')}; "
-                              f"the message is left in the queue")
+            outcome.detail = (
+                f"the stream or shard no longer exists ({_RETENTION}, and a disabled or deleted "
+                f"stream goes with its records): {error.response['Error'].get('Message', '')}; "
+                f"the message is left in the queue"
+            )
             return outcome
         raise
     if not raw:
         outcome.status = EXPIRED
-        outcome.detail = f"no records of the range are left in the stream ({_RETENTION}); the message is left in the queue"
+        outcome.detail = (
+            f"no records of the range are left in the stream ({_RETENTION}); the message is left in the queue"
+        )
         return outcome
 
     lambda_client = _client(target, "lambda", arn_region(outcome.function_arn or "", region), _INVOKE_CONFIG)
@@ -228,20 +254,28 @@ def _redrive_message(target: Target, message: dict[str, Any]) -> MessageOutcome:
     outcome.records = len(events)
     expected = info.get("batchSize")
     if not events:
-        outcome.status, outcome.detail = SKIPPED, "no record of the range matches the mapping's filters; left in the queue"
+        outcome.status, outcome.detail = (
+            SKIPPED,
+            "no record of the range matches the mapping's filters; left in the queue",
+        )
         return outcome
     note = f" (the failed batch had {expected})" if isinstance(expected, int) and expected != len(events) else ""
 
-    response = lambda_client.invoke(FunctionName=outcome.function_arn, InvocationType="RequestResponse",
-                                    Payload=json.dumps({"Records": events}).encode())
+    response = lambda_client.invoke(
+        FunctionName=outcome.function_arn,
+        InvocationType="RequestResponse",
+        Payload=json.dumps({"Records": events}).encode(),
+    )
     payload = response["Payload"].read()
     if response.get("FunctionError"):
         outcome.detail = f"the function failed again on {len(events)} record(s){note}: {_error_summary(payload)}"
         return outcome
     failures = _batch_item_failures(payload)
     if failures:
-        outcome.detail = (f"the function reported {len(failures)} of {len(events)} record(s) failed{note}: "
-                          f"{', '.join(failures)}; the message stays in the queue")
+        outcome.detail = (
+            f"the function reported {len(failures)} of {len(events)} record(s) failed{note}: "
+            f"{', '.join(failures)}; the message stays in the queue"
+        )
         return outcome
     outcome.status = REDRIVEN
     outcome.detail = f"{len(events)} record(s) re-invoked successfully{note}; message deleted"
@@ -251,9 +285,9 @@ def _redrive_message(target: Target, message: dict[str, Any]) -> MessageOutcome:
 def read_range(streams: Any, stream_arn: str, shard_id: str, start: str, end: str) -> list[dict[str, Any]]:
     """The shard's records from ``start`` through ``end`` (sequence numbers), as GetRecords returns them."""
     last = int(end)
-    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,
-                                          ShardIteratorType="AT_SEQUENCE_NUMBER",
-                                          SequenceNumber=start)["ShardIterator"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=start
+    )["ShardIterator"]
     records: list[dict[str, Any]] = []
     empty = 0
     while iterator and empty < MAX_EMPTY_PAGES:

@@ -15,18 +15,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from streamlab._toml_schema import Section, key_path, show
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 needs the backport (same API)
-    import tomli as tomllib
 
 # --- AWS vocabularies ------------------------------------------------------------------------
 
@@ -44,11 +39,24 @@ MAX_FILTERS = 5
 #: Variables Lambda sets itself and rejects in a function's configuration.
 RESERVED_ENVIRONMENT = frozenset(
     {
-        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
     }
 )
 
@@ -57,7 +65,10 @@ _NAME_RULES: dict[str, tuple[str, str]] = {
     "table": (r"[A-Za-z0-9_.-]{3,255}", "3-255 characters from A-Z a-z 0-9 _ . -"),
     "queue": (r"[A-Za-z0-9_-]{1,80}", "1-80 characters from A-Z a-z 0-9 _ -"),
     "topic": (r"[A-Za-z0-9_-]{1,256}", "1-256 characters from A-Z a-z 0-9 _ -"),
-    "bucket": (r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "3-63 characters from a-z 0-9 . -, starting and ending with a letter or digit"),
+    "bucket": (
+        r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "3-63 characters from a-z 0-9 . -, starting and ending with a letter or digit",
+    ),
     "function": (r"[A-Za-z0-9_-]{1,64}", "1-64 characters from A-Z a-z 0-9 _ -"),
     "role": (r"[\w+=,.@-]{1,64}", "1-64 characters from A-Z a-z 0-9 _ + = , . @ -"),
 }
@@ -287,8 +298,15 @@ class _StackReader:
         handlers = "../handlers"
         role = DEFAULT_ROLE_NAME
         if settings is not None:
-            self.prefix = settings.string("name_prefix", default="", pattern=r"[a-z0-9-]{0,32}",
-                                          expect="0-32 characters from a-z 0-9 - (it must suit bucket names too)") or ""
+            self.prefix = (
+                settings.string(
+                    "name_prefix",
+                    default="",
+                    pattern=r"[a-z0-9-]{0,32}",
+                    expect="0-32 characters from a-z 0-9 - (it must suit bucket names too)",
+                )
+                or ""
+            )
             handlers = settings.string("handlers_dir", default=handlers) or handlers
             role = settings.string("role_name", default=role) or role
             settings.finish()
@@ -305,9 +323,18 @@ class _StackReader:
         resources = {"tables": tables, "queues": queues, "topics": topics, "buckets": buckets, "functions": functions}
         functions = {name: self._resolve_environment(function, resources) for name, function in functions.items()}
 
-        stack = Stack(path=self.path, handlers_dir=handlers_dir, name_prefix=self.prefix, role_name=role_name,
-                      tables=tables, queues=queues, topics=topics, buckets=buckets, functions=functions,
-                      mappings=mappings)
+        stack = Stack(
+            path=self.path,
+            handlers_dir=handlers_dir,
+            name_prefix=self.prefix,
+            role_name=role_name,
+            tables=tables,
+            queues=queues,
+            topics=topics,
+            buckets=buckets,
+            functions=functions,
+            mappings=mappings,
+        )
         _check_references(stack, self.problems)
         return stack
 
@@ -330,8 +357,10 @@ class _StackReader:
                     self.problems.append(f"{where}: unknown reference {show(match.group(0))}, expected one of {kinds}")
                     return match.group(0)
                 if name not in resources[kind]:
-                    self.problems.append(f"{where}: {match.group(0)} names no {kind[:-1]} {show(name)} "
-                                         f"(defined: {_defined(resources[kind])})")
+                    self.problems.append(
+                        f"{where}: {match.group(0)} names no {kind[:-1]} {show(name)} "
+                        f"(defined: {_defined(resources[kind])})"
+                    )
                     return match.group(0)
                 return str(resources[kind][name].physical_name)
 
@@ -398,7 +427,9 @@ class _StackReader:
                 if not isinstance(value, dict):
                     index_section.problem(index_name, f"expected a table, got {show(value)}")
                     continue
-                index = self._index(Section(value, index_section.key(index_name), self.problems), index_name, provisioned)
+                index = self._index(
+                    Section(value, index_section.key(index_name), self.problems), index_name, provisioned
+                )
                 if index is not None:
                     indexes.append(index)
         s.finish()
@@ -407,8 +438,18 @@ class _StackReader:
         for k in keys:
             if types.setdefault(k.name, k.type) != k.type:
                 s.problem(None, f"attribute {show(k.name)} is declared as both {types[k.name]} and {k.type}")
-        return Table(name, physical, pk or KeyAttribute("?", "S"), sk, billing or "PAY_PER_REQUEST", rcu, wcu,
-                     stream, ttl, tuple(indexes))
+        return Table(
+            name,
+            physical,
+            pk or KeyAttribute("?", "S"),
+            sk,
+            billing or "PAY_PER_REQUEST",
+            rcu,
+            wcu,
+            stream,
+            ttl,
+            tuple(indexes),
+        )
 
     def _index(self, s: Section, name: str, provisioned: bool) -> GlobalIndex | None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", name):
@@ -482,27 +523,52 @@ class _StackReader:
 
     def _function(self, s: Section, name: str, handlers_dir: Path) -> Function:
         physical = self._physical("function", name, s.path)
-        handler = s.string("handler", required=True, pattern=rf"{_IDENTIFIER}(\.{_IDENTIFIER})+",
-                           expect='"<module>.<function>" naming a module in handlers/ (e.g. "probe.handler")')
+        handler = s.string(
+            "handler",
+            required=True,
+            pattern=rf"{_IDENTIFIER}(\.{_IDENTIFIER})+",
+            expect='"<module>.<function>" naming a module in handlers/ (e.g. "probe.handler")',
+        )
         runtime = s.string("runtime", default=DEFAULT_RUNTIME, choices=PYTHON_RUNTIMES) or DEFAULT_RUNTIME
         timeout = s.integer("timeout", 1, 900, default=3)
         memory = s.integer("memory_size", 128, 10240, default=128)
-        environment = s.read("environment", "a table of string values",
-                             lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()), {})
+        environment = s.read(
+            "environment",
+            "a table of string values",
+            lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+            {},
+        )
         for var in environment:
             if not re.fullmatch(_ENV_NAME, var):
                 s.problem("environment", f"expected variable names like [A-Za-z][A-Za-z0-9_]*, got {show(var)}")
             elif var in RESERVED_ENVIRONMENT:
                 s.problem("environment", f"{var} is reserved by Lambda and cannot be set")
         reserved = s.integer("reserved_concurrency", 0)
-        include = s.string_list("include", expect="a list of module or package names in handlers/",
-                                item_check=lambda m: re.fullmatch(_IDENTIFIER, m) is not None)
-        requirements = s.string_list("requirements", expect='a list of pip requirements (e.g. ["requests==2.32.3"])',
-                                     item_check=lambda r: bool(r.strip()) and not r.strip().startswith("-"))
+        include = s.string_list(
+            "include",
+            expect="a list of module or package names in handlers/",
+            item_check=lambda m: re.fullmatch(_IDENTIFIER, m) is not None,
+        )
+        requirements = s.string_list(
+            "requirements",
+            expect='a list of pip requirements (e.g. ["requests==2.32.3"])',
+            item_check=lambda r: bool(r.strip()) and not r.strip().startswith("-"),
+        )
         description = s.string("description", default="") or ""
         s.finish()
-        function = Function(name, physical, handler or "", runtime, timeout or 3, memory or 128, dict(environment),
-                            reserved, include, tuple(r.strip() for r in requirements), description)
+        function = Function(
+            name,
+            physical,
+            handler or "",
+            runtime,
+            timeout or 3,
+            memory or 128,
+            dict(environment),
+            reserved,
+            include,
+            tuple(r.strip() for r in requirements),
+            description,
+        )
         module = ".".join((handler or "").split(".")[:-1])
         if handler is not None and _find_module(handlers_dir, module) is None:
             rel = module.replace(".", "/")
@@ -538,15 +604,20 @@ class _StackReader:
         parallel = s.integer("parallelization_factor", 1, 10, default=1)
         tumbling = s.integer("tumbling_window_in_seconds", 0, 900, default=0)
         response_types = s.string_list(
-            "function_response_types", expect='a list of "ReportBatchItemFailures"',
-            item_check=lambda t: t in FUNCTION_RESPONSE_TYPES)
+            "function_response_types",
+            expect='a list of "ReportBatchItemFailures"',
+            item_check=lambda t: t in FUNCTION_RESPONSE_TYPES,
+        )
         filters = self._filters(s)
         on_failure = self._destination(s)
         s.finish()
         if function is None or source is None or position is None:
             return None
         return EventSourceMapping(
-            function=function, source=source, starting_position=position, enabled=bool(enabled),
+            function=function,
+            source=source,
+            starting_position=position,
+            enabled=bool(enabled),
             batch_size=batch_size if batch_size is not None else 100,
             maximum_batching_window_in_seconds=window if window is not None else 0,
             bisect_batch_on_function_error=bool(bisect),
@@ -555,7 +626,8 @@ class _StackReader:
             parallelization_factor=parallel if parallel is not None else 1,
             tumbling_window_in_seconds=tumbling if tumbling is not None else 0,
             function_response_types=tuple(dict.fromkeys(response_types)),
-            filters=filters, on_failure=on_failure,
+            filters=filters,
+            on_failure=on_failure,
         )
 
     def _filters(self, s: Section) -> tuple[str, ...]:
@@ -623,12 +695,19 @@ def _defined(names: Any) -> str:
 
 def _check_references(stack: Stack, problems: list[str]) -> None:
     """Dangling or circular references between resources, found after each resource read cleanly."""
+    _check_queue_references(stack, problems)
+    _check_mapping_references(stack, problems)
+
+
+def _check_queue_references(stack: Stack, problems: list[str]) -> None:
     for queue in stack.queues.values():
         if queue.dead_letter_queue is None:
             continue
         where = key_path(key_path("queues", queue.name), "dead_letter_queue")
         if queue.dead_letter_queue not in stack.queues:
-            problems.append(f"{where}: no queue named {show(queue.dead_letter_queue)} (defined: {_defined(stack.queues)})")
+            problems.append(
+                f"{where}: no queue named {show(queue.dead_letter_queue)} (defined: {_defined(stack.queues)})"
+            )
             continue
         chain, seen = [queue.name], {queue.name}
         nxt: str | None = queue.dead_letter_queue
@@ -646,24 +725,36 @@ def _check_references(stack: Stack, problems: list[str]) -> None:
             if sub.queue not in stack.queues:
                 problems.append(f"{where}: no queue named {show(sub.queue)} (defined: {_defined(stack.queues)})")
 
+
+def _check_mapping_references(stack: Stack, problems: list[str]) -> None:
     seen_pairs: dict[tuple[str, str], int] = {}
     for i, mapping in enumerate(stack.mappings):
         where = key_path("mappings", i)
         if mapping.function not in stack.functions:
-            problems.append(f"{where}.function: no function named {show(mapping.function)} (defined: {_defined(stack.functions)})")
+            problems.append(
+                f"{where}.function: no function named {show(mapping.function)} (defined: {_defined(stack.functions)})"
+            )
         table = stack.tables.get(mapping.source)
         if table is None:
-            problems.append(f"{where}.source: no table named {show(mapping.source)} (defined: {_defined(stack.tables)})")
+            problems.append(
+                f"{where}.source: no table named {show(mapping.source)} (defined: {_defined(stack.tables)})"
+            )
         elif table.stream_view_type is None:
-            problems.append(f"{where}.source: table {show(mapping.source)} has no stream "
-                            f"(set tables.{mapping.source}.stream_view_type)")
+            problems.append(
+                f"{where}.source: table {show(mapping.source)} has no stream "
+                f"(set tables.{mapping.source}.stream_view_type)"
+            )
         if mapping.on_failure is not None:
             declared = stack.destination_names()[mapping.on_failure.kind]
             if mapping.on_failure.name not in declared:
-                problems.append(f"{where}.on_failure: no {mapping.on_failure.kind} named {show(mapping.on_failure.name)} "
-                                f"(defined: {_defined(declared)})")
+                problems.append(
+                    f"{where}.on_failure: no {mapping.on_failure.kind} named {show(mapping.on_failure.name)} "
+                    f"(defined: {_defined(declared)})"
+                )
         pair = (mapping.function, mapping.source)
         if pair in seen_pairs:
-            problems.append(f"{where}: same function {show(pair[0])} and source {show(pair[1])} as "
-                            f"mappings[{seen_pairs[pair]}] (Lambda allows one mapping per stream and function)")
+            problems.append(
+                f"{where}: same function {show(pair[0])} and source {show(pair[1])} as "
+                f"mappings[{seen_pairs[pair]}] (Lambda allows one mapping per stream and function)"
+            )
         seen_pairs.setdefault(pair, i)

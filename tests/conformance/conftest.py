@@ -33,6 +33,7 @@ Function environment ``MODE``: ``record`` (answers null), ``partial`` (answers b
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -141,7 +142,8 @@ def handler(event, context):
                 return {"note": "no state"}
         state = dict(event.get("state") or {})
         state["count"] = state.get("count", 0) + len(records)
-        state["items"] = list(state.get("items", [])) + [_text(r, "sk") or (r["dynamodb"]["Keys"]["sk"]["S"]) for r in records]
+        seen = [_text(r, "sk") or (r["dynamodb"]["Keys"]["sk"]["S"]) for r in records]
+        state["items"] = list(state.get("items", [])) + seen
         if any(_text(r, "directive") == "big-state" for r in records):
             state["pad"] = "x" * (1100 * 1024)
         return {"state": state}
@@ -168,12 +170,25 @@ class Backend:
         return self.name == "aws"
 
     @classmethod
-    def named(cls, name: str) -> "Backend":
+    def named(cls, name: str) -> Backend:
         if name == "aws":
-            return cls(name, mapping_ready=300, delivery=180, retries=420, quiet=30, settle_latest=20, poll=2.0, role_propagation=60)
+            return cls(
+                name,
+                mapping_ready=300,
+                delivery=180,
+                retries=420,
+                quiet=30,
+                settle_latest=20,
+                poll=2.0,
+                role_propagation=60,
+            )
         if name == "localstack":
-            return cls(name, mapping_ready=60, delivery=60, retries=120, quiet=5, settle_latest=2, poll=0.5, role_propagation=0)
-        return cls(name, mapping_ready=10, delivery=10, retries=30, quiet=1.0, settle_latest=0, poll=0.05, role_propagation=0)
+            return cls(
+                name, mapping_ready=60, delivery=60, retries=120, quiet=5, settle_latest=2, poll=0.5, role_propagation=0
+            )
+        return cls(
+            name, mapping_ready=10, delivery=10, retries=30, quiet=1.0, settle_latest=0, poll=0.05, role_propagation=0
+        )
 
 
 def slow_enabled() -> bool:
@@ -195,11 +210,14 @@ def eventually(check: Callable[[], Any], timeout: float, interval: float = 0.05,
 
 # -- pytest wiring -----------------------------------------------------------------------------
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "conformance: a documented DynamoDB Streams -> Lambda behaviour, public API only")
+    config.addinivalue_line(
+        "markers", "conformance: a documented DynamoDB Streams -> Lambda behaviour, public API only"
+    )
     config.addinivalue_line("markers", "slow_on_aws: needs minutes of real time on AWS (60 s record age minimum)")
     config.addinivalue_line(
         "markers",
-        "early_start(arm): call arm(scenario) at session start; the test runs last and receives (scenario, state) as `armed`",
+        "early_start(arm): call arm(scenario) at session start; the test runs last and receives "
+        "(scenario, state) as `armed`",
     )
 
 
@@ -230,7 +248,7 @@ ClientFactory = Callable[..., Any]
 
 
 @pytest.fixture(scope="session")
-def client(conformance_endpoint: str | None, aws_region: str, backend: Backend) -> ClientFactory:
+def client(conformance_endpoint: str | None, streamlab_region: str, backend: Backend) -> ClientFactory:
     """``client("dynamodb", region=None, validate=True)``: a cached boto3 client for the backend under test.
 
     ``validate=False`` turns off boto3's own parameter checks, so the service answers instead.
@@ -238,14 +256,16 @@ def client(conformance_endpoint: str | None, aws_region: str, backend: Backend) 
     cache: dict[tuple[str, str, bool], Any] = {}
 
     def make(service: str, region: str | None = None, validate: bool = True) -> Any:
-        key = (service, region or aws_region, validate)
+        key = (service, region or streamlab_region, validate)
         if key not in cache:
             options: dict[str, Any] = {
                 "region_name": key[1],
                 "config": Config(retries={"mode": "standard", "max_attempts": 3}, parameter_validation=validate),
             }
             if conformance_endpoint is not None:
-                options.update(endpoint_url=conformance_endpoint, aws_access_key_id="test", aws_secret_access_key="test")
+                options.update(
+                    endpoint_url=conformance_endpoint, aws_access_key_id="test", aws_secret_access_key="test"
+                )
             cache[key] = boto3.client(service, **options)
         return cache[key]
 
@@ -269,7 +289,7 @@ class Recorder:
     def _s3(self) -> Any:
         return self.client("s3", region=self.region)
 
-    def invocations(self, table: str) -> list["Invocation"]:
+    def invocations(self, table: str) -> list[Invocation]:
         """Every invocation recorded for ``table`` so far, in start order."""
         s3 = self._s3()
         keys: list[str] = []
@@ -288,7 +308,7 @@ class Invocation:
     request_id: str
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> "Invocation":
+    def from_body(cls, body: dict[str, Any]) -> Invocation:
         return cls(body["event"], body["at"], body["request_id"])
 
     @property
@@ -345,14 +365,14 @@ def execution_policy(bucket: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def recorder(client: ClientFactory, aws_region: str) -> Iterator[Recorder]:
+def recorder(client: ClientFactory, streamlab_region: str) -> Iterator[Recorder]:
     s3 = client("s3")
     bucket = f"streamlab-conformance-{uuid.uuid4().hex[:16]}"
     options: dict[str, Any] = {}
-    if aws_region != "us-east-1":
-        options["CreateBucketConfiguration"] = {"LocationConstraint": aws_region}
+    if streamlab_region != "us-east-1":
+        options["CreateBucketConfiguration"] = {"LocationConstraint": streamlab_region}
     s3.create_bucket(Bucket=bucket, **options)
-    yield Recorder(client, bucket, aws_region)
+    yield Recorder(client, bucket, streamlab_region)
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
@@ -368,7 +388,9 @@ def execution_role(client: ClientFactory, recorder: Recorder, backend: Backend) 
     iam = client("iam")
     name = _name("streamlab-conformance")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
-    iam.put_role_policy(RoleName=name, PolicyName="conformance", PolicyDocument=json.dumps(execution_policy(recorder.bucket)))
+    iam.put_role_policy(
+        RoleName=name, PolicyName="conformance", PolicyDocument=json.dumps(execution_policy(recorder.bucket))
+    )
     yield arn
     try:
         iam.delete_role_policy(RoleName=name, PolicyName="conformance")
@@ -411,7 +433,13 @@ class Functions:
             Code={"ZipFile": handler_zip()},
             Timeout=60,
             MemorySize=256,
-            Environment={"Variables": {"RECORDER_BUCKET": self.recorder.bucket, "RECORDER_REGION": self.recorder.region, "MODE": mode}},
+            Environment={
+                "Variables": {
+                    "RECORDER_BUCKET": self.recorder.bucket,
+                    "RECORDER_REGION": self.recorder.region,
+                    "MODE": mode,
+                }
+            },
         )
         deadline = time.monotonic() + self.backend.role_propagation
         while True:
@@ -429,10 +457,8 @@ class Functions:
 
     def delete_all(self) -> None:
         for (_, region), arn in self._arns.items():
-            try:
+            with contextlib.suppress(ClientError):
                 self.client("lambda", region=region).delete_function(FunctionName=arn)
-            except ClientError:
-                pass
 
 
 @pytest.fixture(scope="session")
@@ -480,7 +506,10 @@ class Scenario:
         description = dynamodb.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
         )["TableDescription"]
@@ -502,7 +531,9 @@ class Scenario:
                 requests = answer.get("UnprocessedItems", {}).get(table.name, [])
 
     def delete(self, table: Table, sk: str) -> None:
-        self.client("dynamodb", region=table.region).delete_item(TableName=table.name, Key={"pk": {"S": PARTITION}, "sk": {"S": sk}})
+        self.client("dynamodb", region=table.region).delete_item(
+            TableName=table.name, Key={"pk": {"S": PARTITION}, "sk": {"S": sk}}
+        )
 
     # functions and mappings ------------------------------------------------------------------
     def lambda_client(self, region: str | None = None, *, validate: bool = True) -> Any:
@@ -516,7 +547,9 @@ class Scenario:
         deadline = time.monotonic() + self.backend.role_propagation
         while True:
             try:
-                created = lam.create_event_source_mapping(EventSourceArn=table.stream_arn, FunctionName=function, **parameters)
+                created = lam.create_event_source_mapping(
+                    EventSourceArn=table.stream_arn, FunctionName=function, **parameters
+                )
                 break
             except ClientError as error:  # AWS: the new role's stream permissions are not visible yet
                 if "permission" not in str(error).lower() or time.monotonic() > deadline:
@@ -577,7 +610,9 @@ class Scenario:
         bodies: list[dict[str, Any]] = []
 
         def enough() -> bool:
-            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1 if self.backend.is_aws else 0)
+            answer = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1 if self.backend.is_aws else 0
+            )
             for message in answer.get("Messages", []):
                 bodies.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -603,9 +638,20 @@ class Scenario:
             seen = {sk for invocation in invocations for sk in invocation.sks}
             return invocations if wanted <= seen else None
 
-        return eventually(check, timeout or self.backend.delivery, self.backend.poll, f"records {sorted(wanted)} delivered from {table.name}")
+        return eventually(
+            check,
+            timeout or self.backend.delivery,
+            self.backend.poll,
+            f"records {sorted(wanted)} delivered from {table.name}",
+        )
 
-    def wait_invocations(self, table: Table, predicate: Callable[[list[Invocation]], bool], timeout: float | None = None, message: str = "") -> list[Invocation]:
+    def wait_invocations(
+        self,
+        table: Table,
+        predicate: Callable[[list[Invocation]], bool],
+        timeout: float | None = None,
+        message: str = "",
+    ) -> list[Invocation]:
         def check() -> list[Invocation] | None:
             invocations = self.invocations(table)
             return invocations if predicate(invocations) else None
@@ -615,25 +661,17 @@ class Scenario:
     # cleanup ---------------------------------------------------------------------------------
     def close(self) -> None:
         for mapping in self.mappings:
-            try:
+            with contextlib.suppress(ClientError):
                 self.lambda_client(mapping.region).delete_event_source_mapping(UUID=mapping.uuid)
-            except ClientError:
-                pass
         for table in self.tables:
-            try:
+            with contextlib.suppress(ClientError):
                 self.client("dynamodb", region=table.region).delete_table(TableName=table.name)
-            except ClientError:
-                pass
         for url, _ in self.queues:
-            try:
+            with contextlib.suppress(ClientError):
                 self.client("sqs").delete_queue(QueueUrl=url)
-            except ClientError:
-                pass
         for topic, _ in self.topics:
-            try:
+            with contextlib.suppress(ClientError):
                 self.client("sns").delete_topic(TopicArn=topic)
-            except ClientError:
-                pass
 
 
 def item(sk: str, **attributes: Any) -> dict[str, Any]:
@@ -655,7 +693,12 @@ def item(sk: str, **attributes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session", autouse=True)
 def early_start(
-    request: pytest.FixtureRequest, client: ClientFactory, backend: Backend, recorder: Recorder, functions: Functions, aws_region: str
+    request: pytest.FixtureRequest,
+    client: ClientFactory,
+    backend: Backend,
+    recorder: Recorder,
+    functions: Functions,
+    streamlab_region: str,
 ) -> Iterator[dict[str, tuple[Scenario, Any]]]:
     """Arms every selected ``early_start`` test at the start of the session (see the marker)."""
     armed: dict[str, tuple[Scenario, Any]] = {}
@@ -665,7 +708,7 @@ def early_start(
             marker = item.get_closest_marker("early_start")
             if marker is None or item.get_closest_marker("skip") is not None:
                 continue
-            made = Scenario(client, backend, recorder, functions, aws_region)
+            made = Scenario(client, backend, recorder, functions, streamlab_region)
             scenarios.append(made)
             try:
                 armed[item.nodeid] = (made, marker.args[0](made))
@@ -687,8 +730,10 @@ def armed(request: pytest.FixtureRequest, early_start: dict[str, tuple[Scenario,
 
 
 @pytest.fixture
-def scenario(client: ClientFactory, backend: Backend, recorder: Recorder, functions: Functions, aws_region: str) -> Iterator[Scenario]:
-    made = Scenario(client, backend, recorder, functions, aws_region)
+def scenario(
+    client: ClientFactory, backend: Backend, recorder: Recorder, functions: Functions, streamlab_region: str
+) -> Iterator[Scenario]:
+    made = Scenario(client, backend, recorder, functions, streamlab_region)
     try:
         yield made
     finally:

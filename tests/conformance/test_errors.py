@@ -18,9 +18,13 @@ def sequence_numbers(scenario: Scenario, table: Any) -> dict[str, str]:
     return {sk_of(r): r["dynamodb"]["SequenceNumber"] for r in scenario.delivered(table)}
 
 
-def assert_on_failure_record(body: dict[str, Any], *, function_arn: str, stream_arn: str, sequence: str, condition: str, invoke_count: int) -> None:
+def assert_on_failure_record(
+    body: dict[str, Any], *, function_arn: str, stream_arn: str, sequence: str, condition: str, invoke_count: int
+) -> None:
     """The documented on-failure record: metadata about the batch, never the records themselves."""
-    assert set(body) == {"requestContext", "responseContext", "version", "timestamp", "DDBStreamBatchInfo"}, sorted(body)
+    assert set(body) == {"requestContext", "responseContext", "version", "timestamp", "DDBStreamBatchInfo"}, sorted(
+        body
+    )
     assert body["version"] == "1.0"
     assert ISO_MILLIS.match(body["timestamp"]), body["timestamp"]
     context = body["requestContext"]
@@ -42,8 +46,11 @@ def assert_on_failure_record(body: dict[str, Any], *, function_arn: str, stream_
     assert info["streamArn"] == stream_arn
     assert info["shardId"].startswith("shardId-")
     assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (sequence, sequence, 1)
-    assert ISO_SECONDS.match(info["approximateArrivalOfFirstRecord"]) and ISO_SECONDS.match(info["approximateArrivalOfLastRecord"])
-    assert "Records" not in str(body) and "NewImage" not in str(body) and "payload" not in body
+    assert ISO_SECONDS.match(info["approximateArrivalOfFirstRecord"])
+    assert ISO_SECONDS.match(info["approximateArrivalOfLastRecord"])
+    assert "Records" not in str(body)
+    assert "NewImage" not in str(body)
+    assert "payload" not in body
 
 
 def test_retries_exhausted_go_to_the_sqs_on_failure_destination(scenario: Scenario) -> None:
@@ -53,12 +60,15 @@ def test_retries_exhausted_go_to_the_sqs_on_failure_destination(scenario: Scenar
     Source: docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html (on-failure
     destination: the invocation record holds metadata about the failed batch, and a consumer
     re-reads the records from the stream); services-ddb-params.html (MaximumRetryAttempts);
-    record shape from LocalStack's AWS snapshot test_dynamodb_event_source_mapping_with_sns_on_failure_destination_config
+    record shape from LocalStack's AWS snapshot
+    test_dynamodb_event_source_mapping_with_sns_on_failure_destination_config
     / ..._on_failure_destination_config (condition RetryAttemptsExhausted, approximateInvokeCount 2).
     """
     table = scenario.table()
     url, queue_arn = scenario.queue()
-    uuid = scenario.map(table, BatchSize=1, MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    uuid = scenario.map(
+        table, BatchSize=1, MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
     scenario.put(table, "poison", directive="raise")
     scenario.put(table, "after")
     [body] = scenario.messages(url, 1)
@@ -83,7 +93,9 @@ def test_sns_on_failure_destination_receives_the_same_record(scenario: Scenario)
     """
     table = scenario.table()
     topic, url = scenario.topic_to_queue()
-    uuid = scenario.map(table, BatchSize=1, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": topic}})
+    uuid = scenario.map(
+        table, BatchSize=1, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": topic}}
+    )
     scenario.put(table, "poison", directive="raise")
     [body] = scenario.messages(url, 1)
     assert_on_failure_record(
@@ -115,7 +127,9 @@ def test_bisect_isolates_a_poison_record(scenario: Scenario) -> None:
         DestinationConfig={"OnFailure": {"Destination": queue_arn}},
     )
     good = ["a", "b", "c", "e", "f", "g"]
-    scenario.put_many(table, [item("a"), item("b"), item("c"), item("d", directive="raise"), item("e"), item("f"), item("g")])
+    scenario.put_many(
+        table, [item("a"), item("b"), item("c"), item("d", directive="raise"), item("e"), item("f"), item("g")]
+    )
     [body] = scenario.messages(url, 1)
     calls = scenario.wait_invocations(
         table,
@@ -124,7 +138,8 @@ def test_bisect_isolates_a_poison_record(scenario: Scenario) -> None:
     )
     assert [len(c.sks) for c in calls if "d" in c.sks][-1] == 1, "the poison ends up alone"
     info = body["DDBStreamBatchInfo"]
-    assert info["batchSize"] == 1 and info["startSequenceNumber"] == sequence_numbers(scenario, table)["d"]
+    assert info["batchSize"] == 1
+    assert info["startSequenceNumber"] == sequence_numbers(scenario, table)["d"]
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
 
 
@@ -132,7 +147,9 @@ def arm_record_age(scenario: Scenario) -> tuple[Any, str]:
     """Session start: a mapping with MaximumRecordAgeInSeconds 60 and a record that always fails."""
     table = scenario.table()
     url, queue_arn = scenario.queue()
-    scenario.map(table, BatchSize=1, MaximumRecordAgeInSeconds=60, DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    scenario.map(
+        table, BatchSize=1, MaximumRecordAgeInSeconds=60, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
     scenario.put(table, "poison", directive="raise")
     return table, url
 
@@ -150,11 +167,13 @@ def test_records_older_than_maximum_record_age_are_discarded(armed: tuple[Scenar
     scenario, (table, url) = armed
     [body] = scenario.messages(url, 1, timeout=60 + scenario.backend.retries)
     calls = scenario.invocations(table)
-    assert len(calls) >= 2 and all(c.sks == ["poison"] for c in calls), "retried until it expired"
+    assert len(calls) >= 2, "retried until it expired"
+    assert all(c.sks == ["poison"] for c in calls), "only the poison record was retried"
     assert calls[-1].at - calls[0].at < 60 + 30, "no invocation long after the record expired"
     assert body["requestContext"]["condition"] == "RecordAgeExceeded"
     info = body["DDBStreamBatchInfo"]
-    assert info["batchSize"] == 1 and info["startSequenceNumber"] == sequence_numbers(scenario, table)["poison"]
+    assert info["batchSize"] == 1
+    assert info["startSequenceNumber"] == sequence_numbers(scenario, table)["poison"]
     scenario.put(table, "after")
     scenario.wait_delivered(table, ["after"])
 
@@ -168,7 +187,12 @@ def test_s3_on_failure_destination_carries_the_records(scenario: Scenario) -> No
     """
     table = scenario.table()
     bucket = scenario.recorder.bucket
-    uuid = scenario.map(table, BatchSize=1, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}})
+    uuid = scenario.map(
+        table,
+        BatchSize=1,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
+    )
     scenario.put(table, "poison", directive="raise")
     s3 = scenario.client("s3")
     prefix = f"aws/lambda/{uuid}/"
@@ -184,4 +208,8 @@ def test_s3_on_failure_destination_carries_the_records(scenario: Scenario) -> No
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
     records = body["payload"]["Records"]
     assert [sk_of(r) for r in records] == ["poison"]
-    assert records[0]["dynamodb"]["SequenceNumber"] == info["startSequenceNumber"] == sequence_numbers(scenario, table)["poison"]
+    assert (
+        records[0]["dynamodb"]["SequenceNumber"]
+        == info["startSequenceNumber"]
+        == sequence_numbers(scenario, table)["poison"]
+    )

@@ -73,7 +73,12 @@ CASES = [
     Case(
         "$or between two patterns",
         SYNTAX,
-        {"$or": [{"dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}}, {"dynamodb": {"NewImage": {"status": {"S": ["REFUNDED"]}}}}]},
+        {
+            "$or": [
+                {"dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}},
+                {"dynamodb": {"NewImage": {"status": {"S": ["REFUNDED"]}}}},
+            ]
+        },
         [("a", {"status": "PENDING"}), ("b", {"status": "PAID"}), ("c", {"status": "REFUNDED"})],
         {("b", "INSERT"), ("c", "INSERT")},
     ),
@@ -103,7 +108,17 @@ CASES = [
 ]
 
 
-CASE_IDS = ["exact-typed", "untyped-matches-nothing", "prefix", "anything-but", "exists", "$or", "numeric-on-N", "eventName-top-level", "eventName-REMOVE"]
+CASE_IDS = [
+    "exact-typed",
+    "untyped-matches-nothing",
+    "prefix",
+    "anything-but",
+    "exists",
+    "$or",
+    "numeric-on-N",
+    "eventName-top-level",
+    "eventName-REMOVE",
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)

@@ -34,7 +34,11 @@ def test_creation_is_asynchronous_and_reports_processing(scenario: Scenario) -> 
     assert mapping["LastProcessingResult"] == "No records processed"
     scenario.put(table, "a")
     scenario.wait_delivered(table, ["a"])
-    eventually(lambda: scenario.mapping(uuid)["LastProcessingResult"] == "OK", scenario.backend.delivery, scenario.backend.poll * 4)
+    eventually(
+        lambda: scenario.mapping(uuid)["LastProcessingResult"] == "OK",
+        scenario.backend.delivery,
+        scenario.backend.poll * 4,
+    )
 
 
 def test_create_response_is_creating_with_status_202(scenario: Scenario) -> None:
@@ -53,8 +57,23 @@ def test_create_response_is_creating_with_status_202(scenario: Scenario) -> None
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert created["State"] == "Creating"
     assert created["LastProcessingResult"] == "No records processed"
-    defaults = {k: created[k] for k in ("BatchSize", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "ParallelizationFactor", "BisectBatchOnFunctionError")}
-    assert defaults == {"BatchSize": 100, "MaximumRetryAttempts": -1, "MaximumRecordAgeInSeconds": -1, "ParallelizationFactor": 1, "BisectBatchOnFunctionError": False}
+    defaults = {
+        k: created[k]
+        for k in (
+            "BatchSize",
+            "MaximumRetryAttempts",
+            "MaximumRecordAgeInSeconds",
+            "ParallelizationFactor",
+            "BisectBatchOnFunctionError",
+        )
+    }
+    assert defaults == {
+        "BatchSize": 100,
+        "MaximumRetryAttempts": -1,
+        "MaximumRecordAgeInSeconds": -1,
+        "ParallelizationFactor": 1,
+        "BisectBatchOnFunctionError": False,
+    }
 
 
 def test_update_is_applied(scenario: Scenario) -> None:
@@ -67,16 +86,20 @@ def test_update_is_applied(scenario: Scenario) -> None:
     scenario.put(table, "red-1", color="red")
     scenario.put(table, "blue-1", color="blue")
     scenario.wait_delivered(table, ["red-1"])
-    updated = scenario.lambda_client().update_event_source_mapping(UUID=uuid, BatchSize=2, FilterCriteria=color_filter("blue"))
+    updated = scenario.lambda_client().update_event_source_mapping(
+        UUID=uuid, BatchSize=2, FilterCriteria=color_filter("blue")
+    )
     assert updated["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert updated["State"] == "Updating"
     mapping = scenario.wait_state(uuid, "Enabled")
-    assert mapping["BatchSize"] == 2 and mapping["FilterCriteria"] == color_filter("blue")
+    assert mapping["BatchSize"] == 2
+    assert mapping["FilterCriteria"] == color_filter("blue")
     scenario.put(table, "red-2", color="red")
     scenario.put(table, "blue-2", color="blue")
     scenario.wait_delivered(table, ["blue-2"])
     delivered = [sk_of(r) for r in scenario.delivered(table)]
-    assert "red-2" not in delivered and "blue-1" not in delivered, delivered
+    assert "red-2" not in delivered, delivered
+    assert "blue-1" not in delivered, delivered
 
 
 def test_disable_then_enable_resumes_without_loss(scenario: Scenario) -> None:
@@ -147,4 +170,8 @@ def test_last_processing_result_reports_a_failing_function(scenario: Scenario) -
     )
     scenario.put(table, "fine")
     scenario.wait_delivered(table, ["fine"], timeout=scenario.backend.retries)
-    eventually(lambda: scenario.mapping(uuid)["LastProcessingResult"] == "OK", scenario.backend.delivery, scenario.backend.poll * 4)
+    eventually(
+        lambda: scenario.mapping(uuid)["LastProcessingResult"] == "OK",
+        scenario.backend.delivery,
+        scenario.backend.poll * 4,
+    )

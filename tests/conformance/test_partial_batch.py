@@ -9,7 +9,6 @@ import pytest
 
 from tests.conformance.conftest import Scenario, item, sk_of
 
-#: Fill the first batch with every record written by one BatchWriteItem.
 GATHER = {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
 
 
@@ -46,7 +45,9 @@ def test_retry_starts_at_the_lowest_failed_sequence_number(scenario: Scenario) -
         table,
         [item("a"), item("b", directive="fail-item-once"), item("c"), item("d", directive="fail-item-once"), item("e")],
     )
-    calls = scenario.wait_invocations(table, lambda cs: sum(sk == "e" for c in cs for sk in c.sks) >= 2, message="e delivered twice")
+    calls = scenario.wait_invocations(
+        table, lambda cs: sum(sk == "e" for c in cs for sk in c.sks) >= 2, message="e delivered twice"
+    )
     assert calls[0].sks == ["a", "b", "c", "d", "e"], f"the first batch holds every record: {[c.sks for c in calls]}"
     retried = [sk for call in calls[1:] for sk in call.sks]
     assert retried[:4] == ["b", "c", "d", "e"], f"retry from b, with everything after it: {[c.sks for c in calls]}"
@@ -70,5 +71,7 @@ def test_an_invalid_item_identifier_fails_the_whole_batch(scenario: Scenario, di
     scenario.put_many(table, [item("a"), item("b", directive=directive), item("c")])
     calls = scenario.wait_invocations(table, lambda cs: len(cs) >= 2, message="the batch is retried")
     assert calls[0].sks == ["a", "b", "c"], [c.sks for c in calls]
-    assert [sk for c in calls[1:] for sk in c.sks][:3] == ["a", "b", "c"], f"the whole batch again: {[c.sks for c in calls]}"
+    assert [sk for c in calls[1:] for sk in c.sks][:3] == ["a", "b", "c"], (
+        f"the whole batch again: {[c.sks for c in calls]}"
+    )
     assert Counter(sk_of(r) for r in scenario.delivered(table))["a"] == 2

@@ -21,7 +21,13 @@ VIEWS = {
 
 @pytest.mark.parametrize(
     ("view", "region"),
-    [("KEYS_ONLY", None), ("NEW_IMAGE", None), ("OLD_IMAGE", None), ("NEW_AND_OLD_IMAGES", None), ("NEW_AND_OLD_IMAGES", "eu-west-1")],
+    [
+        ("KEYS_ONLY", None),
+        ("NEW_IMAGE", None),
+        ("OLD_IMAGE", None),
+        ("NEW_AND_OLD_IMAGES", None),
+        ("NEW_AND_OLD_IMAGES", "eu-west-1"),
+    ],
     ids=["keys-only", "new-image", "old-image", "new-and-old", "new-and-old-eu-west-1"],
 )
 def test_event_record_shape(scenario: Scenario, view: str, region: str | None) -> None:
@@ -45,7 +51,8 @@ def test_event_record_shape(scenario: Scenario, view: str, region: str | None) -
     new_expected, old_expected = VIEWS[view]
     sequences: list[int] = []
     for record in records:
-        assert record["eventID"] and isinstance(record["eventID"], str)
+        assert record["eventID"]
+        assert isinstance(record["eventID"], str)
         assert record["eventVersion"] == "1.1"
         assert record["eventSource"] == "aws:dynamodb"
         assert record["awsRegion"] == table.region
@@ -53,9 +60,11 @@ def test_event_record_shape(scenario: Scenario, view: str, region: str | None) -
         assert "userIdentity" not in record, "only TTL deletes carry userIdentity"
         data = record["dynamodb"]
         created = data["ApproximateCreationDateTime"]
-        assert isinstance(created, int | float) and created == int(created), f"whole epoch seconds: {created!r}"
+        assert isinstance(created, int | float), f"epoch seconds: {created!r}"
+        assert created == int(created), f"whole epoch seconds: {created!r}"
         assert data["Keys"] == {"pk": {"S": PARTITION}, "sk": {"S": "a"}}
-        assert isinstance(data["SizeBytes"], int) and data["SizeBytes"] > 0
+        assert isinstance(data["SizeBytes"], int)
+        assert data["SizeBytes"] > 0
         assert data["StreamViewType"] == view
         assert data["SequenceNumber"].isdigit()
         sequences.append(int(data["SequenceNumber"]))
@@ -65,7 +74,8 @@ def test_event_record_shape(scenario: Scenario, view: str, region: str | None) -
         for image in (data.get("NewImage"), data.get("OldImage")):
             if image is not None:
                 assert base64.b64decode(image["blob"]["B"]) == BLOB
-    assert sequences == sorted(sequences) and len(set(sequences)) == 3
+    assert sequences == sorted(sequences)
+    assert len(set(sequences)) == 3
     if new_expected:
         assert text_of(records[1], "v") == "2"
 
@@ -81,6 +91,8 @@ def test_a_write_that_changes_nothing_produces_no_record(scenario: Scenario) -> 
     scenario.put(table, "a", v=1)
     scenario.put(table, "a", v=1)
     scenario.put(table, "a", v=2)
-    scenario.wait_invocations(table, lambda cs: any(text_of(r, "v") == "2" for c in cs for r in c.records), message="v=2 delivered")
+    scenario.wait_invocations(
+        table, lambda cs: any(text_of(r, "v") == "2" for c in cs for r in c.records), message="v=2 delivered"
+    )
     records = scenario.delivered(table)
     assert [(r["eventName"], text_of(r, "v")) for r in records] == [("INSERT", "1"), ("MODIFY", "2")]

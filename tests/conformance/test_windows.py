@@ -32,14 +32,24 @@ def test_state_is_carried_and_the_window_ends_with_a_final_invocation(scenario: 
         scenario.put(table, sk)
     calls = scenario.wait_invocations(
         table,
-        lambda cs: {sk for c in cs for sk in c.sks} >= {"a", "b", "c"}
-        and {window_start(c) for c in cs if c.event.get("isFinalInvokeForWindow")} >= {window_start(c) for c in cs if c.sks},
+        lambda cs: (
+            {sk for c in cs for sk in c.sks} >= {"a", "b", "c"}
+            and {window_start(c) for c in cs if c.event.get("isFinalInvokeForWindow")}
+            >= {window_start(c) for c in cs if c.sks}
+        ),
         timeout=scenario.backend.delivery + 2 * WINDOW,
         message="every window with records closed by a final invocation",
     )
     for call in calls:
         event = call.event
-        assert {"window", "state", "shardId", "eventSourceARN", "isFinalInvokeForWindow", "isWindowTerminatedEarly"} <= set(event)
+        assert {
+            "window",
+            "state",
+            "shardId",
+            "eventSourceARN",
+            "isFinalInvokeForWindow",
+            "isWindowTerminatedEarly",
+        } <= set(event)
         assert event["eventSourceARN"] == table.stream_arn
         assert seconds(event["window"]["end"]) - seconds(event["window"]["start"]) == WINDOW
         assert event["isWindowTerminatedEarly"] is False
@@ -51,9 +61,12 @@ def test_state_is_carried_and_the_window_ends_with_a_final_invocation(scenario: 
         final = [c for c in window_calls if c.event["isFinalInvokeForWindow"]]
         seen: list[str] = []
         for call in regular:
-            assert (call.event["state"] or {}).get("items", []) == seen, f"window {start}: state carried from the previous invocation"
+            assert (call.event["state"] or {}).get("items", []) == seen, (
+                f"window {start}: state carried from the previous invocation"
+            )
             seen += call.sks
-        assert len(final) == 1 and final[0].event["state"]["items"] == seen, f"window {start}: final state aggregates the window"
+        assert len(final) == 1, f"window {start}: one final invocation"
+        assert final[0].event["state"]["items"] == seen, f"window {start}: final state aggregates the window"
     assert sorted(sk for c in calls for sk in c.sks) == ["a", "b", "c"]
 
 
@@ -88,4 +101,6 @@ def test_state_above_one_megabyte_ends_the_window_early(scenario: Scenario) -> N
     table = scenario.table()
     scenario.map(table, "window", BatchSize=1, TumblingWindowInSeconds=60)
     scenario.put(table, "a", directive="big-state")
-    scenario.wait_invocations(table, lambda cs: any(c.event.get("isWindowTerminatedEarly") for c in cs), message="a window terminated early")
+    scenario.wait_invocations(
+        table, lambda cs: any(c.event.get("isWindowTerminatedEarly") for c in cs), message="a window terminated early"
+    )

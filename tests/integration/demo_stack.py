@@ -1,4 +1,4 @@
-"""The demo stack (setup/stack.toml), deployed once per test module that uses it.
+"""The demo stack (setup/stack.toml), deployed once per test module that uses it (fixture ``demo``).
 
 Deployed to the session's endpoint under a unique ``name_prefix`` (so it never collides with
 another test's resources), with two test-only changes made on the loaded model, not in the file:
@@ -13,19 +13,15 @@ import dataclasses
 import functools
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
-from streamlab.deploy import deploy
 from streamlab.stack import Stack, parse_stack
-from tests.integration.test_lambda_support import eventually
-from tests.redis_server import redis_url  # noqa: F401  (fixture, re-exported for the test modules)
+from streamlab.testing import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 WINDOW_SECONDS = 2
@@ -42,20 +38,32 @@ class DemoStack:
         return self.stack.name_prefix + logical
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def table(self, logical: str) -> Any:
-        return boto3.resource("dynamodb", endpoint_url=self.endpoint_url, region_name=self.region,
-                              aws_access_key_id="test", aws_secret_access_key="test").Table(self.name(logical))
+        return boto3.resource(
+            "dynamodb",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        ).Table(self.name(logical))
 
     def queue_url(self, logical: str) -> str:
         return str(self.client("sqs").get_queue_url(QueueName=self.name(logical))["QueueUrl"])
 
     def new_order(self, currency: str = "USD", items: list[tuple[str, int, str]] | None = None) -> dict[str, Any]:
         """An order as a client writes it: status Created, version 1, total = sum of the items."""
-        lines = [{"sku": sku, "qty": qty, "price": Decimal(price)}
-                 for sku, qty, price in (items or [("sku-red-mug", 2, "12.50"), ("sku-blue-plate", 1, "7.25")])]
+        lines = [
+            {"sku": sku, "qty": qty, "price": Decimal(price)}
+            for sku, qty, price in (items or [("sku-red-mug", 2, "12.50"), ("sku-blue-plate", 1, "7.25")])
+        ]
         return {
             "order_id": f"o-{uuid.uuid4().hex[:10]}",
             "customer_id": "c-42",
@@ -79,25 +87,8 @@ def demo_stack_model(prefix: str, redis: str) -> Stack:
     functions = dict(stack.functions)
     cache = functions["cache_invalidation"]
     functions["cache_invalidation"] = dataclasses.replace(cache, environment={**cache.environment, "REDIS_URL": redis})
-    mappings = tuple(dataclasses.replace(m, tumbling_window_in_seconds=WINDOW_SECONDS)
-                     if m.tumbling_window_in_seconds else m for m in stack.mappings)
+    mappings = tuple(
+        dataclasses.replace(m, tumbling_window_in_seconds=WINDOW_SECONDS) if m.tumbling_window_in_seconds else m
+        for m in stack.mappings
+    )
     return dataclasses.replace(stack, functions=functions, mappings=mappings)
-
-
-@pytest.fixture(scope="module")
-def demo(streamlab_endpoint_url: str, aws_region: str, redis_url: str) -> Iterator[DemoStack]:  # noqa: F811
-    stack = demo_stack_model(f"d{uuid.uuid4().hex[:6]}-", redis_url)
-    lines: list[str] = []
-    deploy(stack, endpoint_url=streamlab_endpoint_url, region=aws_region, log=lines.append)
-    demo = DemoStack(stack, streamlab_endpoint_url, aws_region, redis_url)
-    products = demo.table("Products")
-    for sku, stock in (("sku-red-mug", 1000), ("sku-blue-plate", 1000)):
-        products.put_item(Item={"sku": sku, "name": sku.replace("sku-", "").replace("-", " "),
-                                "price": Decimal("12.50"), "stock": stock})
-    yield demo
-    # Leave nothing running for the tests that follow: no pollers, no execution environments.
-    lam = demo.client("lambda")
-    for function in stack.functions.values():
-        for mapping in lam.list_event_source_mappings(FunctionName=function.physical_name)["EventSourceMappings"]:
-            lam.delete_event_source_mapping(UUID=mapping["UUID"])
-        lam.delete_function(FunctionName=function.physical_name)

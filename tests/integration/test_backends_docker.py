@@ -20,7 +20,7 @@ from streamlab.backends import Backend, BackendUnavailable, backend_from_name, d
 from streamlab.backends.container import BUILD_HINT, embedded_container_config
 from streamlab.backends.localstack import localstack_config
 from streamlab.streams import create_stream_table
-from tests.integration.test_lambda_support import ROLE, zip_source
+from tests.integration.lambda_support import ROLE, zip_source
 
 pytestmark = pytest.mark.docker
 
@@ -74,14 +74,16 @@ def test_localstack_backend_serves_dynamodb() -> None:
     require_image(localstack_config().image, pull=True)
     backend = backend_from_name("localstack")
     with started(backend) as url:
-        assert url and url.startswith("http://")
+        assert url
+        assert url.startswith("http://")
         assert backend.url == url
         ddb, _ = clients(url, backend.config.region)
         table = f"streamlab-{uuid.uuid4().hex[:8]}"
         create_stream_table(ddb, table, "NEW_IMAGE", wait=True)
         ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
         assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}, ConsistentRead=True)["Item"]["n"] == {"N": "1"}
-    assert backend.url is None and backend.container is None
+    assert backend.url is None
+    assert backend.container is None
 
 
 @needs_docker
@@ -90,7 +92,8 @@ def test_embedded_image_serves_dynamodb_and_runs_functions_inside_the_container(
     require_image(config.image, pull=config.image != "streamlab-embedded:local", hint=f" (build it: {BUILD_HINT})")
     backend = backend_from_name("container", config=config)
     with started(backend) as url:
-        assert url and url.startswith("http://127.0.0.1:")
+        assert url
+        assert url.startswith("http://127.0.0.1:")
         ddb, lam = clients(url, "us-east-1")
         table = f"streamlab-{uuid.uuid4().hex[:8]}"
         create_stream_table(ddb, table, "NEW_IMAGE", wait=True)
@@ -104,15 +107,22 @@ def test_embedded_image_serves_dynamodb_and_runs_functions_inside_the_container(
                         "echo": event}
         """
         name = f"fn-{uuid.uuid4().hex[:8]}"
-        lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
-                            Code={"ZipFile": zip_source(source)})
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": zip_source(source)},
+        )
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
         answer = lam.invoke(FunctionName=name, Payload=json.dumps({"order": 7}).encode())
-        assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+        assert answer["StatusCode"] == 200
+        assert "FunctionError" not in answer
         body = json.loads(answer["Payload"].read())
         assert body["echo"] == {"order": 7}
         assert body["in_container"] is True
-    assert backend.url is None and backend.container is None
+    assert backend.url is None
+    assert backend.container is None
 
 
 @needs_docker
@@ -122,6 +132,8 @@ def test_a_missing_local_image_is_reported_with_how_to_build_it(monkeypatch: pyt
     absent = f"streamlab-embedded:absent-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(container_backend, "DEFAULT_IMAGE", absent)  # the tag only a local build makes
     backend = backend_from_name("container", config=embedded_container_config(image=absent))
-    with pytest.raises(BackendUnavailable, match=f"image {absent} is not on this Docker engine \\(build it: docker build"):
+    with pytest.raises(
+        BackendUnavailable, match=f"image {absent} is not on this Docker engine \\(build it: docker build"
+    ):
         backend.start()
     assert backend.container is None  # nothing was created

@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 NO_CLIENT_VALIDATION = Config(parameter_validation=False, retries={"max_attempts": 1})
 SIGNED = {
-    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, "
+    "SignedHeaders=host, Signature=0",
     "Content-Type": "application/x-amz-json-1.0",
 }
 
@@ -42,8 +43,8 @@ def test_body_that_is_not_json_is_a_serialization_exception(streamlab_endpoint_u
     assert (status, error_code(body)) == (400, "SerializationException")
 
 
-def test_missing_required_members_are_a_validation_exception(aws_client) -> None:
-    ddb = aws_client("dynamodb", config=NO_CLIENT_VALIDATION)
+def test_missing_required_members_are_a_validation_exception(streamlab_client) -> None:
+    ddb = streamlab_client("dynamodb", config=NO_CLIENT_VALIDATION)
     with pytest.raises(ClientError) as error:
         ddb.put_item(Item={"pk": {"S": "a"}})
     assert error.value.response["Error"]["Code"] == "ValidationException"
@@ -51,17 +52,17 @@ def test_missing_required_members_are_a_validation_exception(aws_client) -> None
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_wrong_type_is_a_serialization_exception(aws_client, unique_name) -> None:
-    ddb = aws_client("dynamodb", config=NO_CLIENT_VALIDATION)
+def test_wrong_type_is_a_serialization_exception(streamlab_client, streamlab_unique_name) -> None:
+    ddb = streamlab_client("dynamodb", config=NO_CLIENT_VALIDATION)
     with pytest.raises(ClientError) as error:
-        ddb.put_item(TableName=unique_name("t"), Item={"pk": {"S": "a"}}, ReturnValues=7)
+        ddb.put_item(TableName=streamlab_unique_name("t"), Item={"pk": {"S": "a"}}, ReturnValues=7)
     assert error.value.response["Error"]["Code"] == "SerializationException"
 
 
-def test_wrong_type_inside_an_attribute_value(aws_client, unique_name) -> None:
-    ddb = aws_client("dynamodb", config=NO_CLIENT_VALIDATION)
+def test_wrong_type_inside_an_attribute_value(streamlab_client, streamlab_unique_name) -> None:
+    ddb = streamlab_client("dynamodb", config=NO_CLIENT_VALIDATION)
     with pytest.raises(ClientError) as error:
-        ddb.put_item(TableName=unique_name("t"), Item={"pk": {"S": 12}})
+        ddb.put_item(TableName=streamlab_unique_name("t"), Item={"pk": {"S": 12}})
     assert error.value.response["Error"]["Code"] == "SerializationException"
 
 
@@ -70,17 +71,17 @@ def test_unknown_operation(streamlab_endpoint_url: str) -> None:
     assert (status, error_code(body)) == (400, "UnknownOperationException")
 
 
-def test_streams_calls_are_validated_too(aws_client) -> None:
-    streams = aws_client("dynamodbstreams", config=NO_CLIENT_VALIDATION)
+def test_streams_calls_are_validated_too(streamlab_client) -> None:
+    streams = streamlab_client("dynamodbstreams", config=NO_CLIENT_VALIDATION)
     with pytest.raises(ClientError) as error:
         streams.get_records()
     assert error.value.response["Error"]["Code"] == "ValidationException"
 
 
-def test_oversized_item_is_rejected_and_nothing_is_written(aws_client, unique_name) -> None:
+def test_oversized_item_is_rejected_and_nothing_is_written(streamlab_client, streamlab_unique_name) -> None:
     """DynamoDB: an item may be at most 400 KB."""
-    ddb = aws_client("dynamodb")
-    table = unique_name("big")
+    ddb = streamlab_client("dynamodb")
+    table = streamlab_unique_name("big")
     ddb.create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -93,15 +94,18 @@ def test_oversized_item_is_rejected_and_nothing_is_written(aws_client, unique_na
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})
 
 
-def test_valid_requests_still_pass_after_bad_ones(aws_client, unique_name) -> None:
-    ddb = aws_client("dynamodb")
-    table = unique_name("ok")
+def test_valid_requests_still_pass_after_bad_ones(streamlab_client, streamlab_unique_name) -> None:
+    ddb = streamlab_client("dynamodb")
+    table = streamlab_unique_name("ok")
     ddb.create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}, "b": {"B": b"\x00\x01"}, "l": {"L": [{"BOOL": True}]}})
+    ddb.put_item(
+        TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}, "b": {"B": b"\x00\x01"}, "l": {"L": [{"BOOL": True}]}}
+    )
     item = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]
-    assert item["b"] == {"B": b"\x00\x01"} and item["l"] == {"L": [{"BOOL": True}]}
+    assert item["b"] == {"B": b"\x00\x01"}
+    assert item["l"] == {"L": [{"BOOL": True}]}

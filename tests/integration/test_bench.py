@@ -32,10 +32,26 @@ def bench_args(*argv: str) -> argparse.Namespace:
 def bench_run(streamlab_endpoint_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, Path]:
     out = tmp_path_factory.mktemp("bench")
     json_path, html_path = out / "bench.json", out / "bench.html"
-    exit_code = run(bench_args(
-        "--endpoint-url", streamlab_endpoint_url, "--writes", "60", "--keys", "6", "--rate", "30",
-        "--writers", "2", "--floor-writes", "20", "--json", str(json_path), "--html", str(html_path),
-    ))
+    exit_code = run(
+        bench_args(
+            "--endpoint-url",
+            streamlab_endpoint_url,
+            "--writes",
+            "60",
+            "--keys",
+            "6",
+            "--rate",
+            "30",
+            "--writers",
+            "2",
+            "--floor-writes",
+            "20",
+            "--json",
+            str(json_path),
+            "--html",
+            str(html_path),
+        )
+    )
     return exit_code, json_path, html_path
 
 
@@ -50,7 +66,8 @@ def test_bench_delivers_every_write_in_order(bench_run: tuple[int, Path, Path]) 
     assert exit_code == 0
     assert {"p50", "p90", "p99", "max"} <= set(document["latency_ms"])
     assert all(isinstance(document["latency_ms"][q], float) for q in ("p50", "p90", "p99", "max"))
-    assert {"p50", "p99"} <= set(document["floor_latency_ms"]) and document["floor_samples"] == 20
+    assert {"p50", "p99"} <= set(document["floor_latency_ms"])
+    assert document["floor_samples"] == 20
     assert document["throughput_wps"] > 0
     assert len(document["samples"]["ack_ms"]) == 60
 
@@ -58,13 +75,15 @@ def test_bench_delivers_every_write_in_order(bench_run: tuple[int, Path, Path]) 
 def test_bench_writes_a_self_contained_html_report(bench_run: tuple[int, Path, Path]) -> None:
     _, _, html_path = bench_run
     page = html_path.read_text()
-    assert page.count("<svg") == 3 and "<circle" in page and "<polyline" in page
+    assert page.count("<svg") == 3
+    assert "<circle" in page
+    assert "<polyline" in page
     assert "<script" not in page.lower()
 
 
-def test_bench_cleans_up_its_probe_stack(bench_run: tuple[int, Path, Path], aws_client) -> None:
-    tables = aws_client("dynamodb").list_tables()["TableNames"]
-    functions = [f["FunctionName"] for f in aws_client("lambda").list_functions()["Functions"]]
+def test_bench_cleans_up_its_probe_stack(bench_run: tuple[int, Path, Path], streamlab_client) -> None:
+    tables = streamlab_client("dynamodb").list_tables()["TableNames"]
+    functions = [f["FunctionName"] for f in streamlab_client("lambda").list_functions()["Functions"]]
     assert not [name for name in tables + functions if name.startswith("streamlab-bench")]
 
 
@@ -77,23 +96,39 @@ def test_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None
     assert "drop --endpoint-url" in capsys.readouterr().err
 
 
-def test_bench_on_a_backend_that_cannot_start_says_why(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                                                      tmp_path: Path) -> None:
+def test_bench_on_a_backend_that_cannot_start_says_why(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     assert run(bench_args("--backend", "container", "--writes", "10")) == 2
     assert "streamlab bench: the container backend needs Docker: " in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"chromium is not installed at {CHROMIUM}: the HTML report is not rendered")
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"chromium is not installed at {CHROMIUM}: the HTML report is not rendered"
+)
 def test_html_report_renders_in_headless_chromium(bench_run: tuple[int, Path, Path], tmp_path: Path) -> None:
     _, _, html_path = bench_run
     png = tmp_path / "report.png"
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}", "--window-size=1000,2000", html_path.resolve().as_uri()],
-        check=True, timeout=60, capture_output=True,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1000,2000",
+            html_path.resolve().as_uri(),
+        ],
+        check=True,
+        timeout=60,
+        capture_output=True,
     )
-    assert png.is_file() and png.stat().st_size > 1000
+    assert png.is_file()
+    assert png.stat().st_size > 1000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)

@@ -23,7 +23,12 @@ def test_up_deploys_the_stack_and_leaves_no_process_behind() -> None:
     process = start_up("--port", "0")
     try:
         url = endpoint_in(wait_for_ready(process, timeout=180))
-        clients = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        clients = {
+            "endpoint_url": url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+        }
         tables = boto3.client("dynamodb", **clients).list_tables()["TableNames"]
         assert "Orders" in tables
 
@@ -49,7 +54,8 @@ def test_deploy_reports_stack_errors_before_creating_anything(tmp_path) -> None:
     stack.write_text('[tables.Broken]\npartition_key = { name = "pk", type = "S" }\nstream_veiw_type = "NEW_IMAGE"\n')
     result = run_cli("deploy", "--endpoint-url", "http://127.0.0.1:9", "--stack", str(stack))
     assert result.returncode == 2
-    assert "stream_veiw_type" in result.stderr and "expected one of" in result.stderr
+    assert "stream_veiw_type" in result.stderr
+    assert "expected one of" in result.stderr
 
 
 def test_demo_deploys_and_measures() -> None:

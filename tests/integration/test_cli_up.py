@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -62,9 +63,9 @@ def test_up_serves_health_and_stops_cleanly_on_sigterm() -> None:
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
-    gone, alive = psutil.wait_procs(family, timeout=5)
+    _gone, alive = psutil.wait_procs(family, timeout=5)
     assert not alive, f"left behind: {alive}"
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}/_streamlab/health", timeout=2)
 
 
@@ -85,19 +86,28 @@ def test_port_in_use_is_a_one_line_error() -> None:
     assert process.returncode == 1
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
-    assert f"port {port}" in lines[0] and "in use" in lines[0]
+    assert f"port {port}" in lines[0]
+    assert "in use" in lines[0]
 
 
 def test_missing_stack_file_is_a_clear_error(tmp_path: Path) -> None:
     process = start_up("--port", "0", "--stack", str(tmp_path / "nope.toml"))
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
-    assert "no stack file" in stderr and "nope.toml" in stderr
+    assert "no stack file" in stderr
+    assert "nope.toml" in stderr
 
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.1.2.3", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("192.168.1.5", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+    ],
 )
 def test_only_loopback_counts_as_private(host: str, loopback: bool) -> None:
     assert _is_loopback(host) is loopback

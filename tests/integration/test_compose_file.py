@@ -43,7 +43,11 @@ def _compose_config(*extra: str, env: dict[str, str] | None = None) -> dict:
     environment.update(env or {})
     result = subprocess.run(
         [*binary, "-f", str(COMPOSE), *extra, "config"],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, f"compose config failed:\n{result.stdout}\n{result.stderr}"
     return yaml.safe_load(result.stdout)
@@ -63,10 +67,12 @@ def test_compose_config_parses_embedded_profile():
 
 
 def test_compose_config_interpolates_overrides():
-    config = _compose_config(env={
-        "LOCALSTACK_IMAGE": "localstack/localstack:2026.03",
-        "LOCALSTACK_AUTH_TOKEN": "tok-123",
-    })
+    config = _compose_config(
+        env={
+            "LOCALSTACK_IMAGE": "localstack/localstack:2026.03",
+            "LOCALSTACK_AUTH_TOKEN": "tok-123",
+        }
+    )
     localstack = config["services"]["localstack"]
     assert localstack["image"] == "localstack/localstack:2026.03"
     assert localstack["environment"]["LOCALSTACK_AUTH_TOKEN"] == "tok-123"
@@ -76,7 +82,8 @@ def test_every_host_port_is_bound_to_loopback(compose):
     published = [(name, port) for name, service in compose["services"].items() for port in service.get("ports", [])]
     assert published, "expected published ports"
     for name, port in published:
-        assert isinstance(port, str) and port.startswith("127.0.0.1:"), f"{name}: {port!r} is not bound to 127.0.0.1"
+        assert isinstance(port, str), f"{name}: {port!r}"
+        assert port.startswith("127.0.0.1:"), f"{name}: {port!r} is not bound to 127.0.0.1"
 
 
 def test_localstack_image_pinned_and_overridable(compose):
@@ -93,7 +100,10 @@ def test_localstack_has_docker_socket_and_init_hook(compose):
     assert "/var/run/docker.sock:/var/run/docker.sock" in volumes
     assert "./setup/localstack-init/ready.d:/etc/localstack/init/ready.d:ro" in volumes
     assert ".:/opt/streamlab:ro" in volumes  # what the hook installs and deploys
-    assert compose["services"]["localstack"]["environment"]["LAMBDA_DOCKER_NETWORK"] == compose["networks"]["streamlab"]["name"]
+    assert (
+        compose["services"]["localstack"]["environment"]["LAMBDA_DOCKER_NETWORK"]
+        == compose["networks"]["streamlab"]["name"]
+    )
 
 
 def test_init_hook_is_an_executable_script_that_deploys():
@@ -101,7 +111,7 @@ def test_init_hook_is_an_executable_script_that_deploys():
     assert mode & stat.S_IXUSR, "LocalStack runs only executable init scripts"
     text = HOOK.read_text()
     assert text.startswith("#!")
-    assert "streamlab\" deploy --endpoint-url" in text or "streamlab deploy --endpoint-url" in text
+    assert 'streamlab" deploy --endpoint-url' in text or "streamlab deploy --endpoint-url" in text
     bash = shutil.which("bash") or "/bin/bash"
     assert subprocess.run([bash, "-n", str(HOOK)]).returncode == 0
 
@@ -109,7 +119,8 @@ def test_init_hook_is_an_executable_script_that_deploys():
 def test_every_service_has_a_healthcheck(compose):
     for name, service in compose["services"].items():
         check = service.get("healthcheck")
-        assert check and check.get("test"), f"{name} has no healthcheck"
+        assert check, f"{name} has no healthcheck"
+        assert check.get("test"), f"{name}'s healthcheck has no test"
 
 
 def test_services_wait_for_redis_health(compose):
@@ -142,7 +153,8 @@ def test_workflow_has_embedded_container_and_localstack_jobs():
     assert container["env"] == {"STREAMLAB_BACKEND": "container", "STREAMLAB_CONTAINER_NETWORK": "host"}
     runs = "\n".join(step.get("run", "") for step in container["steps"])
     assert "docker build -f docker/embedded.Dockerfile -t streamlab-embedded:local ." in runs
-    assert "pytest -q -rs tests/integration tests/conformance" in runs and "redis-server" in runs
+    assert "pytest -q -rs tests/integration tests/conformance" in runs
+    assert "redis-server" in runs
 
     embedded = jobs["embedded"]
     assert embedded["runs-on"] == "ubuntu-latest"
@@ -150,15 +162,21 @@ def test_workflow_has_embedded_container_and_localstack_jobs():
     uses = [step.get("uses", "") for step in embedded["steps"]]
     assert any(u.startswith("actions/setup-python") for u in uses)
     assert any(s.get("with", {}).get("python-version") == "3.11" for s in embedded["steps"])
-    assert "redis-server" in runs and "chromium" in runs and "make test" in runs
+    assert "redis-server" in runs
+    assert "chromium" in runs
+    assert "make test" in runs
 
     localstack = jobs["localstack"]
     runs = "\n".join(step.get("run", "") for step in localstack["steps"])
-    assert "docker compose up -d --wait" in runs and "localstack redis" in runs
+    assert "docker compose up -d --wait" in runs
+    assert "localstack redis" in runs
     assert "streamlab conformance --backend localstack" in runs
     assert "--json conformance-localstack.json" in runs
-    assert any(step.get("uses", "").startswith("actions/upload-artifact") and
-               step["with"]["path"] == "conformance-localstack.json" for step in localstack["steps"])
+    assert any(
+        step.get("uses", "").startswith("actions/upload-artifact")
+        and step["with"]["path"] == "conformance-localstack.json"
+        for step in localstack["steps"]
+    )
 
 
 def test_the_local_base_script_is_valid_shell_and_says_how_to_use_it():
@@ -167,5 +185,6 @@ def test_the_local_base_script_is_valid_shell_and_says_how_to_use_it():
     checked = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     text = script.read_text()
-    assert "debootstrap" in text and "docker import" in text
+    assert "debootstrap" in text
+    assert "docker import" in text
     assert "--build-arg BASE_IMAGE=streamlab-base:bookworm" in text

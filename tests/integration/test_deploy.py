@@ -104,29 +104,36 @@ class Project:
         if body is not None:
             self.write(body)
         self.lines = []
-        return deploy(self.load(), endpoint_url=self.endpoint_url, region=self.region, log=self.lines.append,
-                      cache_dir=self.root / ".streamlab")
+        return deploy(
+            self.load(),
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            log=self.lines.append,
+            cache_dir=self.root / ".streamlab",
+        )
 
     def name(self, logical: str) -> str:
         return self.prefix + logical
 
 
 @pytest.fixture
-def project(tmp_path: Path, streamlab_endpoint_url: str, aws_region: str) -> Project:
-    return Project(tmp_path, streamlab_endpoint_url, aws_region)
+def project(tmp_path: Path, streamlab_endpoint_url: str, streamlab_region: str) -> Project:
+    return Project(tmp_path, streamlab_endpoint_url, streamlab_region)
 
 
 @pytest.fixture
-def lambda_control_plane(aws_client: Callable[..., Any]) -> None:
+def lambda_control_plane(streamlab_client: Callable[..., Any]) -> None:
     """Skip unless the endpoint's Lambda answers GetFunction for a missing name as AWS does."""
     try:
-        aws_client("lambda").get_function(FunctionName=f"streamlab-probe-{uuid.uuid4().hex[:8]}")
+        streamlab_client("lambda").get_function(FunctionName=f"streamlab-probe-{uuid.uuid4().hex[:8]}")
     except ClientError as exc:
         error = exc.response.get("Error", {})
         if error.get("Code") == "ResourceNotFoundException":
             return
-        pytest.skip(f"the endpoint has no Lambda control plane yet (GetFunction answered "
-                    f"{error.get('Code')}: {error.get('Message')})")
+        pytest.skip(
+            f"the endpoint has no Lambda control plane yet (GetFunction answered "
+            f"{error.get('Code')}: {error.get('Message')})"
+        )
     pytest.fail("GetFunction found a function that cannot exist")
 
 
@@ -135,9 +142,9 @@ def queue_attributes(sqs: Any, name: str) -> dict[str, str]:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 
 
-def snapshot(project: Project, aws_client: Callable[..., Any]) -> dict[str, Any]:
+def snapshot(project: Project, streamlab_client: Callable[..., Any]) -> dict[str, Any]:
     """Everything deploy manages, as the endpoint reports it (for "changed nothing" checks)."""
-    dynamodb, sqs, sns, s3 = (aws_client(s) for s in ("dynamodb", "sqs", "sns", "s3"))
+    dynamodb, sqs, sns, s3 = (streamlab_client(s) for s in ("dynamodb", "sqs", "sns", "s3"))
     state: dict[str, Any] = {}
     for table in ("Orders", "Products"):
         described = dynamodb.describe_table(TableName=project.name(table))["Table"]
@@ -147,15 +154,23 @@ def snapshot(project: Project, aws_client: Callable[..., Any]) -> dict[str, Any]
         state[f"{table}.ttl"] = dynamodb.describe_time_to_live(TableName=project.name(table))["TimeToLiveDescription"]
     for queue in ("orders-dlq", "order-events"):
         attributes = queue_attributes(sqs, project.name(queue))
-        for volatile in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                         "ApproximateNumberOfMessagesDelayed"):
+        for volatile in (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ):
             attributes.pop(volatile, None)
         state[queue] = attributes
-    topic_arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"]
-                     if t["TopicArn"].endswith(":" + project.name("notifications")))
+    topic_arn = next(
+        t["TopicArn"]
+        for t in sns.list_topics()["Topics"]
+        if t["TopicArn"].endswith(":" + project.name("notifications"))
+    )
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
-    state["subscriptions"] = [(s["SubscriptionArn"], sns.get_subscription_attributes(
-        SubscriptionArn=s["SubscriptionArn"])["Attributes"]) for s in subscriptions]
+    state["subscriptions"] = [
+        (s["SubscriptionArn"], sns.get_subscription_attributes(SubscriptionArn=s["SubscriptionArn"])["Attributes"])
+        for s in subscriptions
+    ]
     state["bucket.versioning"] = s3.get_bucket_versioning(Bucket=project.name("audit")).get("Status")
     return state
 
@@ -163,20 +178,28 @@ def snapshot(project: Project, aws_client: Callable[..., Any]) -> dict[str, Any]
 # --- resources that need no Lambda ----------------------------------------------------------
 
 
-def test_deploy_creates_tables_queues_topic_and_bucket(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_deploy_creates_tables_queues_topic_and_bucket(project: Project, streamlab_client: Callable[..., Any]) -> None:
     result = project.deploy(RESOURCES)
 
     assert result.summary == "7 created, 0 updated, 0 unchanged"
     assert f"created table Orders [{project.name('Orders')}]" in project.lines
     assert project.lines[-1] == result.summary
     assert [(c.kind, c.name) for c in result.changes] == [
-        ("table", "Orders"), ("table", "Products"), ("bucket", "audit"), ("queue", "orders-dlq"),
-        ("queue", "order-events"), ("topic", "notifications"), ("subscription", "notifications->order-events")]
+        ("table", "Orders"),
+        ("table", "Products"),
+        ("bucket", "audit"),
+        ("queue", "orders-dlq"),
+        ("queue", "order-events"),
+        ("topic", "notifications"),
+        ("subscription", "notifications->order-events"),
+    ]
 
-    dynamodb = aws_client("dynamodb")
+    dynamodb = streamlab_client("dynamodb")
     orders = dynamodb.describe_table(TableName=project.name("Orders"))["Table"]
-    assert orders["KeySchema"] == [{"AttributeName": "order_id", "KeyType": "HASH"},
-                                   {"AttributeName": "version", "KeyType": "RANGE"}]
+    assert orders["KeySchema"] == [
+        {"AttributeName": "order_id", "KeyType": "HASH"},
+        {"AttributeName": "version", "KeyType": "RANGE"},
+    ]
     assert orders["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert orders["LatestStreamArn"].startswith(orders["TableArn"] + "/stream/")
     assert orders["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -190,17 +213,21 @@ def test_deploy_creates_tables_queues_topic_and_bucket(project: Project, aws_cli
     assert "LatestStreamArn" not in products
     assert not (products.get("StreamSpecification") or {}).get("StreamEnabled")
 
-    sqs = aws_client("sqs")
+    sqs = streamlab_client("sqs")
     dlq = queue_attributes(sqs, project.name("orders-dlq"))
     events = queue_attributes(sqs, project.name("order-events"))
     assert dlq["MessageRetentionPeriod"] == "1209600"
     assert events["VisibilityTimeout"] == "60"
     redrive = json.loads(events["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"] and int(redrive["maxReceiveCount"]) == 5
+    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == 5
 
-    sns = aws_client("sns")
-    topic_arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"]
-                     if t["TopicArn"].endswith(":" + project.name("notifications")))
+    sns = streamlab_client("sns")
+    topic_arn = next(
+        t["TopicArn"]
+        for t in sns.list_topics()["Topics"]
+        if t["TopicArn"].endswith(":" + project.name("notifications"))
+    )
     (subscription,) = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("sqs", events["QueueArn"])
     attributes = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])["Attributes"]
@@ -210,45 +237,53 @@ def test_deploy_creates_tables_queues_topic_and_bucket(project: Project, aws_cli
     assert statement["Action"] == "sqs:SendMessage"
     assert topic_arn in json.dumps(statement["Condition"])
 
-    aws_client("s3").head_bucket(Bucket=project.name("audit"))
+    streamlab_client("s3").head_bucket(Bucket=project.name("audit"))
 
 
-def test_subscription_delivers_to_the_queue(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_subscription_delivers_to_the_queue(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES)
-    sns, sqs = aws_client("sns"), aws_client("sqs")
-    topic_arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"]
-                     if t["TopicArn"].endswith(":" + project.name("notifications")))
+    sns, sqs = streamlab_client("sns"), streamlab_client("sqs")
+    topic_arn = next(
+        t["TopicArn"]
+        for t in sns.list_topics()["Topics"]
+        if t["TopicArn"].endswith(":" + project.name("notifications"))
+    )
     sns.publish(TopicArn=topic_arn, Message="hello")
     url = sqs.get_queue_url(QueueName=project.name("order-events"))["QueueUrl"]
     messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])
     assert [m["Body"] for m in messages] == ["hello"]  # raw delivery: the body is the message itself
 
 
-def test_second_deploy_reports_and_changes_nothing(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_second_deploy_reports_and_changes_nothing(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES)
-    before = snapshot(project, aws_client)
+    before = snapshot(project, streamlab_client)
     time.sleep(1.1)  # so any rewrite would show in second-resolution timestamps
     result = project.deploy()
     assert result.summary == "no changes"
     assert not result.changed
-    assert result.unchanged == 7 and result.created == 0 and result.updated == 0
+    assert result.unchanged == 7
+    assert result.created == 0
+    assert result.updated == 0
     assert project.lines[-1] == "no changes"
     assert all(line.startswith(("deploying", "unchanged ", "no changes")) for line in project.lines)
-    assert snapshot(project, aws_client) == before  # same stream ARN, timestamps, attributes
+    assert snapshot(project, streamlab_client) == before  # same stream ARN, timestamps, attributes
 
 
-def test_changed_attributes_are_updated(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_changed_attributes_are_updated(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES)
-    old_stream = aws_client("dynamodb").describe_table(TableName=project.name("Orders"))["Table"]["LatestStreamArn"]
-    changed = (RESOURCES
-               .replace('ttl_attribute = "expires_at"', 'ttl_attribute = "valid_until"')
-               .replace('[tables.Products]\n', '[tables.Products]\nstream_view_type = "KEYS_ONLY"\n')
-               .replace("visibility_timeout = 60", "visibility_timeout = 120")
-               .replace("max_receive_count = 5", "max_receive_count = 2")
-               .replace("raw_message_delivery = true", "raw_message_delivery = false")
-               .replace("[buckets.audit]", "[buckets.audit]\nversioning = true")
-               + '\n[tables.Products.indexes.by_brand]\npartition_key = { name = "brand", type = "S" }\n'
-               + 'projection = "KEYS_ONLY"\n')
+    old_stream = streamlab_client("dynamodb").describe_table(TableName=project.name("Orders"))["Table"][
+        "LatestStreamArn"
+    ]
+    changed = (
+        RESOURCES.replace('ttl_attribute = "expires_at"', 'ttl_attribute = "valid_until"')
+        .replace("[tables.Products]\n", '[tables.Products]\nstream_view_type = "KEYS_ONLY"\n')
+        .replace("visibility_timeout = 60", "visibility_timeout = 120")
+        .replace("max_receive_count = 5", "max_receive_count = 2")
+        .replace("raw_message_delivery = true", "raw_message_delivery = false")
+        .replace("[buckets.audit]", "[buckets.audit]\nversioning = true")
+        + '\n[tables.Products.indexes.by_brand]\npartition_key = { name = "brand", type = "S" }\n'
+        + 'projection = "KEYS_ONLY"\n'
+    )
     result = project.deploy(changed)
 
     assert result.summary == "0 created, 5 updated, 2 unchanged"
@@ -259,7 +294,7 @@ def test_changed_attributes_are_updated(project: Project, aws_client: Callable[.
     assert "updated subscription notifications->order-events (raw_message_delivery)" in lines
     assert f"updated bucket audit [{project.name('audit')}] (versioning)" in lines
 
-    dynamodb, sqs, sns = aws_client("dynamodb"), aws_client("sqs"), aws_client("sns")
+    dynamodb, sqs, sns = streamlab_client("dynamodb"), streamlab_client("sqs"), streamlab_client("sns")
     orders = dynamodb.describe_table(TableName=project.name("Orders"))["Table"]
     assert orders["LatestStreamArn"] == old_stream
     ttl = dynamodb.describe_time_to_live(TableName=project.name("Orders"))["TimeToLiveDescription"]
@@ -271,18 +306,18 @@ def test_changed_attributes_are_updated(project: Project, aws_client: Callable[.
     assert events["VisibilityTimeout"] == "120"
     assert int(json.loads(events["RedrivePolicy"])["maxReceiveCount"]) == 2
     assert json.loads(events["Policy"])["Statement"][0]["Action"] == "sqs:SendMessage"  # kept by the update
-    subscription_arn = snapshot(project, aws_client)["subscriptions"][0][0]
-    assert sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]["RawMessageDelivery"] == "false"
-    assert aws_client("s3").get_bucket_versioning(Bucket=project.name("audit"))["Status"] == "Enabled"
+    subscription_arn = snapshot(project, streamlab_client)["subscriptions"][0][0]
+    assert (
+        sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]["RawMessageDelivery"] == "false"
+    )
+    assert streamlab_client("s3").get_bucket_versioning(Bucket=project.name("audit"))["Status"] == "Enabled"
 
     assert project.deploy().summary == "no changes"
 
 
-
-
-def test_changed_stream_view_type_replaces_the_stream(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_changed_stream_view_type_replaces_the_stream(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES)
-    dynamodb = aws_client("dynamodb")
+    dynamodb = streamlab_client("dynamodb")
     old_stream = dynamodb.describe_table(TableName=project.name("Orders"))["Table"]["LatestStreamArn"]
     result = project.deploy(RESOURCES.replace('"NEW_AND_OLD_IMAGES"', '"NEW_IMAGE"'))
     assert result.get("table", "Orders").details == ("stream",)
@@ -292,36 +327,43 @@ def test_changed_stream_view_type_replaces_the_stream(project: Project, aws_clie
     assert project.deploy().summary == "no changes"
 
 
-def test_removed_settings_are_removed(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_removed_settings_are_removed(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES)
-    reduced = (RESOURCES
-               .replace('ttl_attribute = "expires_at"\n', "")
-               .replace('stream_view_type = "NEW_AND_OLD_IMAGES"\n', "")
-               .replace('dead_letter_queue = "orders-dlq"\nmax_receive_count = 5\n', "")
-               .replace('[tables.Orders.indexes.by_customer]\npartition_key = { name = "customer_id", type = "S" }\n'
-                        'projection = "ALL"\n', ""))
+    reduced = (
+        RESOURCES.replace('ttl_attribute = "expires_at"\n', "")
+        .replace('stream_view_type = "NEW_AND_OLD_IMAGES"\n', "")
+        .replace('dead_letter_queue = "orders-dlq"\nmax_receive_count = 5\n', "")
+        .replace(
+            '[tables.Orders.indexes.by_customer]\npartition_key = { name = "customer_id", type = "S" }\n'
+            'projection = "ALL"\n',
+            "",
+        )
+    )
     result = project.deploy(reduced)
     assert result.get("table", "Orders").details == ("stream", "index by_customer deleted", "ttl")
     assert result.get("queue", "order-events").details == ("redrive",)
 
-    dynamodb = aws_client("dynamodb")
+    dynamodb = streamlab_client("dynamodb")
     orders = dynamodb.describe_table(TableName=project.name("Orders"))["Table"]
     assert not (orders.get("StreamSpecification") or {}).get("StreamEnabled")
     assert not orders.get("GlobalSecondaryIndexes")
     ttl = dynamodb.describe_time_to_live(TableName=project.name("Orders"))["TimeToLiveDescription"]
     assert ttl["TimeToLiveStatus"] in ("DISABLED", "DISABLING")
-    assert not queue_attributes(aws_client("sqs"), project.name("order-events")).get("RedrivePolicy")
+    assert not queue_attributes(streamlab_client("sqs"), project.name("order-events")).get("RedrivePolicy")
     result = project.deploy()
     assert result.summary == "no changes", project.lines
 
 
-def test_subscription_filter_policy_is_set_changed_and_removed(project: Project, aws_client: Callable[..., Any]) -> None:
-    body = RESOURCES.replace("raw_message_delivery = true",
-                             'raw_message_delivery = true\nfilter_policy = { kind = ["order"] }\n'
-                             'filter_policy_scope = "MessageBody"')
+def test_subscription_filter_policy_is_set_changed_and_removed(
+    project: Project, streamlab_client: Callable[..., Any]
+) -> None:
+    body = RESOURCES.replace(
+        "raw_message_delivery = true",
+        'raw_message_delivery = true\nfilter_policy = { kind = ["order"] }\nfilter_policy_scope = "MessageBody"',
+    )
     project.deploy(body)
-    sns = aws_client("sns")
-    subscription_arn = snapshot(project, aws_client)["subscriptions"][0][0]
+    sns = streamlab_client("sns")
+    subscription_arn = snapshot(project, streamlab_client)["subscriptions"][0][0]
 
     def attributes() -> dict[str, str]:
         return sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
@@ -340,7 +382,7 @@ def test_subscription_filter_policy_is_set_changed_and_removed(project: Project,
     assert project.deploy().summary == "no changes"
 
 
-def test_provisioned_capacity_is_updated(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_provisioned_capacity_is_updated(project: Project, streamlab_client: Callable[..., Any]) -> None:
     body = """
         [tables.Counters]
         partition_key = { name = "id", type = "S" }
@@ -351,7 +393,7 @@ def test_provisioned_capacity_is_updated(project: Project, aws_client: Callable[
     assert project.deploy(body).summary == "1 created, 0 updated, 0 unchanged"
     result = project.deploy(body.replace("read_capacity = 2", "read_capacity = 4"))
     assert result.get("table", "Counters").details == ("billing",)
-    table = aws_client("dynamodb").describe_table(TableName=project.name("Counters"))["Table"]
+    table = streamlab_client("dynamodb").describe_table(TableName=project.name("Counters"))["Table"]
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 4
     assert project.deploy().summary == "no changes"
 
@@ -362,15 +404,21 @@ def test_changed_table_keys_are_refused(project: Project) -> None:
         project.deploy('[tables.Keys]\npartition_key = { name = "pk", type = "N" }\n')
 
 
-def test_invalid_stack_creates_nothing(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_invalid_stack_creates_nothing(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.write(RESOURCES + FUNCTIONS.replace('function = "probe"', 'function = "audit_trail"'))
-    with pytest.raises(StackError, match=r'mappings\[0\]\.function: no function named "audit_trail" \(defined: probe\)'):
-        deploy(load_stack(project.stack_path), endpoint_url=project.endpoint_url, region=project.region,
-               log=project.lines.append)
+    with pytest.raises(
+        StackError, match=r'mappings\[0\]\.function: no function named "audit_trail" \(defined: probe\)'
+    ):
+        deploy(
+            load_stack(project.stack_path),
+            endpoint_url=project.endpoint_url,
+            region=project.region,
+            log=project.lines.append,
+        )
     assert project.lines == []
-    tables = aws_client("dynamodb").list_tables()["TableNames"]
+    tables = streamlab_client("dynamodb").list_tables()["TableNames"]
     assert not [t for t in tables if t.startswith(project.prefix)]
-    queues = aws_client("sqs").list_queues(QueueNamePrefix=project.prefix).get("QueueUrls", [])
+    queues = streamlab_client("sqs").list_queues(QueueNamePrefix=project.prefix).get("QueueUrls", [])
     assert queues == []
 
 
@@ -382,23 +430,27 @@ def test_endpoint_kinds_are_detected(streamlab_endpoint_url: str) -> None:
 
 
 def test_an_embedded_endpoint_names_the_interpreter_its_functions_run_on(
-        streamlab_endpoint_url: str, streamlab_in_process: bool) -> None:
+    streamlab_endpoint_url: str, streamlab_in_process: bool
+) -> None:
     kind, runtime = probe_endpoint(streamlab_endpoint_url)
     if kind != "embedded":
         pytest.skip("not a streamlab endpoint")
-    assert set(runtime) == {"python", "platform"} and runtime["python"].count(".") == 2
+    assert set(runtime) == {"python", "platform"}
+    assert runtime["python"].count(".") == 2
     if streamlab_in_process:  # the same interpreter: dependencies are built with plain pip
         assert runtime == runtime_description()
         assert platform_for_runtime(runtime).is_local
 
 
-def test_execution_role_grants_stream_logs_and_destinations(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_execution_role_grants_stream_logs_and_destinations(
+    project: Project, streamlab_client: Callable[..., Any]
+) -> None:
     project.write(RESOURCES + FUNCTIONS)
     stack = project.load()
     target = Target.connect(project.endpoint_url, project.region)
     change, arn = apply_role(target, stack)
     assert (change.kind, change.action) == ("role", "created")
-    iam = aws_client("iam")
+    iam = streamlab_client("iam")
     role = iam.get_role(RoleName=stack.role_name)["Role"]
     assert role["Arn"] == arn
     assert stack.role_name == project.name("streamlab-lambda-execution")
@@ -412,8 +464,12 @@ def test_execution_role_grants_stream_logs_and_destinations(project: Project, aw
     assert statements["StreamRead"]["Resource"] == [target.arn("dynamodb", f"table/{project.name('Orders')}/stream/*")]
     assert "logs:PutLogEvents" in statements["Logs"]["Action"]
     dlq_arn = target.arn("sqs", project.name("orders-dlq"))
-    assert statements["OnFailureQueues"] == {"Sid": "OnFailureQueues", "Effect": "Allow",
-                                             "Action": "sqs:SendMessage", "Resource": [dlq_arn]}
+    assert statements["OnFailureQueues"] == {
+        "Sid": "OnFailureQueues",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": [dlq_arn],
+    }
     again, _ = apply_role(target, stack)
     assert again.action == "unchanged"
 
@@ -422,25 +478,38 @@ def test_execution_role_grants_stream_logs_and_destinations(project: Project, aw
 
 
 @pytest.mark.usefixtures("lambda_control_plane")
-def test_deploy_creates_function_and_mapping(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_deploy_creates_function_and_mapping(project: Project, streamlab_client: Callable[..., Any]) -> None:
     result = project.deploy(RESOURCES + FUNCTIONS)
     first_lines = list(project.lines)
     assert result.get("role", project.name("streamlab-lambda-execution")).action in ("created", "unchanged")
     assert result.get("function", "probe").action == "created"
     assert result.get("mapping", "Orders->probe").action == "created"
 
-    lam = aws_client("lambda")
+    lam = streamlab_client("lambda")
     config = lam.get_function(FunctionName=project.name("probe"))["Configuration"]
-    assert (config["Handler"], config["Runtime"], config["Timeout"], config["MemorySize"]) == \
-        ("probe.handler", "python3.12", 30, 128)
+    assert (config["Handler"], config["Runtime"], config["Timeout"], config["MemorySize"]) == (
+        "probe.handler",
+        "python3.12",
+        30,
+        128,
+    )
     assert config["Environment"]["Variables"] == {"LOG_LEVEL": "INFO"}
-    assert config["Role"] == aws_client("iam").get_role(RoleName=project.name("streamlab-lambda-execution"))["Role"]["Arn"]
-    stream_arn = aws_client("dynamodb").describe_table(TableName=project.name("Orders"))["Table"]["LatestStreamArn"]
+    assert (
+        config["Role"]
+        == streamlab_client("iam").get_role(RoleName=project.name("streamlab-lambda-execution"))["Role"]["Arn"]
+    )
+    stream_arn = streamlab_client("dynamodb").describe_table(TableName=project.name("Orders"))["Table"][
+        "LatestStreamArn"
+    ]
     (mapping,) = lam.list_event_source_mappings(FunctionName=project.name("probe"))["EventSourceMappings"]
     assert mapping["EventSourceArn"] == stream_arn
-    assert (mapping["BatchSize"], mapping["BisectBatchOnFunctionError"], mapping["MaximumRetryAttempts"]) == (100, True, 3)
+    assert (mapping["BatchSize"], mapping["BisectBatchOnFunctionError"], mapping["MaximumRetryAttempts"]) == (
+        100,
+        True,
+        3,
+    )
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    dlq_arn = queue_attributes(aws_client("sqs"), project.name("orders-dlq"))["QueueArn"]
+    dlq_arn = queue_attributes(streamlab_client("sqs"), project.name("orders-dlq"))["QueueArn"]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == dlq_arn
     assert any(line.startswith("built function probe: ") for line in first_lines)
 
@@ -449,9 +518,9 @@ def test_deploy_creates_function_and_mapping(project: Project, aws_client: Calla
 
 
 @pytest.mark.usefixtures("lambda_control_plane")
-def test_changed_handler_code_updates_the_function(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_changed_handler_code_updates_the_function(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES + FUNCTIONS)
-    lam = aws_client("lambda")
+    lam = streamlab_client("lambda")
     before = lam.get_function(FunctionName=project.name("probe"))["Configuration"]["CodeSha256"]
     handler = project.root / "handlers" / "probe.py"
     handler.write_text(handler.read_text() + "\n# a change\n")
@@ -464,41 +533,54 @@ def test_changed_handler_code_updates_the_function(project: Project, aws_client:
 
 
 @pytest.mark.usefixtures("lambda_control_plane")
-def test_changed_configuration_and_mapping_parameters_are_updated(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_changed_configuration_and_mapping_parameters_are_updated(
+    project: Project, streamlab_client: Callable[..., Any]
+) -> None:
     project.deploy(RESOURCES + FUNCTIONS)
-    changed = (FUNCTIONS.replace("timeout = 30", "timeout = 60\nreserved_concurrency = 2")
-               .replace('{ LOG_LEVEL = "INFO" }', '{ LOG_LEVEL = "DEBUG" }')
-               .replace("batch_size = 100", "batch_size = 10\nmaximum_record_age_in_seconds = 3600")
-               .replace('on_failure = "queue:orders-dlq"', 'on_failure = "topic:notifications"')
-               + '[[mappings.filters]]\neventName = ["INSERT", "MODIFY"]\n')
+    changed = (
+        FUNCTIONS.replace("timeout = 30", "timeout = 60\nreserved_concurrency = 2")
+        .replace('{ LOG_LEVEL = "INFO" }', '{ LOG_LEVEL = "DEBUG" }')
+        .replace("batch_size = 100", "batch_size = 10\nmaximum_record_age_in_seconds = 3600")
+        .replace('on_failure = "queue:orders-dlq"', 'on_failure = "topic:notifications"')
+        + '[[mappings.filters]]\neventName = ["INSERT", "MODIFY"]\n'
+    )
     result = project.deploy(RESOURCES + changed)
     assert result.get("function", "probe").details == ("timeout", "environment", "reserved_concurrency")
     assert result.get("mapping", "Orders->probe").details == (
-        "batch_size", "maximum_record_age_in_seconds", "filters", "on_failure")
+        "batch_size",
+        "maximum_record_age_in_seconds",
+        "filters",
+        "on_failure",
+    )
 
-    lam = aws_client("lambda")
+    lam = streamlab_client("lambda")
     function = lam.get_function(FunctionName=project.name("probe"))
     assert function["Configuration"]["Timeout"] == 60
     assert function["Configuration"]["Environment"]["Variables"] == {"LOG_LEVEL": "DEBUG"}
     assert function["Concurrency"]["ReservedConcurrentExecutions"] == 2
     (mapping,) = lam.list_event_source_mappings(FunctionName=project.name("probe"))["EventSourceMappings"]
     assert (mapping["BatchSize"], mapping["MaximumRecordAgeInSeconds"]) == (10, 3600)
-    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == \
-        [{"eventName": ["INSERT", "MODIFY"]}]
+    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == [
+        {"eventName": ["INSERT", "MODIFY"]}
+    ]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"].endswith(":" + project.name("notifications"))
     assert project.deploy().summary == "no changes"
 
 
 @pytest.mark.usefixtures("lambda_control_plane")
-def test_replaced_stream_moves_the_mapping(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_replaced_stream_moves_the_mapping(project: Project, streamlab_client: Callable[..., Any]) -> None:
     project.deploy(RESOURCES + FUNCTIONS)
     result = project.deploy(RESOURCES.replace('"NEW_AND_OLD_IMAGES"', '"NEW_IMAGE"') + FUNCTIONS)
     assert result.get("mapping", "Orders->probe").details == ("stream replaced",)
-    stream_arn = aws_client("dynamodb").describe_table(TableName=project.name("Orders"))["Table"]["LatestStreamArn"]
+    stream_arn = streamlab_client("dynamodb").describe_table(TableName=project.name("Orders"))["Table"][
+        "LatestStreamArn"
+    ]
     # The old mapping is listed, in state Deleting, until its deletion settles (on AWS too): wait for it.
     deadline = time.monotonic() + 10
     while True:
-        mappings = aws_client("lambda").list_event_source_mappings(FunctionName=project.name("probe"))["EventSourceMappings"]
+        mappings = streamlab_client("lambda").list_event_source_mappings(FunctionName=project.name("probe"))[
+            "EventSourceMappings"
+        ]
         if len(mappings) == 1 or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -506,20 +588,29 @@ def test_replaced_stream_moves_the_mapping(project: Project, aws_client: Callabl
 
 
 @pytest.mark.usefixtures("lambda_control_plane")
-def test_the_repository_stack_deploys(tmp_path: Path, streamlab_endpoint_url: str, aws_region: str) -> None:
+def test_the_repository_stack_deploys(tmp_path: Path, streamlab_endpoint_url: str, streamlab_region: str) -> None:
     from streamlab.stack import parse_stack
 
     prefix = f"t{uuid.uuid4().hex[:8]}-"
     text = f'[stack]\nname_prefix = "{prefix}"\n' + (REPO / "setup" / "stack.toml").read_text()
     stack = parse_stack(text, REPO / "setup" / "stack.toml")
     lines: list[str] = []
-    first = deploy(stack, endpoint_url=streamlab_endpoint_url, region=aws_region, log=lines.append,
-                   cache_dir=tmp_path / "cache")
+    first = deploy(
+        stack,
+        endpoint_url=streamlab_endpoint_url,
+        region=streamlab_region,
+        log=lines.append,
+        cache_dir=tmp_path / "cache",
+    )
     assert first.created == len(first.changes)
-    second = deploy(stack, endpoint_url=streamlab_endpoint_url, region=aws_region, log=lines.append,
-                    cache_dir=tmp_path / "cache")
+    second = deploy(
+        stack,
+        endpoint_url=streamlab_endpoint_url,
+        region=streamlab_region,
+        log=lines.append,
+        cache_dir=tmp_path / "cache",
+    )
     assert second.summary == "no changes"
-
 
 
 def make_wheel(directory: Path) -> Path:
@@ -531,10 +622,13 @@ def make_wheel(directory: Path) -> Path:
     files = {
         "tinydep/__init__.py": b"VALUE = 42\n",
         "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
-        "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: "
+        b"true\nTag: py3-none-any\n",
     }
-    record = [f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}"
-              for p, d in files.items()]
+    record = [
+        f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}"
+        for p, d in files.items()
+    ]
     files["tinydep-1.0.dist-info/RECORD"] = ("\n".join([*record, "tinydep-1.0.dist-info/RECORD,,"]) + "\n").encode()
     wheel = directory / "tinydep-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -544,16 +638,19 @@ def make_wheel(directory: Path) -> Path:
 
 
 @pytest.mark.usefixtures("lambda_control_plane")
-def test_declared_requirements_are_importable_by_the_handler(project: Project, aws_client: Callable[..., Any]) -> None:
+def test_declared_requirements_are_importable_by_the_handler(
+    project: Project, streamlab_client: Callable[..., Any]
+) -> None:
     wheel = make_wheel(project.root)
     (project.root / "handlers" / "uses_dep.py").write_text(
-        "import tinydep\n\ndef handler(event, context):\n    return {'value': tinydep.VALUE}\n")
+        "import tinydep\n\ndef handler(event, context):\n    return {'value': tinydep.VALUE}\n"
+    )
     result = project.deploy(f"""
         [functions.uses_dep]
         handler = "uses_dep.handler"
         requirements = ["{wheel}"]
     """)
     assert result.get("function", "uses_dep").action == "created"
-    response = aws_client("lambda").invoke(FunctionName=project.name("uses_dep"), Payload=b"{}")
+    response = streamlab_client("lambda").invoke(FunctionName=project.name("uses_dep"), Payload=b"{}")
     assert "FunctionError" not in response, response["Payload"].read()
     assert json.loads(response["Payload"].read()) == {"value": 42}

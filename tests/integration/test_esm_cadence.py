@@ -15,15 +15,16 @@ import pytest
 
 from streamlab.emulator.endpoint import EmbeddedEndpoint
 from streamlab.streams import create_stream_table
-from tests.integration.test_lambda_support import eventually, zip_source
+from streamlab.testing import eventually
+from tests.integration.lambda_support import zip_source
 
-RECORDING_HANDLER = '''
+RECORDING_HANDLER = """
 import json
 
 def handler(event, context):
     for record in event["Records"]:
         print(json.dumps({"pk": record["dynamodb"]["Keys"]["pk"]["S"], "seq": record["dynamodb"]["SequenceNumber"]}))
-'''
+"""
 
 
 @pytest.fixture(params=["wake", "aws"])
@@ -33,13 +34,21 @@ def endpoint(request: pytest.FixtureRequest) -> Iterator[EmbeddedEndpoint]:
 
 
 def test_every_write_is_delivered_in_order(endpoint: EmbeddedEndpoint) -> None:
-    options = {"endpoint_url": endpoint.url, "region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    options = {
+        "endpoint_url": endpoint.url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "t",
+        "aws_secret_access_key": "t",
+    }
     ddb, lam, logs = (boto3.client(name, **options) for name in ("dynamodb", "lambda", "logs"))
     table = f"cadence-{endpoint.esm_cadence}-{int(time.time() * 1000)}"
     stream_arn = create_stream_table(ddb, table, "KEYS_ONLY")
     lam.create_function(
-        FunctionName=table, Runtime="python3.12", Handler="app.handler",
-        Role="arn:aws:iam::123456789012:role/streamlab", Code={"ZipFile": zip_source(RECORDING_HANDLER)},
+        FunctionName=table,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role="arn:aws:iam::123456789012:role/streamlab",
+        Code={"ZipFile": zip_source(RECORDING_HANDLER)},
     )
     lam.get_waiter("function_active_v2").wait(FunctionName=table)
     uuid = lam.create_event_source_mapping(

@@ -22,9 +22,11 @@ import pytest
 from streamlab.emulator.esm import EventSourceMappingEngine, InvokeResult, MappingConfig
 from streamlab.emulator.esm.poller import Boto3StreamReader
 from streamlab.streams import create_stream_table
-from tests.integration.test_lambda_support import eventually
+from streamlab.testing import eventually
 
-FAST = dict(poll_interval=0.05, retry_backoff=0.01, retry_backoff_max=0.05, shard_refresh_interval=0.5, restart_delay=0.05)
+FAST = dict(
+    poll_interval=0.05, retry_backoff=0.01, retry_backoff_max=0.05, shard_refresh_interval=0.5, restart_delay=0.05
+)
 
 
 wait_for = functools.partial(eventually, timeout=10.0, interval=0.02)
@@ -59,7 +61,10 @@ class Function:
             return [record for event in self.events for record in event.get("Records", [])]
 
     def values(self, attribute: str = "n") -> list[str]:
-        return [r["dynamodb"]["NewImage"][attribute].get("S") or r["dynamodb"]["NewImage"][attribute].get("N") for r in self.records()]
+        return [
+            r["dynamodb"]["NewImage"][attribute].get("S") or r["dynamodb"]["NewImage"][attribute].get("N")
+            for r in self.records()
+        ]
 
 
 def ok(body: Any = None) -> InvokeResult:
@@ -71,13 +76,13 @@ def unhandled() -> InvokeResult:
 
 
 @pytest.fixture
-def stream_table(aws_client, unique_name):
+def stream_table(streamlab_client, streamlab_unique_name):
     """``stream_table(view)`` -> (table name, stream ARN) of a fresh table with a stream."""
-    dynamodb = aws_client("dynamodb")
+    dynamodb = streamlab_client("dynamodb")
     created: list[str] = []
 
     def make(view: str = "NEW_AND_OLD_IMAGES") -> tuple[str, str]:
-        name = unique_name("esm")
+        name = streamlab_unique_name("esm")
         stream_arn = create_stream_table(dynamodb, name, view)
         created.append(name)
         return name, stream_arn
@@ -106,21 +111,21 @@ def mapping(stream_arn: str, **parameters: Any) -> MappingConfig:
     return MappingConfig(uuid=str(uuid.uuid4()), function_name="handler", event_source_arn=stream_arn, **parameters)
 
 
-def put(aws_client, table: str, key: str, n: int, **extra: Any) -> None:
+def put(streamlab_client, table: str, key: str, n: int, **extra: Any) -> None:
     item = {"pk": {"S": key}, "n": {"N": str(n)}}
     item.update(extra)
-    aws_client("dynamodb").put_item(TableName=table, Item=item)
+    streamlab_client("dynamodb").put_item(TableName=table, Item=item)
 
 
-def queue(aws_client, unique_name) -> tuple[str, str]:
-    sqs = aws_client("sqs")
-    url = sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
+def queue(streamlab_client, streamlab_unique_name) -> tuple[str, str]:
+    sqs = streamlab_client("sqs")
+    url = sqs.create_queue(QueueName=streamlab_unique_name("dlq"))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
-def receive(aws_client, url: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
-    sqs = aws_client("sqs")
+def receive(streamlab_client, url: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+    sqs = streamlab_client("sqs")
     bodies: list[dict[str, Any]] = []
 
     def enough() -> bool:
@@ -133,8 +138,8 @@ def receive(aws_client, url: str, count: int = 1, timeout: float = 10.0) -> list
     return bodies
 
 
-def last_sequence_number(aws_client, stream_arn: str) -> str:
-    reader = Boto3StreamReader(aws_client("dynamodbstreams").meta.endpoint_url, stream_arn.split(":")[3])
+def last_sequence_number(streamlab_client, stream_arn: str) -> str:
+    reader = Boto3StreamReader(streamlab_client("dynamodbstreams").meta.endpoint_url, stream_arn.split(":")[3])
     shard = reader.list_shards(stream_arn)[-1]
     return all_shard_records(reader, stream_arn, shard.shard_id)[-1]["dynamodb"]["SequenceNumber"]
 
@@ -152,14 +157,14 @@ def all_shard_records(reader: Boto3StreamReader, stream_arn: str, shard_id: str)
 
 
 # -- delivery -----------------------------------------------------------------------------------
-def test_every_record_delivered_once_in_order_per_key(aws_client, stream_table, engines):
+def test_every_record_delivered_once_in_order_per_key(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     function = Function()
     engine = engines(function)
     config = mapping(stream_arn, batch_size=7)
     engine.start_mapping(config)
     for n in range(60):
-        put(aws_client, table, f"key-{n % 6}", n)
+        put(streamlab_client, table, f"key-{n % 6}", n)
     wait_for(lambda: len(function.records()) >= 60)
     time.sleep(0.2)
     records = function.records()
@@ -171,66 +176,78 @@ def test_every_record_delivered_once_in_order_per_key(aws_client, stream_table, 
     assert all(values == sorted(values) for values in by_key.values())
     assert all(len(event["Records"]) <= 7 for event in function.events)
     first = records[0]
-    assert list(first) == ["eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb", "eventSourceARN"]
+    assert list(first) == [
+        "eventID",
+        "eventName",
+        "eventVersion",
+        "eventSource",
+        "awsRegion",
+        "dynamodb",
+        "eventSourceARN",
+    ]
     assert (first["eventVersion"], first["eventSource"], first["eventSourceARN"]) == ("1.1", "aws:dynamodb", stream_arn)
     assert isinstance(first["dynamodb"]["ApproximateCreationDateTime"], int)
     assert function.names == ["handler"] * len(function.events)
     status = engine.status(config.uuid)
-    assert status.last_processing_result == "OK" and status.records_delivered == 60 and status.restarts == 0
+    assert status.last_processing_result == "OK"
+    assert status.records_delivered == 60
+    assert status.restarts == 0
     assert engine.checkpoints.get(config.uuid, next(iter(engine.checkpoints.shards(config.uuid)))).sequence_number == (
-        last_sequence_number(aws_client, stream_arn)
+        last_sequence_number(streamlab_client, stream_arn)
     )
 
 
-def test_binary_values_arrive_base64(aws_client, stream_table, engines):
+def test_binary_values_arrive_base64(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table("NEW_IMAGE")
     function = Function()
     engines(function).start_mapping(mapping(stream_arn))
-    put(aws_client, table, "bin", 1, binary_key={"B": b"foobar"})
+    put(streamlab_client, table, "bin", 1, binary_key={"B": b"foobar"})
     wait_for(function.records)
     assert function.records()[0]["dynamodb"]["NewImage"]["binary_key"] == {"B": "Zm9vYmFy"}
     assert function.records()[0]["dynamodb"]["StreamViewType"] == "NEW_IMAGE"
 
 
-def test_latest_only_sees_writes_after_the_mapping_starts(aws_client, stream_table, engines):
+def test_latest_only_sees_writes_after_the_mapping_starts(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
-    put(aws_client, table, "before", 1)
+    put(streamlab_client, table, "before", 1)
     function = Function()
     engines(function).start_mapping(mapping(stream_arn, starting_position="LATEST"))
-    put(aws_client, table, "after", 2)
+    put(streamlab_client, table, "after", 2)
     wait_for(function.records)
     time.sleep(0.2)
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in function.records()] == ["after"]
 
 
-def test_wake_delivers_without_waiting_for_the_poll(aws_client, stream_table, engines):
+def test_wake_delivers_without_waiting_for_the_poll(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     function = Function()
     engine = engines(function, poll_interval=30.0)
     engine.start_mapping(mapping(stream_arn))
     time.sleep(0.2)  # the first poll found nothing; the next one is 30 s away
-    put(aws_client, table, "k", 1)
+    put(streamlab_client, table, "k", 1)
     started = time.monotonic()
     engine.wake("PutItem")
     wait_for(function.records, timeout=5)
     assert time.monotonic() - started < 2
 
 
-def test_batching_window_gathers_records(aws_client, stream_table, engines):
+def test_batching_window_gathers_records(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     function = Function()
     engines(function).start_mapping(mapping(stream_arn, batch_size=100, maximum_batching_window_in_seconds=0.6))
     for n in range(5):
-        put(aws_client, table, f"k{n}", n)
+        put(streamlab_client, table, f"k{n}", n)
     wait_for(lambda: len(function.records()) >= 5)
     assert [len(event["Records"]) for event in function.events] == [5]
 
 
 # -- failures -----------------------------------------------------------------------------------
-def test_retries_exhausted_sends_the_aws_record_to_sqs(aws_client, stream_table, engines, unique_name):
+def test_retries_exhausted_sends_the_aws_record_to_sqs(streamlab_client, stream_table, engines, streamlab_unique_name):
     table, stream_arn = stream_table()
-    url, queue_arn = queue(aws_client, unique_name)
-    function = Function(lambda event: unhandled() if event["Records"][0]["dynamodb"]["Keys"]["pk"]["S"] == "bad" else ok())
+    url, queue_arn = queue(streamlab_client, streamlab_unique_name)
+    function = Function(
+        lambda event: unhandled() if event["Records"][0]["dynamodb"]["Keys"]["pk"]["S"] == "bad" else ok()
+    )
     engine = engines(function)
     config = mapping(
         stream_arn,
@@ -240,30 +257,35 @@ def test_retries_exhausted_sends_the_aws_record_to_sqs(aws_client, stream_table,
         function_arn="arn:aws:lambda:us-east-1:123456789012:function:handler",
     )
     engine.start_mapping(config)
-    put(aws_client, table, "bad", 1)
+    put(streamlab_client, table, "bad", 1)
     wait_for(lambda: engine.last_processing_result(config.uuid) == "PROBLEM: Function call failed")
-    put(aws_client, table, "good", 2)
-    (body,) = receive(aws_client, url)
+    put(streamlab_client, table, "good", 2)
+    (body,) = receive(streamlab_client, url)
     bad = function.records()[0]
     assert list(body) == ["requestContext", "responseContext", "version", "timestamp", "DDBStreamBatchInfo"]
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert body["requestContext"]["approximateInvokeCount"] == 2  # 1 + MaximumRetryAttempts
     assert body["requestContext"]["functionArn"] == config.function_arn
     assert body["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
-    assert body["version"] == "1.0" and body["timestamp"].endswith("Z") and len(body["timestamp"]) == 24
+    assert body["version"] == "1.0"
+    assert body["timestamp"].endswith("Z")
+    assert len(body["timestamp"]) == 24
     info = body["DDBStreamBatchInfo"]
     assert info["startSequenceNumber"] == info["endSequenceNumber"] == bad["dynamodb"]["SequenceNumber"]
-    assert info["batchSize"] == 1 and info["streamArn"] == stream_arn and info["shardId"].startswith("shardId-")
-    assert info["approximateArrivalOfFirstRecord"].endswith("Z") and "payload" not in body
+    assert info["batchSize"] == 1
+    assert info["streamArn"] == stream_arn
+    assert info["shardId"].startswith("shardId-")
+    assert info["approximateArrivalOfFirstRecord"].endswith("Z")
+    assert "payload" not in body
     wait_for(lambda: "good" in [r["dynamodb"]["Keys"]["pk"]["S"] for r in function.records()])  # the shard moved on
     wait_for(lambda: engine.last_processing_result(config.uuid) == "OK")
 
 
-def test_bisect_isolates_a_poison_record(aws_client, stream_table, engines, unique_name):
+def test_bisect_isolates_a_poison_record(streamlab_client, stream_table, engines, streamlab_unique_name):
     table, stream_arn = stream_table()
-    url, queue_arn = queue(aws_client, unique_name)
+    url, queue_arn = queue(streamlab_client, streamlab_unique_name)
     for n in range(8):
-        put(aws_client, table, f"k{n}", n)
+        put(streamlab_client, table, f"k{n}", n)
 
     def behaviour(event):
         keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
@@ -279,21 +301,27 @@ def test_bisect_isolates_a_poison_record(aws_client, stream_table, engines, uniq
             destination_config={"OnFailure": {"Destination": queue_arn}},
         )
     )
-    (body,) = receive(aws_client, url)
+    (body,) = receive(streamlab_client, url)
     assert body["DDBStreamBatchInfo"]["batchSize"] == 1
     assert body["requestContext"]["approximateInvokeCount"] == 2
-    poison = [r for r in function.records() if r["dynamodb"]["Keys"]["pk"]["S"] == "k5"][0]
+    poison = next(r for r in function.records() if r["dynamodb"]["Keys"]["pk"]["S"] == "k5")
     assert body["DDBStreamBatchInfo"]["startSequenceNumber"] == poison["dynamodb"]["SequenceNumber"]
     sizes = [len(event["Records"]) for event in function.events]
-    assert sizes[:3] == [8, 4, 4] and sizes.count(1) >= 2  # halves, then the poison record alone
-    succeeded = [r["dynamodb"]["Keys"]["pk"]["S"] for e in function.events for r in e["Records"] if "k5" not in [x["dynamodb"]["Keys"]["pk"]["S"] for x in e["Records"]]]
+    assert sizes[:3] == [8, 4, 4]
+    assert sizes.count(1) >= 2
+    succeeded = [
+        r["dynamodb"]["Keys"]["pk"]["S"]
+        for e in function.events
+        for r in e["Records"]
+        if "k5" not in [x["dynamodb"]["Keys"]["pk"]["S"] for x in e["Records"]]
+    ]
     assert sorted(succeeded) == [f"k{n}" for n in range(8) if n != 5]
 
 
-def test_report_batch_item_failures_resumes_from_the_lowest_failure(aws_client, stream_table, engines):
+def test_report_batch_item_failures_resumes_from_the_lowest_failure(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     for n in range(6):
-        put(aws_client, table, f"k{n}", n)
+        put(streamlab_client, table, f"k{n}", n)
     calls = []
 
     def behaviour(event):
@@ -304,16 +332,20 @@ def test_report_batch_item_failures_resumes_from_the_lowest_failure(aws_client, 
         return ok({"batchItemFailures": []})
 
     function = Function(behaviour)
-    engines(function).start_mapping(mapping(stream_arn, batch_size=10, function_response_types=("ReportBatchItemFailures",)))
+    engines(function).start_mapping(
+        mapping(stream_arn, batch_size=10, function_response_types=("ReportBatchItemFailures",))
+    )
     wait_for(lambda: len(calls) >= 2)
     time.sleep(0.2)
     assert calls == [[f"k{n}" for n in range(6)], ["k3", "k4", "k5"]]
 
 
-def test_invalid_batch_item_failures_fail_the_whole_batch(aws_client, stream_table, engines, unique_name):
+def test_invalid_batch_item_failures_fail_the_whole_batch(
+    streamlab_client, stream_table, engines, streamlab_unique_name
+):
     table, stream_arn = stream_table()
-    url, queue_arn = queue(aws_client, unique_name)
-    put(aws_client, table, "k0", 0)
+    url, queue_arn = queue(streamlab_client, streamlab_unique_name)
+    put(streamlab_client, table, "k0", 0)
     function = Function(lambda event: ok({"batchItemFailures": [{"itemIdentifier": ""}]}))
     engines(function).start_mapping(
         mapping(
@@ -323,35 +355,42 @@ def test_invalid_batch_item_failures_fail_the_whole_batch(aws_client, stream_tab
             destination_config={"OnFailure": {"Destination": queue_arn}},
         )
     )
-    (body,) = receive(aws_client, url)
+    (body,) = receive(streamlab_client, url)
     assert len(function.events) == 3
-    assert body["responseContext"]["functionError"] is None and body["requestContext"]["approximateInvokeCount"] == 3
+    assert body["responseContext"]["functionError"] is None
+    assert body["requestContext"]["approximateInvokeCount"] == 3
 
 
-def test_record_age_exceeded_is_discarded(aws_client, stream_table, engines, unique_name):
+def test_record_age_exceeded_is_discarded(streamlab_client, stream_table, engines, streamlab_unique_name):
     table, stream_arn = stream_table()
-    url, queue_arn = queue(aws_client, unique_name)
+    url, queue_arn = queue(streamlab_client, streamlab_unique_name)
     function = Function(lambda event: unhandled())
     engines(function, retry_backoff=0.05, retry_backoff_max=0.1).start_mapping(
         # ApproximateCreationDateTime is whole seconds, so a record can look up to 1 s older
         # than it is: 3 s leaves room for the first invocation before the age runs out.
-        mapping(stream_arn, maximum_record_age_in_seconds=3, destination_config={"OnFailure": {"Destination": queue_arn}})
+        mapping(
+            stream_arn, maximum_record_age_in_seconds=3, destination_config={"OnFailure": {"Destination": queue_arn}}
+        )
     )
-    put(aws_client, table, "k", 1)
-    (body,) = receive(aws_client, url, timeout=15)
+    put(streamlab_client, table, "k", 1)
+    (body,) = receive(streamlab_client, url, timeout=15)
     assert body["requestContext"]["condition"] == "RecordAgeExceeded"
     assert body["requestContext"]["approximateInvokeCount"] >= 1
 
 
-def test_s3_destination_carries_the_payload(aws_client, stream_table, engines, unique_name):
+def test_s3_destination_carries_the_payload(streamlab_client, stream_table, engines, streamlab_unique_name):
     table, stream_arn = stream_table()
-    s3 = aws_client("s3")
-    bucket = unique_name("failures")
+    s3 = streamlab_client("s3")
+    bucket = streamlab_unique_name("failures")
     s3.create_bucket(Bucket=bucket)
     function = Function(lambda event: unhandled())
-    config = mapping(stream_arn, maximum_retry_attempts=0, destination_config={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}})
+    config = mapping(
+        stream_arn,
+        maximum_retry_attempts=0,
+        destination_config={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
+    )
     engines(function).start_mapping(config)
-    put(aws_client, table, "k", 1)
+    put(streamlab_client, table, "k", 1)
     objects = wait_for(lambda: s3.list_objects_v2(Bucket=bucket).get("Contents"))
     key = objects[0]["Key"]
     assert key.startswith(f"aws/lambda/{config.uuid}/shardId-")
@@ -360,40 +399,49 @@ def test_s3_destination_carries_the_payload(aws_client, stream_table, engines, u
     assert body["requestContext"]["approximateInvokeCount"] == 1
 
 
-def test_sns_destination(aws_client, stream_table, engines, unique_name):
+def test_sns_destination(streamlab_client, stream_table, engines, streamlab_unique_name):
     table, stream_arn = stream_table()
-    url, queue_arn = queue(aws_client, unique_name)
-    sns = aws_client("sns")
-    topic = sns.create_topic(Name=unique_name("failures"))["TopicArn"]
+    url, queue_arn = queue(streamlab_client, streamlab_unique_name)
+    sns = streamlab_client("sns")
+    topic = sns.create_topic(Name=streamlab_unique_name("failures"))["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     function = Function(lambda event: unhandled())
-    engines(function).start_mapping(mapping(stream_arn, maximum_retry_attempts=0, destination_config={"OnFailure": {"Destination": topic}}))
-    put(aws_client, table, "k", 1)
-    (envelope,) = receive(aws_client, url)
+    engines(function).start_mapping(
+        mapping(stream_arn, maximum_retry_attempts=0, destination_config={"OnFailure": {"Destination": topic}})
+    )
+    put(streamlab_client, table, "k", 1)
+    (envelope,) = receive(streamlab_client, url)
     assert envelope["TopicArn"] == topic
     assert json.loads(envelope["Message"])["requestContext"]["condition"] == "RetryAttemptsExhausted"
 
 
 # -- filters, windows, parallelization ------------------------------------------------------------
-def test_filter_drops_non_matching_records_but_checkpoints_them(aws_client, stream_table, engines):
+def test_filter_drops_non_matching_records_but_checkpoints_them(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     function = Function()
     engine = engines(function)
-    criteria = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}})}]}
+    criteria = {
+        "Filters": [
+            {"Pattern": json.dumps({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}})}
+        ]
+    }
     config = mapping(stream_arn, filter_criteria=criteria)
     engine.start_mapping(config)
-    put(aws_client, table, "a", 1, status={"S": "PAID"})
-    put(aws_client, table, "b", 2, status={"S": "OPEN"})
-    put(aws_client, table, "a", 3, status={"S": "PAID"})  # MODIFY: filtered out
-    put(aws_client, table, "c", 4, status={"S": "PAID"})
-    put(aws_client, table, "d", 5)
-    last = last_sequence_number(aws_client, stream_arn)
+    put(streamlab_client, table, "a", 1, status={"S": "PAID"})
+    put(streamlab_client, table, "b", 2, status={"S": "OPEN"})
+    put(streamlab_client, table, "a", 3, status={"S": "PAID"})  # MODIFY: filtered out
+    put(streamlab_client, table, "c", 4, status={"S": "PAID"})
+    put(streamlab_client, table, "d", 5)
+    last = last_sequence_number(streamlab_client, stream_arn)
     wait_for(lambda: any(s.sequence_number == last for s in engine.checkpoints.shards(config.uuid).values()))
-    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in function.records()] == [("INSERT", "a"), ("INSERT", "c")]
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in function.records()] == [
+        ("INSERT", "a"),
+        ("INSERT", "c"),
+    ]
     assert engine.status(config.uuid).records_filtered == 3
 
 
-def test_tumbling_window_carries_state_and_ends_with_a_final_invoke(aws_client, stream_table, engines):
+def test_tumbling_window_carries_state_and_ends_with_a_final_invoke(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
 
     def behaviour(event):
@@ -404,13 +452,25 @@ def test_tumbling_window_carries_state_and_ends_with_a_final_invoke(aws_client, 
     engines(function).start_mapping(mapping(stream_arn, batch_size=2, tumbling_window_in_seconds=2))
     wait_for(lambda: time.time() % 2 < 0.3, timeout=3, interval=0.005)  # write early in a window
     for n in range(5):
-        put(aws_client, table, f"k{n}", n)
-    wait_for(lambda: len(function.records()) >= 5 and any(e["isFinalInvokeForWindow"] for e in function.events[-1:]), timeout=10)
+        put(streamlab_client, table, f"k{n}", n)
+    wait_for(
+        lambda: len(function.records()) >= 5 and any(e["isFinalInvokeForWindow"] for e in function.events[-1:]),
+        timeout=10,
+    )
     finals = [e for e in function.events if e["isFinalInvokeForWindow"]]
     assert sum(e["state"]["count"] for e in finals) == 5  # every record counted in exactly one window
     for event in function.events:
-        assert set(event) == {"Records", "window", "state", "shardId", "eventSourceARN", "isFinalInvokeForWindow", "isWindowTerminatedEarly"}
-        assert event["eventSourceARN"] == stream_arn and not event["isWindowTerminatedEarly"]
+        assert set(event) == {
+            "Records",
+            "window",
+            "state",
+            "shardId",
+            "eventSourceARN",
+            "isFinalInvokeForWindow",
+            "isWindowTerminatedEarly",
+        }
+        assert event["eventSourceARN"] == stream_arn
+        assert not event["isWindowTerminatedEarly"]
     assert all(e["Records"] == [] for e in finals)
     per_window = defaultdict(int)
     for event in function.events:
@@ -428,20 +488,20 @@ def test_tumbling_window_carries_state_and_ends_with_a_final_invoke(aws_client, 
             carried[start] += len(event["Records"])
 
 
-def test_tumbling_window_answer_without_state_is_a_failure(aws_client, stream_table, engines):
+def test_tumbling_window_answer_without_state_is_a_failure(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     answers = iter([ok({"batchItemFailures": []})])
     function = Function(lambda event: next(answers, ok({"state": {}})))
     engines(function).start_mapping(mapping(stream_arn, tumbling_window_in_seconds=1))
-    put(aws_client, table, "k", 1)
+    put(streamlab_client, table, "k", 1)
     wait_for(lambda: len(function.events) >= 2)
     assert function.events[1]["Records"] == function.events[0]["Records"]  # retried
 
 
-def test_parallelization_keeps_per_key_order(aws_client, stream_table, engines):
+def test_parallelization_keeps_per_key_order(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     for n in range(80):
-        put(aws_client, table, f"key-{n % 8}", n)
+        put(streamlab_client, table, f"key-{n % 8}", n)
 
     def behaviour(event):
         time.sleep(0.02)
@@ -458,7 +518,7 @@ def test_parallelization_keeps_per_key_order(aws_client, stream_table, engines):
     assert function.max_active > 1  # batches of one shard really were in flight together
 
 
-def test_parallel_failing_key_blocks_only_its_lane(aws_client, stream_table, engines):
+def test_parallel_failing_key_blocks_only_its_lane(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     release = threading.Event()
 
@@ -471,17 +531,25 @@ def test_parallel_failing_key_blocks_only_its_lane(aws_client, stream_table, eng
     engine = engines(function)
     config = mapping(stream_arn, batch_size=1, parallelization_factor=10)
     engine.start_mapping(config)
-    put(aws_client, table, "stuck", 0)
+    put(streamlab_client, table, "stuck", 0)
     others = [f"other-{n}" for n in range(12)]
     for n, key in enumerate(others):
-        put(aws_client, table, key, n + 1)
+        put(streamlab_client, table, key, n + 1)
     from streamlab.emulator.esm.parallel import lane_for_key
 
     def lane(key: str) -> int:
         return lane_for_key(json.dumps({"pk": {"S": key}}, sort_keys=True, separators=(",", ":")), 10)
 
     free = [key for key in others if lane(key) != lane("stuck")]
-    delivered = lambda: {r["dynamodb"]["Keys"]["pk"]["S"] for e in function.events for r in e["Records"] if e["Records"][0]["dynamodb"]["Keys"]["pk"]["S"] != "stuck"}  # noqa: E731
+
+    def delivered():
+        return {
+            r["dynamodb"]["Keys"]["pk"]["S"]
+            for e in function.events
+            for r in e["Records"]
+            if e["Records"][0]["dynamodb"]["Keys"]["pk"]["S"] != "stuck"
+        }
+
     wait_for(lambda: set(free) <= delivered())
     shard_checkpoint = next(iter(engine.checkpoints.shards(config.uuid).values()), None)
     assert shard_checkpoint is None or shard_checkpoint.sequence_number is None  # "stuck" holds the checkpoint
@@ -490,19 +558,19 @@ def test_parallel_failing_key_blocks_only_its_lane(aws_client, stream_table, eng
 
 
 # -- lifecycle ----------------------------------------------------------------------------------
-def test_disable_and_enable_resume_from_the_checkpoint(aws_client, stream_table, engines):
+def test_disable_and_enable_resume_from_the_checkpoint(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     function = Function()
     engine = engines(function)
     config = mapping(stream_arn, starting_position="LATEST")
     engine.start_mapping(config)
     for n in range(5):
-        put(aws_client, table, f"k{n}", n)
+        put(streamlab_client, table, f"k{n}", n)
     wait_for(lambda: len(function.records()) >= 5)
     engine.stop_mapping(config.uuid)
     assert not engine.is_running(config.uuid)
     for n in range(5, 10):
-        put(aws_client, table, f"k{n}", n)
+        put(streamlab_client, table, f"k{n}", n)
     time.sleep(0.2)
     assert len(function.records()) == 5  # disabled: nothing delivered
     engine.start_mapping(config)
@@ -511,17 +579,17 @@ def test_disable_and_enable_resume_from_the_checkpoint(aws_client, stream_table,
     assert sorted(int(v) for v in function.values()) == list(range(10))  # resumed after, not from LATEST
 
 
-def test_update_mapping_keeps_the_checkpoint(aws_client, stream_table, engines):
+def test_update_mapping_keeps_the_checkpoint(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     function = Function()
     engine = engines(function)
     config = mapping(stream_arn, batch_size=1)
     engine.start_mapping(config)
-    put(aws_client, table, "a", 1)
+    put(streamlab_client, table, "a", 1)
     wait_for(function.records)
     assert engine.update_mapping(config.with_changes(batch_size=10, maximum_batching_window_in_seconds=0.3))
-    put(aws_client, table, "b", 2)
-    put(aws_client, table, "c", 3)
+    put(streamlab_client, table, "b", 2)
+    put(streamlab_client, table, "c", 3)
     wait_for(lambda: len(function.records()) >= 3)
     time.sleep(0.2)
     assert [len(e["Records"]) for e in function.events] == [1, 2]
@@ -551,7 +619,9 @@ class CrashingReader:
         return page
 
 
-def test_crashed_worker_restarts_from_the_checkpoint(aws_client, stream_table, engines, streamlab_endpoint_url, caplog):
+def test_crashed_worker_restarts_from_the_checkpoint(
+    streamlab_client, stream_table, engines, streamlab_endpoint_url, caplog
+):
     table, stream_arn = stream_table()
     readers: list[CrashingReader] = []
 
@@ -564,12 +634,12 @@ def test_crashed_worker_restarts_from_the_checkpoint(aws_client, stream_table, e
     config = mapping(stream_arn)
     engine.start_mapping(config)
     for n in range(5):
-        put(aws_client, table, f"k{n}", n)
+        put(streamlab_client, table, f"k{n}", n)
     wait_for(lambda: len(function.records()) >= 5)
     readers[0].armed.set()
     with caplog.at_level(logging.ERROR, logger="streamlab.emulator.esm.worker"):
         for n in range(5, 10):
-            put(aws_client, table, f"k{n}", n)
+            put(streamlab_client, table, f"k{n}", n)
         wait_for(lambda: len(function.records()) >= 10)
     time.sleep(0.2)
     assert engine.status(config.uuid).restarts == 1
@@ -578,7 +648,7 @@ def test_crashed_worker_restarts_from_the_checkpoint(aws_client, stream_table, e
     assert any("restarting from the checkpoint" in message for message in caplog.messages)
 
 
-def test_a_third_mapping_on_one_stream_logs_a_warning(aws_client, stream_table, engines, caplog):
+def test_a_third_mapping_on_one_stream_logs_a_warning(streamlab_client, stream_table, engines, caplog):
     _, stream_arn = stream_table()
     engine = engines(Function())
     with caplog.at_level(logging.WARNING, logger="streamlab.emulator.esm.engine"):
@@ -587,7 +657,7 @@ def test_a_third_mapping_on_one_stream_logs_a_warning(aws_client, stream_table, 
     assert sum("readers per shard" in message for message in caplog.messages) == 1
 
 
-def test_uninvokable_function_is_retried_until_it_exists(aws_client, stream_table, engines):
+def test_uninvokable_function_is_retried_until_it_exists(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     available = threading.Event()
     function = Function()
@@ -600,7 +670,7 @@ def test_uninvokable_function_is_retried_until_it_exists(aws_client, stream_tabl
     engine = engines(invoke)
     config = mapping(stream_arn, maximum_retry_attempts=0)
     engine.start_mapping(config)
-    put(aws_client, table, "k", 1)
+    put(streamlab_client, table, "k", 1)
     wait_for(lambda: engine.last_processing_result(config.uuid) == "PROBLEM: Function call failed")
     available.set()
     wait_for(function.records)  # not discarded: the retry quota was never charged

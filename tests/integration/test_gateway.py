@@ -27,75 +27,79 @@ def test_health_names_every_service(streamlab_endpoint_url: str) -> None:
         assert service in body["services"]
 
 
-def test_dynamodb_and_streams(aws_client, unique_name) -> None:
-    ddb = aws_client("dynamodb")
-    table = unique_name("gw")
+def test_dynamodb_and_streams(streamlab_client, streamlab_unique_name) -> None:
+    ddb = streamlab_client("dynamodb")
+    table = streamlab_unique_name("gw")
     create_stream_table(ddb, table, "NEW_IMAGE")
     ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "1"}
 
-    streams = aws_client("dynamodbstreams")
+    streams = streamlab_client("dynamodbstreams")
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     shard = first_shard_id(streams, arn)
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     records = streams.get_records(ShardIterator=iterator)["Records"]
     assert [r["eventName"] for r in records] == ["INSERT"]
     assert records[0]["dynamodb"]["NewImage"]["pk"] == {"S": "a"}
 
 
-def test_sqs_sns_fanout(aws_client, unique_name) -> None:
-    sqs, sns = aws_client("sqs"), aws_client("sns")
-    queue_url = sqs.create_queue(QueueName=unique_name("q"))["QueueUrl"]
+def test_sqs_sns_fanout(streamlab_client, streamlab_unique_name) -> None:
+    sqs, sns = streamlab_client("sqs"), streamlab_client("sns")
+    queue_url = sqs.create_queue(QueueName=streamlab_unique_name("q"))["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic_arn = sns.create_topic(Name=unique_name("t"))["TopicArn"]
+    topic_arn = sns.create_topic(Name=streamlab_unique_name("t"))["TopicArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     sns.publish(TopicArn=topic_arn, Message="hello")
     messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
     assert messages[0]["Body"] == "hello"
 
 
-def test_s3_round_trip(aws_client, unique_name) -> None:
-    s3 = aws_client("s3")
-    bucket = unique_name("bucket")
+def test_s3_round_trip(streamlab_client, streamlab_unique_name) -> None:
+    s3 = streamlab_client("s3")
+    bucket = streamlab_unique_name("bucket")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="a/b.json", Body=b'{"x": 1}')
     assert s3.get_object(Bucket=bucket, Key="a/b.json")["Body"].read() == b'{"x": 1}'
 
 
-def test_logs_iam_sts(aws_client, unique_name) -> None:
-    logs = aws_client("logs")
-    group = f"/streamlab/{unique_name('g')}"
+def test_logs_iam_sts(streamlab_client, streamlab_unique_name) -> None:
+    logs = streamlab_client("logs")
+    group = f"/streamlab/{streamlab_unique_name('g')}"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
-    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": int(time.time() * 1000), "message": "m"}])
+    logs.put_log_events(
+        logGroupName=group, logStreamName="s", logEvents=[{"timestamp": int(time.time() * 1000), "message": "m"}]
+    )
     assert [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]] == ["m"]
 
-    iam = aws_client("iam")
-    role = unique_name("role")
+    iam = streamlab_client("iam")
+    role = streamlab_unique_name("role")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
     assert iam.get_role(RoleName=role)["Role"]["Arn"].endswith(f":role/{role}")
 
-    assert aws_client("sts").get_caller_identity()["Account"].isdigit()
+    assert streamlab_client("sts").get_caller_identity()["Account"].isdigit()
 
 
-def test_lambda_is_served_by_streamlab(aws_client) -> None:
-    response = aws_client("lambda").list_functions()
+def test_lambda_is_served_by_streamlab(streamlab_client) -> None:
+    response = streamlab_client("lambda").list_functions()
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert isinstance(response["Functions"], list)
 
 
-def test_lambda_unknown_function_is_resource_not_found(aws_client) -> None:
+def test_lambda_unknown_function_is_resource_not_found(streamlab_client) -> None:
     with pytest.raises(ClientError) as error:
-        aws_client("lambda").get_function(FunctionName="streamlab-no-such-function")
+        streamlab_client("lambda").get_function(FunctionName="streamlab-no-such-function")
     assert error.value.response["Error"]["Code"] in ("ResourceNotFoundException", "UnknownOperationException")
 
 
-def test_region_comes_from_the_credential_scope(aws_client, unique_name) -> None:
-    sqs_eu = aws_client("sqs", region="eu-west-1")
-    name = unique_name("regional")
+def test_region_comes_from_the_credential_scope(streamlab_client, streamlab_unique_name) -> None:
+    sqs_eu = streamlab_client("sqs", region="eu-west-1")
+    name = streamlab_unique_name("regional")
     sqs_eu.create_queue(QueueName=name)
     assert any(name in url for url in sqs_eu.list_queues(QueueNamePrefix=name).get("QueueUrls", []))
-    assert not aws_client("sqs", region="us-west-2").list_queues(QueueNamePrefix=name).get("QueueUrls")
+    assert not streamlab_client("sqs", region="us-west-2").list_queues(QueueNamePrefix=name).get("QueueUrls")
 
 
 def test_connection_is_kept_alive(streamlab_endpoint_url: str) -> None:
@@ -130,8 +134,11 @@ def test_write_listeners_hear_successful_dynamodb_writes_only() -> None:
     with EmbeddedEndpoint(port=0) as endpoint:
         endpoint.gateway.add_write_listener(heard.append)
         ddb = boto3.client(
-            "dynamodb", endpoint_url=endpoint.url, region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test",
+            "dynamodb",
+            endpoint_url=endpoint.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
         )
         table = "gw-listener"
         ddb.create_table(
@@ -149,11 +156,11 @@ def test_write_listeners_hear_successful_dynamodb_writes_only() -> None:
     assert heard == ["PutItem", "DeleteItem"]
 
 
-def test_concurrent_writers_all_land(aws_client, unique_name) -> None:
-    ddb = aws_client("dynamodb")
-    table = unique_name("conc")
+def test_concurrent_writers_all_land(streamlab_client, streamlab_unique_name) -> None:
+    ddb = streamlab_client("dynamodb")
+    table = streamlab_unique_name("conc")
     create_stream_table(ddb, table, "KEYS_ONLY")
-    clients = [aws_client("dynamodb") for _ in range(4)]
+    clients = [streamlab_client("dynamodb") for _ in range(4)]
 
     def write(index: int) -> None:
         for n in range(25):
@@ -165,23 +172,26 @@ def test_concurrent_writers_all_land(aws_client, unique_name) -> None:
     for thread in threads:
         thread.join()
     assert ddb.scan(TableName=table, Select="COUNT")["Count"] == 100
-    streams = aws_client("dynamodbstreams")
+    streams = streamlab_client("dynamodbstreams")
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     shard = first_shard_id(streams, arn)
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
     sequence_numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert len(records) == 100
-    assert sequence_numbers == sorted(sequence_numbers) and len(set(sequence_numbers)) == 100
+    assert sequence_numbers == sorted(sequence_numbers)
+    assert len(set(sequence_numbers)) == 100
 
 
-def test_empty_body_with_expect_continue_is_answered(aws_client, unique_name) -> None:
+def test_empty_body_with_expect_continue_is_answered(streamlab_client, streamlab_unique_name) -> None:
     """boto3 sends ``put_object(Body=b"")`` with ``Expect: 100-continue`` and Content-Length 0;
     waitress 3.0 used to answer only the ``100 Continue`` and then hang the request."""
     from botocore.config import Config
 
-    s3 = aws_client("s3", config=Config(read_timeout=5, retries={"total_max_attempts": 1}))
-    bucket = unique_name("empty-body")
+    s3 = streamlab_client("s3", config=Config(read_timeout=5, retries={"total_max_attempts": 1}))
+    bucket = streamlab_unique_name("empty-body")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="marker", Body=b"")
     assert s3.head_object(Bucket=bucket, Key="marker")["ContentLength"] == 0

@@ -12,10 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-try:  # tests/ is a package here; fall back to rootdir-relative imports if it stops being one
-    from tests.integration.test_lambda_support import ECHO, ROLE, lambda_client, make_function, zip_source  # noqa: F401
-except ImportError:  # pragma: no cover
-    from test_lambda_support import ECHO, ROLE, lambda_client, make_function, zip_source  # type: ignore[no-redef]  # noqa: F401
+from tests.integration.lambda_support import ECHO, ROLE, zip_source
 
 ACCOUNT = "123456789012"
 
@@ -25,24 +22,35 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
 
 
-def test_create_function_answers_pending_then_waiters_see_active(lambda_client: Any, unique_name: Callable[[str], str], aws_region: str) -> None:
-    name = unique_name("create")
+def test_create_function_answers_pending_then_waiters_see_active(
+    lambda_client: Any, streamlab_unique_name: Callable[[str], str], streamlab_region: str
+) -> None:
+    name = streamlab_unique_name("create")
     package = zip_source(ECHO)
     created = lambda_client.create_function(
-        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": package},
-        Description="echo", Timeout=7, MemorySize=256, Tags={"team": "streams"},
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": package},
+        Description="echo",
+        Timeout=7,
+        MemorySize=256,
+        Tags={"team": "streams"},
     )
     try:
         assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
         assert created["State"] == "Pending"
         assert created["StateReasonCode"] == "Creating"
-        assert created["FunctionArn"] == f"arn:aws:lambda:{aws_region}:{ACCOUNT}:function:{name}"
+        assert created["FunctionArn"] == f"arn:aws:lambda:{streamlab_region}:{ACCOUNT}:function:{name}"
         assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(package).digest()).decode()
         assert created["CodeSize"] == len(package)
         assert (created["Version"], created["PackageType"], created["Architectures"]) == ("$LATEST", "Zip", ["x86_64"])
         assert (created["Timeout"], created["MemorySize"], created["Description"]) == (7, 256, "echo")
 
-        lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+        lambda_client.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 5}
+        )
         lambda_client.get_waiter("function_active").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 5})
         function = lambda_client.get_function(FunctionName=name)
         assert function["Configuration"]["State"] == "Active"
@@ -57,11 +65,15 @@ def test_create_function_answers_pending_then_waiters_see_active(lambda_client: 
         lambda_client.delete_function(FunctionName=name)
 
 
-def test_update_code_answers_in_progress_and_function_updated_waiter_returns(lambda_client: Any, make_function: Callable[..., str]) -> None:
+def test_update_code_answers_in_progress_and_function_updated_waiter_returns(
+    lambda_client: Any, make_function: Callable[..., str]
+) -> None:
     name = make_function(ECHO)
     assert json.loads(lambda_client.invoke(FunctionName=name, Payload=b'{"v": 1}')["Payload"].read()) == {"v": 1}
 
-    updated = lambda_client.update_function_code(FunctionName=name, ZipFile=zip_source("def handler(event, context):\n    return 'v2'\n"))
+    updated = lambda_client.update_function_code(
+        FunctionName=name, ZipFile=zip_source("def handler(event, context):\n    return 'v2'\n")
+    )
     assert updated["LastUpdateStatus"] == "InProgress"
     lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 5})
     assert lambda_client.get_function(FunctionName=name)["Configuration"]["LastUpdateStatus"] == "Successful"
@@ -97,23 +109,33 @@ def test_list_functions_pages(lambda_client: Any, make_function: Callable[..., s
     assert names <= listed
 
 
-def test_delete_function_then_not_found(lambda_client: Any, unique_name: Callable[[str], str], aws_region: str) -> None:
-    name = unique_name("gone")
-    lambda_client.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": zip_source(ECHO)})
+def test_delete_function_then_not_found(
+    lambda_client: Any, streamlab_unique_name: Callable[[str], str], streamlab_region: str
+) -> None:
+    name = streamlab_unique_name("gone")
+    lambda_client.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": zip_source(ECHO)}
+    )
     deleted = lambda_client.delete_function(FunctionName=name)
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
     for call in (lambda_client.get_function, lambda_client.delete_function, lambda_client.get_function_configuration):
         with pytest.raises(lambda_client.exceptions.ResourceNotFoundException) as excinfo:
             call(FunctionName=name)
-        code, status, message = error_of(excinfo)
+        _code, status, message = error_of(excinfo)
         assert status == 404
-        assert message == f"Function not found: arn:aws:lambda:{aws_region}:{ACCOUNT}:function:{name}"
+        assert message == f"Function not found: arn:aws:lambda:{streamlab_region}:{ACCOUNT}:function:{name}"
 
 
 def test_create_existing_function_is_conflict(lambda_client: Any, make_function: Callable[..., str]) -> None:
     name = make_function(ECHO)
     with pytest.raises(lambda_client.exceptions.ResourceConflictException) as excinfo:
-        lambda_client.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": zip_source(ECHO)})
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": zip_source(ECHO)},
+        )
     assert error_of(excinfo) == ("ResourceConflictException", 409, f"Function already exist: {name}")
 
 
@@ -127,27 +149,49 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
         ({"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}}, "Reserved keys used in this request: AWS_REGION"),
         ({"Environment": {"Variables": {"BIG": "x" * 5000}}}, "exceeded the 4KB limit"),
     ],
-    ids=["unsupported-runtime", "unknown-runtime", "bad-handler", "bad-zip", "reserved-variable", "oversized-variables"],
+    ids=[
+        "unsupported-runtime",
+        "unknown-runtime",
+        "bad-handler",
+        "bad-zip",
+        "reserved-variable",
+        "oversized-variables",
+    ],
 )
-def test_invalid_create_parameters(lambda_client: Any, unique_name: Callable[[str], str], overrides: dict[str, Any], expected_text: str) -> None:
-    request = {"FunctionName": unique_name("bad"), "Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler", "Code": {"ZipFile": zip_source(ECHO)}}
+def test_invalid_create_parameters(
+    lambda_client: Any, streamlab_unique_name: Callable[[str], str], overrides: dict[str, Any], expected_text: str
+) -> None:
+    request = {
+        "FunctionName": streamlab_unique_name("bad"),
+        "Runtime": "python3.12",
+        "Role": ROLE,
+        "Handler": "app.handler",
+        "Code": {"ZipFile": zip_source(ECHO)},
+    }
     request.update(overrides)
     with pytest.raises(lambda_client.exceptions.InvalidParameterValueException) as excinfo:
         lambda_client.create_function(**request)
-    code, status, message = error_of(excinfo)
+    _code, status, message = error_of(excinfo)
     assert status == 400
     assert expected_text in message
     with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
         lambda_client.get_function(FunctionName=request["FunctionName"])
 
 
-def test_create_from_embedded_s3(lambda_client: Any, aws_client: Callable[..., Any], make_function: Callable[..., str], unique_name: Callable[[str], str]) -> None:
-    s3 = aws_client("s3")
-    bucket = unique_name("code")
+def test_create_from_embedded_s3(
+    lambda_client: Any,
+    streamlab_client: Callable[..., Any],
+    make_function: Callable[..., str],
+    streamlab_unique_name: Callable[[str], str],
+) -> None:
+    s3 = streamlab_client("s3")
+    bucket = streamlab_unique_name("code")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="echo.zip", Body=zip_source(ECHO))
     name = make_function(Code={"S3Bucket": bucket, "S3Key": "echo.zip"})
-    assert json.loads(lambda_client.invoke(FunctionName=name, Payload=b'{"from": "s3"}')["Payload"].read()) == {"from": "s3"}
+    assert json.loads(lambda_client.invoke(FunctionName=name, Payload=b'{"from": "s3"}')["Payload"].read()) == {
+        "from": "s3"
+    }
 
     with pytest.raises(lambda_client.exceptions.InvalidParameterValueException) as excinfo:
         make_function(Code={"S3Bucket": bucket, "S3Key": "missing.zip"})
@@ -161,7 +205,12 @@ def test_create_from_embedded_s3(lambda_client: Any, aws_client: Callable[..., A
 def test_function_concurrency_put_get_delete(lambda_client: Any, make_function: Callable[..., str]) -> None:
     name = make_function(ECHO)
     assert "ReservedConcurrentExecutions" not in lambda_client.get_function_concurrency(FunctionName=name)
-    assert lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)["ReservedConcurrentExecutions"] == 2
+    assert (
+        lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)[
+            "ReservedConcurrentExecutions"
+        ]
+        == 2
+    )
     assert lambda_client.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 2
     assert lambda_client.get_function(FunctionName=name)["Concurrency"] == {"ReservedConcurrentExecutions": 2}
     deleted = lambda_client.delete_function_concurrency(FunctionName=name)
@@ -182,7 +231,8 @@ def test_malformed_json_body_is_a_clear_400(streamlab_endpoint_url: str) -> None
         method="POST",
         headers={
             "Content-Type": "application/json",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
+            "SignedHeaders=host, Signature=0",
         },
     )
     with pytest.raises(urllib.error.HTTPError) as excinfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,17 +10,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.streams import create_stream_table
-
-try:  # tests/ is a package here; fall back to rootdir-relative imports if it stops being one
-    from tests.integration.test_lambda_support import ECHO, eventually, lambda_client, make_function  # noqa: F401
-except ImportError:  # pragma: no cover
-    from test_lambda_support import ECHO, eventually, lambda_client, make_function  # type: ignore[no-redef]  # noqa: F401
+from streamlab.testing import eventually
+from tests.integration.lambda_support import ECHO
 
 
 @pytest.fixture
-def stream_arn(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> Iterator[str]:
-    dynamodb = aws_client("dynamodb")
-    table = unique_name("orders")
+def stream_arn(streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]) -> Iterator[str]:
+    dynamodb = streamlab_client("dynamodb")
+    table = streamlab_unique_name("orders")
     yield create_stream_table(dynamodb, table)
     dynamodb.delete_table(TableName=table)
 
@@ -30,10 +28,8 @@ def mappings(lambda_client: Any) -> Iterator[list[str]]:
     created: list[str] = []
     yield created
     for uuid in created:
-        try:
+        with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
             lambda_client.delete_event_source_mapping(UUID=uuid)
-        except lambda_client.exceptions.ResourceNotFoundException:
-            pass
 
 
 def state_of(lambda_client: Any, uuid: str) -> str:
@@ -45,7 +41,9 @@ def test_create_returns_aws_shape_and_becomes_enabled(
 ) -> None:
     name = make_function(ECHO)
     function_arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-    created = lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="TRIM_HORIZON")
+    created = lambda_client.create_event_source_mapping(
+        EventSourceArn=stream_arn, FunctionName=name, StartingPosition="TRIM_HORIZON"
+    )
     mappings.append(created["UUID"])
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert created["State"] == "Creating"
@@ -69,9 +67,11 @@ def test_create_returns_aws_shape_and_becomes_enabled(
     assert fetched["LastModified"] == created["LastModified"]
 
 
-def test_create_stores_every_parameter(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str], aws_region: str) -> None:
+def test_create_stores_every_parameter(
+    lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str], streamlab_region: str
+) -> None:
     name = make_function(ECHO)
-    queue = f"arn:aws:sqs:{aws_region}:123456789012:failures"
+    queue = f"arn:aws:sqs:{streamlab_region}:123456789012:failures"
     pattern = '{"dynamodb": {"NewImage": {"status": {"S": ["PAID"]}}}}'
     created = lambda_client.create_event_source_mapping(
         EventSourceArn=stream_arn,
@@ -90,8 +90,16 @@ def test_create_stores_every_parameter(lambda_client: Any, make_function: Callab
         Enabled=False,
     )
     mappings.append(created["UUID"])
-    assert (created["BatchSize"], created["MaximumBatchingWindowInSeconds"], created["ParallelizationFactor"]) == (25, 2, 4)
-    assert (created["MaximumRetryAttempts"], created["MaximumRecordAgeInSeconds"], created["TumblingWindowInSeconds"]) == (3, 120, 30)
+    assert (created["BatchSize"], created["MaximumBatchingWindowInSeconds"], created["ParallelizationFactor"]) == (
+        25,
+        2,
+        4,
+    )
+    assert (
+        created["MaximumRetryAttempts"],
+        created["MaximumRecordAgeInSeconds"],
+        created["TumblingWindowInSeconds"],
+    ) == (3, 120, 30)
     assert created["BisectBatchOnFunctionError"] is True
     assert created["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert created["FilterCriteria"] == {"Filters": [{"Pattern": pattern}]}
@@ -118,50 +126,89 @@ def test_create_stores_every_parameter(lambda_client: Any, make_function: Callab
     ],
     ids=lambda o: next(iter(o)) + "=" + str(next(iter(o.values())))[:20],
 )
-def test_invalid_parameters_are_rejected(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, overrides: dict[str, Any]) -> None:
+def test_invalid_parameters_are_rejected(
+    lambda_client: Any, make_function: Callable[..., str], stream_arn: str, overrides: dict[str, Any]
+) -> None:
     name = make_function(ECHO, wait=False)
-    request: dict[str, Any] = {"EventSourceArn": stream_arn, "FunctionName": name, "StartingPosition": "LATEST", **overrides}
+    request: dict[str, Any] = {
+        "EventSourceArn": stream_arn,
+        "FunctionName": name,
+        "StartingPosition": "LATEST",
+        **overrides,
+    }
     request = {key: value for key, value in request.items() if value is not None}
     # Outside the API model's bounds AWS answers ValidationException; Lambda's own checks
     # answer InvalidParameterValueException (tests/conformance/test_parameters.py has the sources).
-    model_bound = {"BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor", "MaximumRetryAttempts", "TumblingWindowInSeconds"}
+    model_bound = {
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "ParallelizationFactor",
+        "MaximumRetryAttempts",
+        "TumblingWindowInSeconds",
+    }
     out_of_model = next(iter(overrides)) in model_bound or overrides.get("MaximumRecordAgeInSeconds") == 604_801
     with pytest.raises(ClientError) as excinfo:
         lambda_client.create_event_source_mapping(**request)
-    assert excinfo.value.response["Error"]["Code"] == ("ValidationException" if out_of_model else "InvalidParameterValueException")
+    assert excinfo.value.response["Error"]["Code"] == (
+        "ValidationException" if out_of_model else "InvalidParameterValueException"
+    )
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert lambda_client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
 
 
-def test_unknown_function_duplicate_and_unknown_uuid(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]) -> None:
+def test_unknown_function_duplicate_and_unknown_uuid(
+    lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]
+) -> None:
     with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
-        lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName="streamlab-missing", StartingPosition="LATEST")
+        lambda_client.create_event_source_mapping(
+            EventSourceArn=stream_arn, FunctionName="streamlab-missing", StartingPosition="LATEST"
+        )
     name = make_function(ECHO)
-    created = lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")
+    created = lambda_client.create_event_source_mapping(
+        EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST"
+    )
     mappings.append(created["UUID"])
     with pytest.raises(lambda_client.exceptions.ResourceConflictException) as excinfo:
-        lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")
+        lambda_client.create_event_source_mapping(
+            EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST"
+        )
     assert created["UUID"] in excinfo.value.response["Error"]["Message"]
     for call in (lambda_client.get_event_source_mapping, lambda_client.delete_event_source_mapping):
         with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
             call(UUID="00000000-0000-0000-0000-000000000000")
 
 
-def test_list_filters_by_function_and_source(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]) -> None:
+def test_list_filters_by_function_and_source(
+    lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]
+) -> None:
     first, second = make_function(ECHO), make_function(ECHO)
     for name in (first, second):
-        mappings.append(lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")["UUID"])
+        mappings.append(
+            lambda_client.create_event_source_mapping(
+                EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST"
+            )["UUID"]
+        )
     by_function = lambda_client.list_event_source_mappings(FunctionName=first)["EventSourceMappings"]
     assert [m["UUID"] for m in by_function] == [mappings[0]]
     by_source = lambda_client.list_event_source_mappings(EventSourceArn=stream_arn)["EventSourceMappings"]
     assert {m["UUID"] for m in by_source} == set(mappings)
-    paged = [m["UUID"] for page in lambda_client.get_paginator("list_event_source_mappings").paginate(EventSourceArn=stream_arn, PaginationConfig={"PageSize": 1}) for m in page["EventSourceMappings"]]
+    paged = [
+        m["UUID"]
+        for page in lambda_client.get_paginator("list_event_source_mappings").paginate(
+            EventSourceArn=stream_arn, PaginationConfig={"PageSize": 1}
+        )
+        for m in page["EventSourceMappings"]
+    ]
     assert sorted(paged) == sorted(mappings)
 
 
-def test_update_and_delete(lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]) -> None:
+def test_update_and_delete(
+    lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]
+) -> None:
     name = make_function(ECHO)
-    uuid = lambda_client.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST")["UUID"]
+    uuid = lambda_client.create_event_source_mapping(
+        EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST"
+    )["UUID"]
     mappings.append(uuid)
     eventually(lambda: state_of(lambda_client, uuid) == "Enabled")
 

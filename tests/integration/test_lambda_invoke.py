@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 
-try:  # tests/ is a package here; fall back to rootdir-relative imports if it stops being one
-    from tests.integration.test_lambda_support import ECHO, eventually, lambda_client, make_function  # noqa: F401
-except ImportError:  # pragma: no cover
-    from test_lambda_support import ECHO, eventually, lambda_client, make_function  # type: ignore[no-redef]  # noqa: F401
+from streamlab.testing import eventually
+from tests.integration.lambda_support import ECHO
 
 COUNTER = """
 import os
@@ -70,25 +68,33 @@ def test_configuration_update_retires_environments(lambda_client: Any, make_func
     assert second["pid"] != first["pid"]
 
 
-def test_update_retires_a_busy_environment_after_its_invocation(lambda_client: Any, make_function: Callable[..., str]) -> None:
+def test_update_retires_a_busy_environment_after_its_invocation(
+    lambda_client: Any, make_function: Callable[..., str]
+) -> None:
     name = make_function(SLEEPER, Timeout=5)
     results: list[Any] = []
-    worker = threading.Thread(target=lambda: results.append(payload_of(lambda_client.invoke(FunctionName=name, Payload=b'{"sleep": 1.0}'))))
+    worker = threading.Thread(
+        target=lambda: results.append(payload_of(lambda_client.invoke(FunctionName=name, Payload=b'{"sleep": 1.0}')))
+    )
     worker.start()
     time.sleep(0.4)
     lambda_client.update_function_configuration(FunctionName=name, Description="v2")
     worker.join()
     assert results[0]["invocations"] == 1  # the running invocation finished normally
     after = payload_of(lambda_client.invoke(FunctionName=name))
-    assert after["invocations"] == 1 and after["pid"] != results[0]["pid"]
+    assert after["invocations"] == 1
+    assert after["pid"] != results[0]["pid"]
 
 
 def test_event_invocation_runs_asynchronously_and_reaches_the_endpoint(
-    lambda_client: Any, aws_client: Callable[..., Any], make_function: Callable[..., str], unique_name: Callable[[str], str]
+    lambda_client: Any,
+    streamlab_client: Callable[..., Any],
+    make_function: Callable[..., str],
+    streamlab_unique_name: Callable[[str], str],
 ) -> None:
     """Handler code written for AWS runs unchanged: boto3 inside finds the endpoint through AWS_ENDPOINT_URL."""
-    s3 = aws_client("s3")
-    bucket = unique_name("event")
+    s3 = streamlab_client("s3")
+    bucket = streamlab_unique_name("event")
     s3.create_bucket(Bucket=bucket)
     name = make_function(
         """
@@ -120,7 +126,9 @@ def test_dry_run_checks_the_function_without_running_it(lambda_client: Any, make
         lambda_client.invoke(FunctionName=name + "-missing", InvocationType="DryRun")
 
 
-def test_handler_exception_is_an_unhandled_function_error(lambda_client: Any, make_function: Callable[..., str]) -> None:
+def test_handler_exception_is_an_unhandled_function_error(
+    lambda_client: Any, make_function: Callable[..., str]
+) -> None:
     name = make_function(
         """
         def handler(event, context):
@@ -133,10 +141,13 @@ def test_handler_exception_is_an_unhandled_function_error(lambda_client: Any, ma
     error = payload_of(response)
     assert error["errorType"] == "ValueError"
     assert error["errorMessage"] == "order 42 is not valid"
-    assert isinstance(error["stackTrace"], list) and 'raise ValueError("order 42 is not valid")' in "".join(error["stackTrace"])
+    assert isinstance(error["stackTrace"], list)
+    assert 'raise ValueError("order 42 is not valid")' in "".join(error["stackTrace"])
 
 
-def test_timeout_kills_the_environment_and_the_next_invoke_starts_fresh(lambda_client: Any, make_function: Callable[..., str]) -> None:
+def test_timeout_kills_the_environment_and_the_next_invoke_starts_fresh(
+    lambda_client: Any, make_function: Callable[..., str]
+) -> None:
     name = make_function(SLEEPER, Timeout=1)
     warm = payload_of(lambda_client.invoke(FunctionName=name))
     started = time.monotonic()
@@ -148,20 +159,43 @@ def test_timeout_kills_the_environment_and_the_next_invoke_starts_fresh(lambda_c
     assert error["errorType"] == "Sandbox.Timedout"
     assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
     fresh = payload_of(lambda_client.invoke(FunctionName=name))
-    assert fresh["invocations"] == 1 and fresh["pid"] != warm["pid"]
+    assert fresh["invocations"] == 1
+    assert fresh["pid"] != warm["pid"]
 
 
 @pytest.mark.parametrize(
     ("files", "handler", "error_type", "message"),
     [
-        ({"app.py": ECHO}, "missing_module.handler", "Runtime.ImportModuleError", "Unable to import module 'missing_module'"),
-        ({"app.py": "import not_installed_anywhere\n"}, "app.handler", "Runtime.ImportModuleError", "No module named 'not_installed_anywhere'"),
-        ({"app.py": ECHO}, "app.no_such_function", "Runtime.HandlerNotFound", "Handler 'no_such_function' missing on module 'app'"),
+        (
+            {"app.py": ECHO},
+            "missing_module.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'missing_module'",
+        ),
+        (
+            {"app.py": "import not_installed_anywhere\n"},
+            "app.handler",
+            "Runtime.ImportModuleError",
+            "No module named 'not_installed_anywhere'",
+        ),
+        (
+            {"app.py": ECHO},
+            "app.no_such_function",
+            "Runtime.HandlerNotFound",
+            "Handler 'no_such_function' missing on module 'app'",
+        ),
         ({"app.py": "def handler(:\n"}, "app.handler", "Runtime.UserCodeSyntaxError", "Syntax error in module 'app'"),
     ],
     ids=["missing-module", "missing-dependency", "missing-handler", "syntax-error"],
 )
-def test_init_errors(lambda_client: Any, make_function: Callable[..., str], files: dict[str, str], handler: str, error_type: str, message: str) -> None:
+def test_init_errors(
+    lambda_client: Any,
+    make_function: Callable[..., str],
+    files: dict[str, str],
+    handler: str,
+    error_type: str,
+    message: str,
+) -> None:
     name = make_function(files, handler=handler)
     for _ in range(2):  # every invoke retries the init, and fails the same way
         response = lambda_client.invoke(FunctionName=name)
@@ -209,7 +243,10 @@ def test_payload_over_6_mb_is_request_too_large(lambda_client: Any, make_functio
     with pytest.raises(lambda_client.exceptions.RequestTooLargeException) as excinfo:
         lambda_client.invoke(FunctionName=name, Payload=payload)
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
-    assert excinfo.value.response["Error"]["Message"] == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    assert (
+        excinfo.value.response["Error"]["Message"]
+        == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    )
     event = json.dumps({"blob": "x" * (1024 * 1024)}).encode()
     with pytest.raises(lambda_client.exceptions.RequestTooLargeException):
         lambda_client.invoke(FunctionName=name, Payload=event, InvocationType="Event")
@@ -224,7 +261,9 @@ def test_unknown_function_and_bad_payload(lambda_client: Any, make_function: Cal
         lambda_client.invoke(FunctionName=name, Payload=b"{not json")
 
 
-def test_environment_is_the_one_aws_sets(lambda_client: Any, make_function: Callable[..., str], streamlab_endpoint_url: str, aws_region: str) -> None:
+def test_environment_is_the_one_aws_sets(
+    lambda_client: Any, make_function: Callable[..., str], streamlab_endpoint_url: str, streamlab_region: str
+) -> None:
     name = make_function(
         """
         import importlib.util, os, sys
@@ -257,17 +296,21 @@ def test_environment_is_the_one_aws_sets(lambda_client: Any, make_function: Call
     assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
-    assert env["AWS_LAMBDA_LOG_STREAM_NAME"].count("/") == 3 and "[$LATEST]" in env["AWS_LAMBDA_LOG_STREAM_NAME"]
-    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == aws_region
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"].count("/") == 3
+    assert "[$LATEST]" in env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == streamlab_region
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
     assert env["_HANDLER"] == "app.handler"
     assert env["TZ"] == ":UTC"
     assert env["AWS_ENDPOINT_URL"] == streamlab_endpoint_url
-    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
+    assert env["AWS_ACCESS_KEY_ID"]
+    assert env["AWS_SECRET_ACCESS_KEY"]
+    assert env["AWS_SESSION_TOKEN"]
     assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
     assert env["TEAM"] == "streams"
     assert seen["cwd"] == env["LAMBDA_TASK_ROOT"] == seen["path0"]
-    assert seen["boto3"] is True and seen["moto"] is False  # the runtime's packages only, as on AWS
+    assert seen["boto3"] is True
+    assert seen["moto"] is False
     assert seen["arn"].endswith(f":function:{name}")
     assert seen["memory"] == "256"  # awslambdaric reports the variable as is, like AWS
     assert 25_000 < seen["remaining"] <= 30_000
@@ -276,7 +319,9 @@ def test_environment_is_the_one_aws_sets(lambda_client: Any, make_function: Call
 
 @pytest.mark.parametrize("runtime", ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"])
 def test_every_python_runtime_runs(lambda_client: Any, make_function: Callable[..., str], runtime: str) -> None:
-    name = make_function("import os\ndef handler(event, context):\n    return os.environ['AWS_EXECUTION_ENV']\n", runtime=runtime)
+    name = make_function(
+        "import os\ndef handler(event, context):\n    return os.environ['AWS_EXECUTION_ENV']\n", runtime=runtime
+    )
     assert payload_of(lambda_client.invoke(FunctionName=name)) == f"AWS_Lambda_{runtime}"
 
 
@@ -291,12 +336,16 @@ def test_reserved_concurrency_zero_throttles(lambda_client: Any, make_function: 
     assert payload_of(lambda_client.invoke(FunctionName=name, Payload=b"[1]")) == [1]
 
 
-def test_invocations_over_reserved_concurrency_are_throttled(lambda_client: Any, make_function: Callable[..., str]) -> None:
+def test_invocations_over_reserved_concurrency_are_throttled(
+    lambda_client: Any, make_function: Callable[..., str]
+) -> None:
     name = make_function(SLEEPER, Timeout=5)
     lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     payload_of(lambda_client.invoke(FunctionName=name))  # warm, so the long one starts at once
     results: list[Any] = []
-    slow = threading.Thread(target=lambda: results.append(payload_of(lambda_client.invoke(FunctionName=name, Payload=b'{"sleep": 1.5}'))))
+    slow = threading.Thread(
+        target=lambda: results.append(payload_of(lambda_client.invoke(FunctionName=name, Payload=b'{"sleep": 1.5}')))
+    )
     slow.start()
     time.sleep(0.5)
     with pytest.raises(lambda_client.exceptions.TooManyRequestsException):
@@ -310,7 +359,11 @@ def test_two_concurrent_invocations_get_two_environments(lambda_client: Any, mak
     name = make_function(SLEEPER, Timeout=5)
     results: list[Any] = []
     threads = [
-        threading.Thread(target=lambda: results.append(payload_of(lambda_client.invoke(FunctionName=name, Payload=b'{"sleep": 1.0}'))))
+        threading.Thread(
+            target=lambda: results.append(
+                payload_of(lambda_client.invoke(FunctionName=name, Payload=b'{"sleep": 1.0}'))
+            )
+        )
         for _ in range(2)
     ]
     for thread in threads:

@@ -17,11 +17,8 @@ import pytest
 from streamlab.emulator.awslambda.event_source_mappings import MappingChange
 from streamlab.emulator.awslambda.exceptions import ResourceNotFoundException, TooManyRequestsException
 from streamlab.emulator.endpoint import EmbeddedEndpoint
-
-try:  # tests/ is a package here; fall back to rootdir-relative imports if it stops being one
-    from tests.integration.test_lambda_support import ECHO, NO_RETRIES, ROLE, eventually, zip_source
-except ImportError:  # pragma: no cover
-    from test_lambda_support import ECHO, NO_RETRIES, ROLE, eventually, zip_source  # type: ignore[no-redef]
+from streamlab.testing import eventually
+from tests.integration.lambda_support import ECHO, NO_RETRIES, ROLE, zip_source
 
 SLEEPER = """
 import time
@@ -43,7 +40,12 @@ def endpoint() -> Iterator[EmbeddedEndpoint]:
 def client(endpoint: EmbeddedEndpoint) -> Callable[[str], Any]:
     def make(service: str) -> Any:
         return boto3.client(
-            service, endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test", config=NO_RETRIES
+            service,
+            endpoint_url=endpoint.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=NO_RETRIES,
         )
 
     return make
@@ -51,22 +53,33 @@ def client(endpoint: EmbeddedEndpoint) -> Callable[[str], Any]:
 
 def create(client: Callable[[str], Any], name: str, source: str = ECHO, **kwargs: Any) -> str:
     client("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": zip_source(source)}, **kwargs
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zip_source(source)},
+        **kwargs,
     )
     return name
 
 
-def test_invoke_in_process(endpoint: EmbeddedEndpoint, client: Callable[[str], Any], unique_name: Callable[[str], str]) -> None:
+def test_invoke_in_process(
+    endpoint: EmbeddedEndpoint, client: Callable[[str], Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
     service = endpoint.lambda_service
-    name = create(client, unique_name("py"), SLEEPER)
+    name = create(client, streamlab_unique_name("py"), SLEEPER)
     result = service.invoke(name, b'{"records": [1, 2]}')
     assert (result.status_code, result.function_error, json.loads(result.payload)) == (200, None, {"records": [1, 2]})
-    assert result.cold_start and result.duration_ms > 0 and result.executed_version == "$LATEST"
+    assert result.cold_start
+    assert result.duration_ms > 0
+    assert result.executed_version == "$LATEST"
     by_arn = service.invoke(service.function_arn(name), b"{}", qualifier="$LATEST", log_type="Tail")
     assert not by_arn.cold_start
-    assert by_arn.log_tail and "REPORT RequestId: " + by_arn.request_id in base64.b64decode(by_arn.log_tail).decode()
+    assert by_arn.log_tail
+    assert "REPORT RequestId: " + by_arn.request_id in base64.b64decode(by_arn.log_tail).decode()
     failed = service.invoke(name, b'{"fail": true}')
-    assert failed.function_error == "Unhandled" and failed.error_type == "RuntimeError"
+    assert failed.function_error == "Unhandled"
+    assert failed.error_type == "RuntimeError"
     assert json.loads(failed.payload)["errorMessage"] == "failed on purpose"
     with pytest.raises(ResourceNotFoundException):
         service.invoke(name + "-missing", b"{}")
@@ -74,18 +87,22 @@ def test_invoke_in_process(endpoint: EmbeddedEndpoint, client: Callable[[str], A
         service.invoke(name, b"{}", qualifier="7")
 
 
-def test_throttles_raise_for_the_engine(endpoint: EmbeddedEndpoint, client: Callable[[str], Any], unique_name: Callable[[str], str]) -> None:
+def test_throttles_raise_for_the_engine(
+    endpoint: EmbeddedEndpoint, client: Callable[[str], Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
     service = endpoint.lambda_service
-    name = create(client, unique_name("throttled"))
+    name = create(client, streamlab_unique_name("throttled"))
     client("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     with pytest.raises(TooManyRequestsException) as excinfo:
         service.invoke(name, b"{}")
     assert excinfo.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
-def test_account_concurrency_limit_is_settable(endpoint: EmbeddedEndpoint, client: Callable[[str], Any], unique_name: Callable[[str], str]) -> None:
+def test_account_concurrency_limit_is_settable(
+    endpoint: EmbeddedEndpoint, client: Callable[[str], Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
     service = endpoint.lambda_service
-    name = create(client, unique_name("account"), SLEEPER, Timeout=5)
+    name = create(client, streamlab_unique_name("account"), SLEEPER, Timeout=5)
     service.invoke(name, b"{}")
     previous = service.account_concurrency
     service.account_concurrency = 1
@@ -104,16 +121,18 @@ def test_account_concurrency_limit_is_settable(endpoint: EmbeddedEndpoint, clien
 
 
 def test_mapping_store_notifies_subscribers_and_takes_engine_reports(
-    endpoint: EmbeddedEndpoint, client: Callable[[str], Any], unique_name: Callable[[str], str]
+    endpoint: EmbeddedEndpoint, client: Callable[[str], Any], streamlab_unique_name: Callable[[str], str]
 ) -> None:
     service = endpoint.lambda_service
-    name = create(client, unique_name("esm"))
+    name = create(client, streamlab_unique_name("esm"))
     changes: list[MappingChange] = []
     unsubscribe = service.event_source_mappings.subscribe(changes.append)
     try:
         lambda_client = client("lambda")
         source = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"
-        uuid = lambda_client.create_event_source_mapping(EventSourceArn=source, FunctionName=name, StartingPosition="LATEST", BatchSize=7)["UUID"]
+        uuid = lambda_client.create_event_source_mapping(
+            EventSourceArn=source, FunctionName=name, StartingPosition="LATEST", BatchSize=7
+        )["UUID"]
         eventually(lambda: lambda_client.get_event_source_mapping(UUID=uuid)["State"] == "Enabled")
         lambda_client.update_event_source_mapping(UUID=uuid, BatchSize=8)
         eventually(lambda: lambda_client.get_event_source_mapping(UUID=uuid)["State"] == "Enabled")
@@ -131,14 +150,30 @@ def test_mapping_store_notifies_subscribers_and_takes_engine_reports(
 def test_stop_leaves_no_processes() -> None:
     endpoint = EmbeddedEndpoint(port=0).start()
     try:
-        lambda_client = boto3.client("lambda", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
-        lambda_client.create_function(FunctionName="stop-me", Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": zip_source(SLEEPER)})
-        busy = [threading.Thread(target=lambda: endpoint.lambda_service.invoke("stop-me", b'{"sleep": 30}')) for _ in range(2)]
+        lambda_client = boto3.client(
+            "lambda",
+            endpoint_url=endpoint.url,
+            region_name="us-east-1",
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+        )
+        lambda_client.create_function(
+            FunctionName="stop-me",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": zip_source(SLEEPER)},
+        )
+        busy = [
+            threading.Thread(target=lambda: endpoint.lambda_service.invoke("stop-me", b'{"sleep": 30}'))
+            for _ in range(2)
+        ]
         for thread in busy:
             thread.start()
         eventually(lambda: len(endpoint.lambda_service.environments.environments()) == 2)
         pids = [env.process.pid for env in endpoint.lambda_service.environments.environments() if env.process]
-        assert len(pids) == 2 and all(psutil.pid_exists(pid) for pid in pids)
+        assert len(pids) == 2
+        assert all(psutil.pid_exists(pid) for pid in pids)
     finally:
         endpoint.stop()
     for thread in busy:

@@ -58,9 +58,32 @@ def test_locust_headless_reports_writes_and_stream_latency(endpoint: str, tmp_pa
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_") and k != "AWS_ENDPOINT_URL"}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     result = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "4", "-r", "4", "-t", "10s",
-         "--csv", str(tmp_path / "run"), "--json", "--host", endpoint, "--stream-drain", "5"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "10s",
+            "--csv",
+            str(tmp_path / "run"),
+            "--json",
+            "--host",
+            endpoint,
+            "--stream-drain",
+            "5",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert result.returncode == 0, f"locust exited {result.returncode}\nstderr:\n{result.stderr[-4000:]}"
     # gevent's patching came before boto3/urllib3/ssl: no "patching ssl after import" warnings.

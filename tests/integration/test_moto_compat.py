@@ -8,6 +8,7 @@ need the in-process embedded endpoint and are skipped against any other endpoint
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -63,18 +64,18 @@ class Stream:
 
 
 def make_stream(
-    aws_client: Callable[..., Any], name: str, region: str | None = None, view: str = "NEW_AND_OLD_IMAGES"
+    streamlab_client: Callable[..., Any], name: str, region: str | None = None, view: str = "NEW_AND_OLD_IMAGES"
 ) -> Stream:
-    dynamodb = aws_client("dynamodb", region=region)
-    streams = aws_client("dynamodbstreams", region=region)
+    dynamodb = streamlab_client("dynamodb", region=region)
+    streams = streamlab_client("dynamodbstreams", region=region)
     arn = create_stream_table(dynamodb, name, view)
     shard_id = first_shard_id(streams, arn)
     return Stream(dynamodb, streams, name, arn, shard_id)
 
 
 @pytest.fixture
-def stream(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> Stream:
-    return make_stream(aws_client, unique_name("compat"))
+def stream(streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]) -> Stream:
+    return make_stream(streamlab_client, streamlab_unique_name("compat"))
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def frozen_clock(embedded: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
     """The endpoint's iterator clock, frozen at a start time; assign ``[0]`` to move it."""
     now = [1_800_000_000.0]
     monkeypatch.setattr(moto_compat, "clock", lambda: now[0])
-    yield now
+    return now
 
 
 def error_code(call: Callable[[], Any]) -> str:
@@ -201,9 +202,11 @@ def test_changing_put_item_still_writes_a_modify(stream: Stream) -> None:
 # --- 3. awsRegion -------------------------------------------------------------------------------
 
 
-def test_records_carry_the_region_of_the_table(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> None:
+def test_records_carry_the_region_of_the_table(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
     """AWS: Record.awsRegion is the region of the stream (the table's region), here eu-west-1."""
-    stream = make_stream(aws_client, unique_name("compat-eu"), region="eu-west-1")
+    stream = make_stream(streamlab_client, streamlab_unique_name("compat-eu"), region="eu-west-1")
     stream.put("a")
 
     assert [r["awsRegion"] for r in stream.read_all()] == ["eu-west-1"]
@@ -246,7 +249,9 @@ def test_get_shard_iterator_for_an_unknown_shard_is_resource_not_found(stream: S
     unknown_shard = "shardId-00000000000000000000-00000000"
 
     def get_iterator() -> Any:
-        return stream.streams.get_shard_iterator(StreamArn=stream.arn, ShardId=unknown_shard, ShardIteratorType="LATEST")
+        return stream.streams.get_shard_iterator(
+            StreamArn=stream.arn, ShardId=unknown_shard, ShardIteratorType="LATEST"
+        )
 
     assert error_code(get_iterator) == "ResourceNotFoundException"
 
@@ -266,7 +271,9 @@ def test_sequence_number_iterator_without_sequence_number_is_a_validation_error(
         ("NOT_A_TYPE", None),
     ],
 )
-def test_malformed_get_shard_iterator_is_a_validation_error(stream: Stream, kind: str, sequence_number: str | None) -> None:
+def test_malformed_get_shard_iterator_is_a_validation_error(
+    stream: Stream, kind: str, sequence_number: str | None
+) -> None:
     """AWS: an unknown ShardIteratorType, a non-numeric SequenceNumber, or a SequenceNumber with
     TRIM_HORIZON/LATEST is a ValidationException."""
     kwargs = {} if sequence_number is None else {"SequenceNumber": sequence_number}
@@ -393,7 +400,8 @@ def test_sequence_numbers_are_digit_strings_increasing_in_write_order(stream: St
     numbers = [r["dynamodb"]["SequenceNumber"] for r in stream.read_all()]
 
     assert all(n.isdecimal() and 21 <= len(n) <= 40 for n in numbers)
-    assert [int(n) for n in numbers] == sorted(int(n) for n in numbers) and len(set(numbers)) == 3
+    assert [int(n) for n in numbers] == sorted(int(n) for n in numbers)
+    assert len(set(numbers)) == 3
 
 
 def test_approximate_creation_time_is_whole_epoch_seconds(stream: Stream) -> None:
@@ -405,12 +413,14 @@ def test_approximate_creation_time_is_whole_epoch_seconds(stream: Stream) -> Non
     assert created.microsecond == 0
 
 
-def test_size_bytes_counts_keys_and_images(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> None:
+def test_size_bytes_counts_keys_and_images(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
     """AWS: SizeBytes is the item size of Keys plus the images; for key {pk: "2"} (3 bytes),
     an INSERT with NewImage {pk: "2", Title: "aaa"} (11 bytes) is 14 and its REMOVE with the
     same OldImage is 14; KEYS_ONLY records count the keys alone (3)."""
-    both = make_stream(aws_client, unique_name("compat-size"))
-    keys_only = make_stream(aws_client, unique_name("compat-size-k"), view="KEYS_ONLY")
+    both = make_stream(streamlab_client, streamlab_unique_name("compat-size"))
+    keys_only = make_stream(streamlab_client, streamlab_unique_name("compat-size-k"), view="KEYS_ONLY")
     for stream in (both, keys_only):
         stream.put("2", Title={"S": "aaa"})
         stream.dynamodb.delete_item(TableName=stream.table, Key={"pk": {"S": "2"}})
@@ -468,11 +478,14 @@ def test_enabling_an_enabled_stream_is_still_refused(stream: Stream) -> None:
         )
 
 
-def test_set_queue_attributes_keeps_the_policy_it_does_not_name(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> None:
+def test_set_queue_attributes_keeps_the_policy_it_does_not_name(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
     """AWS SetQueueAttributes changes only the attributes in the request (moto dropped Policy)."""
-    sqs = aws_client("sqs")
-    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "*"}]}'
-    url = sqs.create_queue(QueueName=unique_name("policy"), Attributes={"Policy": policy})["QueueUrl"]
+    sqs = streamlab_client("sqs")
+    statement = {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Resource": "*"}]})
+    url = sqs.create_queue(QueueName=streamlab_unique_name("policy"), Attributes={"Policy": policy})["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "45"})
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["VisibilityTimeout"] == "45"

@@ -10,18 +10,13 @@
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 HANDLERS = REPO / "handlers"
@@ -60,47 +55,9 @@ class FakeContext:
         return 30_000
 
 
-def _forget_handler_modules() -> None:
+def forget_handler_modules() -> None:
     for name in list(sys.modules):
         module = sys.modules[name]
         origin = getattr(module, "__file__", None) or ""
         if origin.startswith(str(HANDLERS)):
             del sys.modules[name]
-
-
-@pytest.fixture
-def load_handler(monkeypatch: pytest.MonkeyPatch, streamlab_endpoint_url: str,
-                 aws_region: str) -> Iterator[Callable[..., ModuleType]]:
-    """``load_handler("notifications", NOTIFICATIONS_TOPIC=...)`` -> a freshly imported module."""
-
-    def load(module: str, **environment: str) -> ModuleType:
-        base = {
-            "AWS_ENDPOINT_URL": streamlab_endpoint_url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": aws_region,
-            "AWS_DEFAULT_REGION": aws_region,
-            "AWS_LAMBDA_FUNCTION_NAME": f"unit-{module}-{uuid.uuid4().hex[:6]}",
-            "POWERTOOLS_SERVICE_NAME": module,
-            "POWERTOOLS_METRICS_NAMESPACE": "streamlab-unit",
-        }
-        for name, value in {**base, **environment}.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        monkeypatch.syspath_prepend(str(HANDLERS))
-        _forget_handler_modules()
-        return importlib.import_module(module)
-
-    yield load
-    _forget_handler_modules()
-
-
-@pytest.fixture
-def idempotency_table(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> str:
-    """A Powertools idempotency table (key ``id``), as the stack declares it."""
-    name = unique_name("idempotency")
-    client = aws_client("dynamodb")
-    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-    return name

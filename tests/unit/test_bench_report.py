@@ -7,7 +7,15 @@ import re
 import xml.etree.ElementTree as ET
 
 from streamlab.measure.bench import BenchConfig, BenchResult, Progress, result_document
-from streamlab.measure.bench_report import DESIGN_FIELDS, cdf_svg, format_table, histogram_svg, nice_ticks, render_html, scatter_svg
+from streamlab.measure.bench_report import (
+    DESIGN_FIELDS,
+    cdf_svg,
+    format_table,
+    histogram_svg,
+    nice_ticks,
+    render_html,
+    scatter_svg,
+)
 from streamlab.measure.delivery import analyze
 from streamlab.measure.floor import FloorResult
 
@@ -24,7 +32,9 @@ def known_result(lose: bool = False) -> BenchResult:
     if lose:
         deliveries = deliveries[:-1]
     deliveries.append(deliveries[0])  # one at-least-once redelivery
-    config = BenchConfig(endpoint_url="http://127.0.0.1:1", writes=6, keys=2, rate=10.0, writers=1, label="test <endpoint> & co")
+    config = BenchConfig(
+        endpoint_url="http://127.0.0.1:1", writes=6, keys=2, rate=10.0, writers=1, label="test <endpoint> & co"
+    )
     acked = [(k, v, ack) for k, v, _, ack in writes]
     return BenchResult(
         config=config,
@@ -43,8 +53,11 @@ def test_document_has_the_design_fields_and_is_json() -> None:
     assert set(DESIGN_FIELDS) <= set(document)
     assert set(document["latency_ms"]) == {"p50", "p90", "p99", "max"}
     assert {"p50", "p99"} <= set(document["floor_latency_ms"])
-    assert document["writes"] == 6 and document["processed"] == 7
-    assert document["lost"] == 0 and document["duplicates"] == 1 and document["order_violations"] == 0
+    assert document["writes"] == 6
+    assert document["processed"] == 7
+    assert document["lost"] == 0
+    assert document["duplicates"] == 1
+    assert document["order_violations"] == 0
     assert abs(document["latency_ms"]["p50"] - 10.0) < 1e-3
     assert abs(document["latency_from_send_ms"]["max"] - 15.0) < 1e-3
     assert document["floor_latency_ms"]["p50"] == 1.5
@@ -60,7 +73,8 @@ def test_latency_fields_keep_their_shape_without_samples() -> None:
     result.report = analyze([(k, v, a) for k, v, _, a in result.writes], [])
     result.floor = None
     document = result_document(result)
-    assert document["lost"] == 6 and document["clean"] is False
+    assert document["lost"] == 6
+    assert document["clean"] is False
     assert document["latency_ms"] == {"p50": None, "p90": None, "p99": None, "max": None}
     assert set(document["floor_latency_ms"]) >= {"p50", "p99"}
     assert "no samples" in render_html(document)
@@ -69,26 +83,37 @@ def test_latency_fields_keep_their_shape_without_samples() -> None:
 
 def test_table_shows_the_figures() -> None:
     table = format_table(result_document(known_result()))
-    assert "10.00" in table and "15.00" in table and "1.50" in table
-    assert "duplicates 1" in table and "PASS" in table
+    assert "10.00" in table
+    assert "15.00" in table
+    assert "1.50" in table
+    assert "duplicates 1" in table
+    assert "PASS" in table
 
 
 def test_html_is_self_contained_with_three_charts_and_escaped_text() -> None:
     page = render_html(result_document(known_result(lose=True)))
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("<svg") == 3
-    assert "<rect" in page and "<polyline" in page and "<circle" in page
+    assert "<rect" in page
+    assert "<polyline" in page
+    assert "<circle" in page
     assert "<script" not in page.lower()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "nothing may be loaded from elsewhere"
-    assert "test &lt;endpoint&gt; &amp; co" in page and "<endpoint>" not in page
+    assert "test &lt;endpoint&gt; &amp; co" in page
+    assert "<endpoint>" not in page
     assert "clock &lt;skew&gt; warning" in page
-    assert "FAIL" in page and "b v3" in page  # the lost item is named
+    assert "FAIL" in page
+    assert "b v3" in page
     assert "10.00" in page  # p50 latency in the table
 
 
 def test_each_chart_is_well_formed_svg() -> None:
     values = [float(v) for v in range(-3, 40)]
-    for svg in (histogram_svg(values), cdf_svg({"ack": values, "sent": [v + 4 for v in values]}), scatter_svg([v / 10 for v in range(43)], values)):
+    for svg in (
+        histogram_svg(values),
+        cdf_svg({"ack": values, "sent": [v + 4 for v in values]}),
+        scatter_svg([v / 10 for v in range(43)], values),
+    ):
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg")
     histogram = ET.fromstring(histogram_svg([1.0, 1.0, 2.0, 9.0], bins=4))
@@ -108,7 +133,8 @@ def test_cdf_ends_at_one_and_scatter_thins_large_runs() -> None:
 def test_nice_ticks_cover_the_range() -> None:
     assert nice_ticks(0, 10) == [0, 2, 4, 6, 8, 10]
     ticks = nice_ticks(-3.2, 47.0)
-    assert ticks[0] <= -3.2 and ticks[-1] >= 47.0
+    assert ticks[0] <= -3.2
+    assert ticks[-1] >= 47.0
     assert nice_ticks(5, 5)  # a flat range still gets an axis
 
 
@@ -136,4 +162,5 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar = Progress("writing", 10, stream=tty)
     bar.update(5)
     bar.close()
-    assert "5/10" in tty.text and "#" * 15 in tty.text
+    assert "5/10" in tty.text
+    assert "#" * 15 in tty.text

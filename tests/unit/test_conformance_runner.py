@@ -23,7 +23,9 @@ def test_find_suite_falls_back_to_the_package_checkout(tmp_path: Path) -> None:
     assert find_suite(tmp_path) == REPO / "tests" / "conformance"
 
 
-def test_missing_suite_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_suite_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(conformance, "__file__", str(tmp_path / "site-packages" / "streamlab" / "conformance.py"))
     monkeypatch.chdir(tmp_path)
     assert conformance.run_conformance(None, None, "embedded") == 2
@@ -37,7 +39,13 @@ def test_aws_backend_refuses_an_endpoint_url(capsys: pytest.CaptureFixture[str])
 
 def report(nodeid: str, when: str, outcome: str, duration: float = 1.0, **extra: object) -> SimpleNamespace:
     return SimpleNamespace(
-        nodeid=nodeid, when=when, duration=duration, passed=outcome == "passed", failed=outcome == "failed", skipped=outcome == "skipped", **extra
+        nodeid=nodeid,
+        when=when,
+        duration=duration,
+        passed=outcome == "passed",
+        failed=outcome == "failed",
+        skipped=outcome == "skipped",
+        **extra,
     )
 
 
@@ -52,7 +60,13 @@ def test_reporter_outcomes_and_durations() -> None:
     reporter.pytest_runtest_logreport(report("d", "setup", "failed"))
     reporter.pytest_runtest_logreport(report("e", "call", "skipped", wasxfail="engine bug"))
     outcomes = {r.test: (r.outcome, r.duration) for r in reporter.results.values()}
-    assert outcomes == {"a": ("passed", 3.0), "b": ("failed", 2.0), "c": ("skipped", 1.0), "d": ("error", 1.0), "e": ("xfailed", 1.0)}
+    assert outcomes == {
+        "a": ("passed", 3.0),
+        "b": ("failed", 2.0),
+        "c": ("skipped", 1.0),
+        "d": ("error", 1.0),
+        "e": ("xfailed", 1.0),
+    }
     assert summary(list(reporter.results.values())) == {"passed": 2, "failed": 2, "skipped": 1}
     assert reporter.skip_reasons == {"c": "needs Docker"}
 
@@ -61,8 +75,10 @@ def test_matrix_has_one_line_per_behaviour() -> None:
     results = [Result("t1", "Ordering per item", "passed", 1.234), Result("t2", "x" * 300, "failed", 0.5)]
     matrix = format_matrix(results, "embedded", None).splitlines()
     assert matrix[0] == "DynamoDB Streams -> Lambda conformance on embedded"
-    assert "Ordering per item" in matrix[3] and "| PASS   |    1.23" in matrix[3]
-    assert "| FAIL   |" in matrix[4] and len(matrix[4]) == len(matrix[3])
+    assert "Ordering per item" in matrix[3]
+    assert "| PASS   |    1.23" in matrix[3]
+    assert "| FAIL   |" in matrix[4]
+    assert len(matrix[4]) == len(matrix[3])
     assert matrix[-1] == "1 passed, 1 failed, 0 skipped"
 
 
@@ -71,7 +87,9 @@ def test_run_environment_is_restored_afterwards(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("STREAMLAB_TEST_SET", "before")
     monkeypatch.setenv("STREAMLAB_TEST_REMOVED", "before")
     monkeypatch.delenv("STREAMLAB_TEST_ADDED", raising=False)
-    with conformance._environment(STREAMLAB_TEST_SET="during", STREAMLAB_TEST_REMOVED=None, STREAMLAB_TEST_ADDED="during"):
+    with conformance._environment(
+        STREAMLAB_TEST_SET="during", STREAMLAB_TEST_REMOVED=None, STREAMLAB_TEST_ADDED="during"
+    ):
         assert os.environ["STREAMLAB_TEST_SET"] == "during"
         assert "STREAMLAB_TEST_REMOVED" not in os.environ
         assert os.environ["STREAMLAB_TEST_ADDED"] == "during"

@@ -27,17 +27,20 @@ def test_window_zero_sends_what_is_there():
     batcher.add([rec(1), rec(2)])
     assert batcher.ready()
     assert [r.sequence_number for r in batcher.take()] == ["1", "2"]
-    assert batcher.take() == [] and len(batcher) == 0
+    assert batcher.take() == []
+    assert len(batcher) == 0
 
 
 def test_window_waits_until_full_or_elapsed():
     clock = Clock()
     batcher = Batcher(batch_size=3, window_seconds=2, clock=clock)
     batcher.add([rec(1)])
-    assert not batcher.ready() and batcher.time_until_ready() == 2
+    assert not batcher.ready()
+    assert batcher.time_until_ready() == 2
     clock.now = 1.5
     batcher.add([rec(2)])
-    assert not batcher.ready() and batcher.take() == []
+    assert not batcher.ready()
+    assert batcher.take() == []
     clock.now = 2.0
     assert batcher.ready()
     assert len(batcher.take()) == 2
@@ -69,7 +72,7 @@ def test_payload_cap_with_real_sizes():
     batch = batcher.take()
     assert 0 < len(batch) < 40
     assert len(encode_json(event_payload(batch))) <= MAX_INVOKE_PAYLOAD_BYTES
-    assert len(encode_json(event_payload(batch + [records[len(batch)]]))) > MAX_INVOKE_PAYLOAD_BYTES
+    assert len(encode_json(event_payload([*batch, records[len(batch)]]))) > MAX_INVOKE_PAYLOAD_BYTES
 
 
 def test_filtered_records_are_returned_for_checkpointing():

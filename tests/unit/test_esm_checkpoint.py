@@ -30,7 +30,8 @@ def test_finished_shards_and_forget():
     assert store.has_started("m")
     assert {k: v.finished for k, v in store.shards("m").items()} == {"parent": True, "child": False}
     store.forget("m")
-    assert store.shards("m") == {} and not store.has_started("m")
+    assert store.shards("m") == {}
+    assert not store.has_started("m")
 
 
 def test_progress_checkpoints_the_contiguous_prefix():

@@ -30,7 +30,7 @@ def build(**overrides):
         invoke_count=2,
         status_code=200,
         function_error="Unhandled",
-        now=dt.datetime(2022, 7, 13, 13, 48, 1, 123456, tzinfo=dt.timezone.utc),
+        now=dt.datetime(2022, 7, 13, 13, 48, 1, 123456, tzinfo=dt.UTC),
         request_id="req-1",
     )
     options.update(overrides)
@@ -69,7 +69,7 @@ def test_record_age_condition_and_generated_request_id():
 
 
 def test_s3_key_convention():
-    moment = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
     key = s3_object_key("esm-uuid", "shardId-1", moment)
     assert re.fullmatch(r"aws/lambda/esm-uuid/shardId-1/2026/03/04/2026-03-04T05\.06\.07-[0-9a-f-]{36}", key)
 
@@ -100,12 +100,19 @@ def test_routing_by_destination_arn():
     sender.send("arn:aws:sns:eu-west-1:123456789012:topic", record, records(), "esm-1")
     sender.send("arn:aws:s3:::bucket", record, records(), "esm-1")
     (_, region, op, request), (_, _, op2, request2) = recorder.calls[:2]
-    assert (region, op, request) == ("eu-west-2", "get_queue_url", {"QueueName": "dlq", "QueueOwnerAWSAccountId": "123456789012"})
-    assert op2 == "send_message" and json.loads(request2["MessageBody"]) == record  # no payload for SQS
+    assert (region, op, request) == (
+        "eu-west-2",
+        "get_queue_url",
+        {"QueueName": "dlq", "QueueOwnerAWSAccountId": "123456789012"},
+    )
+    assert op2 == "send_message"
+    assert json.loads(request2["MessageBody"]) == record
     sns = recorder.calls[2]
-    assert sns[2] == "publish" and json.loads(sns[3]["Message"]) == record
+    assert sns[2] == "publish"
+    assert json.loads(sns[3]["Message"]) == record
     s3 = recorder.calls[3]
-    assert s3[2] == "put_object" and s3[3]["Bucket"] == "bucket"
+    assert s3[2] == "put_object"
+    assert s3[3]["Bucket"] == "bucket"
     body = json.loads(s3[3]["Body"])
     assert body["payload"] == {"Records": [r.event for r in records()]}
     assert s3[3]["Key"].startswith("aws/lambda/esm-1/shard-1/")
@@ -114,7 +121,9 @@ def test_routing_by_destination_arn():
 def test_endpoint_url_may_be_resolved_late():
     recorder = Recorder()
     endpoint = {"url": None}
-    sender = Boto3FailureDestination(lambda: endpoint["url"], client_factory=lambda service, **options: recorder.calls.append(options) or object())
+    sender = Boto3FailureDestination(
+        lambda: endpoint["url"], client_factory=lambda service, **options: recorder.calls.append(options) or object()
+    )
     endpoint["url"] = "http://127.0.0.1:4566"  # known only once the server has started
     sender._client("sqs", "us-east-1")
     assert recorder.calls[0]["endpoint_url"] == "http://127.0.0.1:4566"

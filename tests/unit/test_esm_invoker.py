@@ -53,7 +53,8 @@ SEQUENCES = ["100", "101", "102"]
 )
 def test_success_responses(response):
     parsed = parse_batch_item_failures(response, SEQUENCES)
-    assert parsed.valid and parsed.failed_from is None
+    assert parsed.valid
+    assert parsed.failed_from is None
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,8 @@ def test_lowest_failed_sequence_number_wins():
 def test_function_error_fails_the_batch():
     records = make_records(3)
     verdict = judge(InvokeResult(200, b'{"errorMessage":"boom"}', "Unhandled"), records)
-    assert verdict.outcome == "failure" and verdict.function_error == "Unhandled"
+    assert verdict.outcome == "failure"
+    assert verdict.function_error == "Unhandled"
     assert judge(InvokeResult(500, b""), records).outcome == "failure"
 
 
@@ -91,13 +93,17 @@ def test_partial_failures_ignored_unless_enabled():
     body = {"batchItemFailures": [{"itemIdentifier": "101"}]}
     assert judge(answer(body), records).outcome == "success"
     verdict = judge(answer(body), records, report_batch_item_failures=True)
-    assert verdict.outcome == "partial" and verdict.failed_from == 1
+    assert verdict.outcome == "partial"
+    assert verdict.failed_from == 1
 
 
 def test_invalid_partial_response_is_failure_without_function_error():
-    verdict = judge(answer({"batchItemFailures": [{"itemIdentifier": ""}]}), make_records(3), report_batch_item_failures=True)
+    verdict = judge(
+        answer({"batchItemFailures": [{"itemIdentifier": ""}]}), make_records(3), report_batch_item_failures=True
+    )
     assert verdict.outcome == "failure"
-    assert verdict.function_error is None and verdict.status_code == 200  # as AWS reports it
+    assert verdict.function_error is None
+    assert verdict.status_code == 200
 
 
 def test_window_answer_needs_state():
@@ -130,7 +136,9 @@ class Script:
 
 def deliver(script, records, clock=lambda: 1_000.0, stop=None, **policy):
     policy.setdefault("backoff_seconds", 0.0)
-    delivery = BatchDelivery(RetryPolicy(**policy), script.call, script.on_done, script.on_discard, stop or threading.Event(), clock=clock)
+    delivery = BatchDelivery(
+        RetryPolicy(**policy), script.call, script.on_done, script.on_discard, stop or threading.Event(), clock=clock
+    )
     return delivery.deliver(records)
 
 
@@ -141,7 +149,8 @@ FAIL = Verdict("failure", 200, "Unhandled")
 def test_success_first_time():
     script = Script(lambda records: OK)
     assert deliver(script, make_records(3))
-    assert script.calls == [["100", "101", "102"]] and script.done == ["100", "101", "102"]
+    assert script.calls == [["100", "101", "102"]]
+    assert script.done == ["100", "101", "102"]
 
 
 def test_retries_then_discard_counts_invocations():
@@ -162,7 +171,9 @@ def test_infinite_retries_until_success():
     outcomes = iter([FAIL] * 5 + [OK])
     script = Script(lambda records: next(outcomes))
     deliver(script, make_records(2), maximum_retry_attempts=-1)
-    assert len(script.calls) == 6 and script.done == ["100", "101"] and not script.discarded
+    assert len(script.calls) == 6
+    assert script.done == ["100", "101"]
+    assert not script.discarded
 
 
 def test_bisect_isolates_the_poison_record_without_using_retries():
@@ -229,7 +240,8 @@ def test_uninvokable_function_is_retried_without_using_the_quota():
     outcomes = iter([Verdict("failure", invoked=False)] * 4 + [OK])
     script = Script(lambda records: next(outcomes))
     deliver(script, make_records(1), maximum_retry_attempts=0)
-    assert script.done == ["100"] and not script.discarded
+    assert script.done == ["100"]
+    assert not script.discarded
 
 
 def test_stop_leaves_the_batch_unprocessed():
@@ -241,7 +253,8 @@ def test_stop_leaves_the_batch_unprocessed():
 
     script = Script(decide)
     assert not deliver(script, make_records(2), stop=stop)
-    assert script.done == [] and script.discarded == []
+    assert script.done == []
+    assert script.discarded == []
 
 
 def test_backoff_doubles_up_to_the_cap():

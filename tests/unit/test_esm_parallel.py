@@ -26,7 +26,9 @@ def test_grouping_keeps_each_keys_order():
     records = [rec(i, f"k{i % 7}") for i in range(70)]
     for lane, group in group_by_lane(records, 3).items():
         for key in {r.partition_key for r in group}:
-            assert [r.sequence for r in group if r.partition_key == key] == [r.sequence for r in records if r.partition_key == key]
+            assert [r.sequence for r in group if r.partition_key == key] == [
+                r.sequence for r in records if r.partition_key == key
+            ]
             assert lane_for_key(key, 3) == lane
 
 
@@ -41,7 +43,9 @@ def test_lane_processes_batches_in_order_and_reports_filtered():
             done.set()
         return True
 
-    lane = Lane("t", Batcher(batch_size=4), process, on_filtered=lambda r: None, on_crash=lambda e: None, stop=stop).start()
+    lane = Lane(
+        "t", Batcher(batch_size=4), process, on_filtered=lambda r: None, on_crash=lambda e: None, stop=stop
+    ).start()
     lane.submit([rec(i, "k") for i in range(5)])
     lane.submit([rec(i, "k") for i in range(5, 9)])
     assert done.wait(5)
@@ -91,4 +95,5 @@ def test_lane_crash_is_reported():
     lane = Lane("c", Batcher(1), explode, on_filtered=lambda r: None, on_crash=crashes.append, stop=stop).start()
     lane.submit([rec(1, "k")])
     lane.join(2)
-    assert len(crashes) == 1 and isinstance(crashes[0], RuntimeError)
+    assert len(crashes) == 1
+    assert isinstance(crashes[0], RuntimeError)

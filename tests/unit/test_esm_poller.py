@@ -73,14 +73,16 @@ def test_reads_in_pages_and_tracks_position():
     cursor = ShardCursor(reader, ARN, "s")
     assert sequence_numbers(cursor.read(2)) == ["1", "2"]
     assert sequence_numbers(cursor.read(10)) == ["3", "4", "5"]
-    assert cursor.read() == [] and not cursor.exhausted
+    assert cursor.read() == []
+    assert not cursor.exhausted
     assert cursor.after_sequence == "5"
 
 
 def test_closed_shard_is_exhausted_at_its_end():
     cursor = ShardCursor(FakeReader(3, closed=True), ARN, "s")
     assert len(cursor.read()) == 3
-    assert cursor.exhausted and cursor.read() == []
+    assert cursor.exhausted
+    assert cursor.read() == []
 
 
 def test_resume_after_checkpoint():
@@ -131,8 +133,24 @@ class PagedClient:
     def describe_stream(self, **request):
         self.requests.append(request)
         if "ExclusiveStartShardId" not in request:
-            return {"StreamDescription": {"Shards": [{"ShardId": "a", "SequenceNumberRange": {"StartingSequenceNumber": "1", "EndingSequenceNumber": "5"}}], "LastEvaluatedShardId": "a"}}
-        return {"StreamDescription": {"Shards": [{"ShardId": "b", "ParentShardId": "a", "SequenceNumberRange": {"StartingSequenceNumber": "6"}}]}}
+            return {
+                "StreamDescription": {
+                    "Shards": [
+                        {
+                            "ShardId": "a",
+                            "SequenceNumberRange": {"StartingSequenceNumber": "1", "EndingSequenceNumber": "5"},
+                        }
+                    ],
+                    "LastEvaluatedShardId": "a",
+                }
+            }
+        return {
+            "StreamDescription": {
+                "Shards": [
+                    {"ShardId": "b", "ParentShardId": "a", "SequenceNumberRange": {"StartingSequenceNumber": "6"}}
+                ]
+            }
+        }
 
     def get_records(self, **request):
         raise ClientError({"Error": {"Code": "ExpiredIteratorException", "Message": "too old"}}, "GetRecords")
@@ -154,6 +172,8 @@ def test_describe_stream_pagination_and_error_translation():
 
 
 def test_reader_endpoint_may_be_a_callable():
-    reader = Boto3StreamReader.for_stream(lambda: "http://127.0.0.1:4566", "arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/x")
+    reader = Boto3StreamReader.for_stream(
+        lambda: "http://127.0.0.1:4566", "arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/x"
+    )
     assert reader._client.meta.endpoint_url == "http://127.0.0.1:4566"
     assert reader._client.meta.region_name == "eu-west-1"

@@ -39,7 +39,7 @@ def boto3_record(**overrides):
                 "nested": {"M": {"inner": {"B": b"\x00\x01"}, "list": {"L": [{"B": b"z"}, {"N": "1"}]}}},
             },
             "Keys": {"pk": {"S": "a"}},
-            "ApproximateCreationDateTime": dt.datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=dt.timezone.utc),
+            "ApproximateCreationDateTime": dt.datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=dt.UTC),
         },
     }
     record.update(overrides)
@@ -48,7 +48,15 @@ def boto3_record(**overrides):
 
 def test_event_record_has_aws_shape_and_key_order():
     event = to_lambda_record(boto3_record(), STREAM_ARN)
-    assert list(event) == ["eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb", "eventSourceARN"]
+    assert list(event) == [
+        "eventID",
+        "eventName",
+        "eventVersion",
+        "eventSource",
+        "awsRegion",
+        "dynamodb",
+        "eventSourceARN",
+    ]
     assert event["eventVersion"] == "1.1"
     assert event["eventSource"] == "aws:dynamodb"
     assert event["awsRegion"] == "eu-west-1"
@@ -67,12 +75,12 @@ def test_event_record_has_aws_shape_and_key_order():
 def test_creation_time_is_whole_epoch_seconds():
     event = to_lambda_record(boto3_record(), STREAM_ARN)
     value = event["dynamodb"]["ApproximateCreationDateTime"]
-    assert value == int(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc).timestamp())
+    assert value == int(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC).timestamp())
     assert isinstance(value, int)
 
 
 def test_epoch_seconds_accepts_every_wire_form():
-    moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     assert epoch_seconds(moment) == int(moment.timestamp())
     assert epoch_seconds(moment.astimezone(tzlocal())) == int(moment.timestamp())
     assert epoch_seconds(1767323045.9) == 1767323045

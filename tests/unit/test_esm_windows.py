@@ -32,7 +32,8 @@ def test_event_shape():
         "isWindowTerminatedEarly": False,
     }
     final = window.event([], final=True)
-    assert final["Records"] == [] and final["isFinalInvokeForWindow"]
+    assert final["Records"] == []
+    assert final["isFinalInvokeForWindow"]
 
 
 def test_state_carries_until_the_window_closes():
@@ -41,10 +42,13 @@ def test_state_carries_until_the_window_closes():
     assert not window.accept({"state": {"count": 1}})
     assert window.event([rec(2, 105)])["state"] == {"count": 1}
     assert window.open_for([rec(3, 111)])  # a later window: the open one must close first
-    assert window.is_due(110) and not window.is_due(109)
+    assert window.is_due(110)
+    assert not window.is_due(109)
     window.closed()
-    assert window.start is None and window.state == {}
-    assert not window.open_for([rec(3, 111)]) and window.start == 110
+    assert window.start is None
+    assert window.state == {}
+    assert not window.open_for([rec(3, 111)])
+    assert window.start == 110
 
 
 def test_oversized_state_ends_the_window_early():
@@ -52,9 +56,11 @@ def test_oversized_state_ends_the_window_early():
     window.open_for([rec(1, 100)])
     assert window.accept({"state": {"blob": "x" * (MAX_STATE_BYTES + 1)}})
     event = window.event([], final=True, terminated_early=True)
-    assert event["isWindowTerminatedEarly"] and event["isFinalInvokeForWindow"]
+    assert event["isWindowTerminatedEarly"]
+    assert event["isFinalInvokeForWindow"]
     window.restarted_early()
-    assert window.start == 100 and window.state == {}
+    assert window.start == 100
+    assert window.state == {}
 
 
 def test_missing_state_resets_and_snapshot_roundtrip():

@@ -42,7 +42,7 @@ class MemoryStream:
                     "eventID": str(self.sequence),
                     "eventName": "INSERT",
                     "dynamodb": {
-                        "ApproximateCreationDateTime": dt.datetime.now(dt.timezone.utc),
+                        "ApproximateCreationDateTime": dt.datetime.now(dt.UTC),
                         "Keys": {"pk": {"S": key}},
                         "SequenceNumber": str(self.sequence),
                         "SizeBytes": 10,
@@ -98,7 +98,13 @@ def engine_for(stream, events, **options):
         return InvokeResult(200, b"")
 
     return EventSourceMappingEngine(
-        invoke, None, reader_factory=lambda config: stream, destination=None, poll_interval=0.02, shard_refresh_interval=0.05, **options
+        invoke,
+        None,
+        reader_factory=lambda config: stream,
+        destination=None,
+        poll_interval=0.02,
+        shard_refresh_interval=0.05,
+        **options,
     )
 
 
@@ -260,7 +266,13 @@ def test_iterator_age_grows_while_a_batch_is_retried_and_clears_once_caught_up()
         return InvokeResult(200, b"")
 
     engine = EventSourceMappingEngine(
-        invoke, None, reader_factory=lambda config: stream, destination=None, poll_interval=0.02, retry_backoff=0.01, retry_backoff_max=0.05
+        invoke,
+        None,
+        reader_factory=lambda config: stream,
+        destination=None,
+        poll_interval=0.02,
+        retry_backoff=0.01,
+        retry_backoff_max=0.05,
     )
     engine.start_mapping(MappingConfig(uuid="m8", function_name="f", event_source_arn=ARN))
     try:
@@ -288,18 +300,26 @@ def test_oversized_window_state_terminates_the_window_early_and_continues_it_fre
             return InvokeResult(200, json.dumps({"state": {"blob": "x" * (1024 * 1024 + 10)}}).encode())
         return InvokeResult(200, json.dumps({"state": {"seen": len(event["Records"])}}).encode())
 
-    engine = EventSourceMappingEngine(invoke, None, reader_factory=lambda config: stream, destination=None, poll_interval=0.02)
-    engine.start_mapping(MappingConfig(uuid="m6", function_name="f", event_source_arn=ARN, tumbling_window_in_seconds=600))
+    engine = EventSourceMappingEngine(
+        invoke, None, reader_factory=lambda config: stream, destination=None, poll_interval=0.02
+    )
+    engine.start_mapping(
+        MappingConfig(uuid="m6", function_name="f", event_source_arn=ARN, tumbling_window_in_seconds=600)
+    )
     try:
         stream.write("s", "a")
         wait_for(lambda: len(events) >= 2)
         stream.write("s", "b")
         wait_for(lambda: len(events) >= 3)
         first, early, after = events[:3]
-        assert first["state"] == {} and not first["isFinalInvokeForWindow"]
-        assert early["isWindowTerminatedEarly"] and early["isFinalInvokeForWindow"] and early["Records"] == []
+        assert first["state"] == {}
+        assert not first["isFinalInvokeForWindow"]
+        assert early["isWindowTerminatedEarly"]
+        assert early["isFinalInvokeForWindow"]
+        assert early["Records"] == []
         assert len(early["state"]["blob"]) > 1024 * 1024  # the oversized state is handed over once
-        assert after["state"] == {} and after["window"] == first["window"]  # same window, fresh state
+        assert after["state"] == {}
+        assert after["window"] == first["window"]
         assert keys_of([after]) == ["b"]
     finally:
         engine.stop_all()

@@ -8,26 +8,32 @@ from typing import Any
 
 import pytest
 
-from tests.unit.handler_support import FakeContext, event, load_handler, sequence_numbers  # noqa: F401
+from tests.unit.handler_support import FakeContext, event, sequence_numbers
 
 
 @pytest.fixture
-def aggregates(aws_client: Callable[..., Any], unique_name: Callable[[str], str]) -> str:
-    name = unique_name("aggregates")
-    aws_client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "window_start", "AttributeType": "S"},
-                              {"AttributeName": "shard_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "window_start", "KeyType": "HASH"},
-                   {"AttributeName": "shard_id", "KeyType": "RANGE"}])
+def aggregates(streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]) -> str:
+    name = streamlab_unique_name("aggregates")
+    streamlab_client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "window_start", "AttributeType": "S"},
+            {"AttributeName": "shard_id", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "window_start", "KeyType": "HASH"},
+            {"AttributeName": "shard_id", "KeyType": "RANGE"},
+        ],
+    )
     return name
 
 
-def items(aws_client: Callable[..., Any], table: str) -> list[dict[str, Any]]:
-    return aws_client("dynamodb").scan(TableName=table)["Items"]
+def items(streamlab_client: Callable[..., Any], table: str) -> list[dict[str, Any]]:
+    return streamlab_client("dynamodb").scan(TableName=table)["Items"]
 
 
-def test_state_accumulates_and_the_final_invoke_writes_the_window(load_handler, aggregates, aws_client) -> None:
+def test_state_accumulates_and_the_final_invoke_writes_the_window(load_handler, aggregates, streamlab_client) -> None:
     analytics = load_handler("analytics", AGGREGATES_TABLE=aggregates)
     window = event("orders_window")
     first = {**window, "Records": window["Records"][:1]}
@@ -38,25 +44,25 @@ def test_state_accumulates_and_the_final_invoke_writes_the_window(load_handler, 
     rest["state"] = response["state"]  # Lambda carries the state to the next invocation
     response = analytics.handler(rest, FakeContext())
     assert response["state"] == {"orders": 3, "revenue": "66.50"}
-    assert items(aws_client, aggregates) == []  # nothing written before the window closes
+    assert items(streamlab_client, aggregates) == []  # nothing written before the window closes
 
     final = event("orders_window_final")
     final["state"] = response["state"]
     assert analytics.handler(final, FakeContext()) == {"state": {"orders": 0, "revenue": "0"}, "batchItemFailures": []}
-    (item,) = items(aws_client, aggregates)
+    (item,) = items(streamlab_client, aggregates)
     assert item["window_start"] == {"S": window["window"]["start"]}
     assert item["window_end"] == {"S": window["window"]["end"]}
     assert item["shard_id"] == {"S": window["shardId"]}
     assert (item["orders"], Decimal(item["revenue"]["N"])) == ({"N": "3"}, Decimal("66.50"))
 
 
-def test_a_repeated_final_invoke_overwrites_the_same_item(load_handler, aggregates, aws_client) -> None:
+def test_a_repeated_final_invoke_overwrites_the_same_item(load_handler, aggregates, streamlab_client) -> None:
     analytics = load_handler("analytics", AGGREGATES_TABLE=aggregates)
     final = event("orders_window_final")
     final["state"] = {"orders": 2, "revenue": "10.5"}
     analytics.handler(final, FakeContext())
     analytics.handler(final, FakeContext())
-    (item,) = items(aws_client, aggregates)
+    (item,) = items(streamlab_client, aggregates)
     assert item["orders"] == {"N": "2"}
 
 

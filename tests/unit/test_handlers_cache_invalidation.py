@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.redis_server import redis_url  # noqa: F401  (fixture)
-from tests.unit.handler_support import FakeContext, event, load_handler, sequence_numbers  # noqa: F401
+from tests.unit.handler_support import FakeContext, event, sequence_numbers
 
 redis = pytest.importorskip("redis")
 
 
 @pytest.fixture
-def cache(redis_url: str):  # noqa: F811
+def cache(redis_url: str):
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     yield client
@@ -26,7 +25,7 @@ def seed(cache, sku: str) -> None:
     cache.sadd(f"product:{sku}:keys", f"product:{sku}:price", f"product:{sku}:html")
 
 
-def test_modify_and_remove_delete_every_key_of_the_product(load_handler, cache, redis_url) -> None:  # noqa: F811
+def test_modify_and_remove_delete_every_key_of_the_product(load_handler, cache, redis_url) -> None:
     for sku in ("sku-red-mug", "sku-old-bowl", "sku-untouched"):
         seed(cache, sku)
     handler = load_handler("cache_invalidation", REDIS_URL=redis_url)
@@ -36,11 +35,14 @@ def test_modify_and_remove_delete_every_key_of_the_product(load_handler, cache, 
     assert handler.handler(delivered, FakeContext()) == {"batchItemFailures": []}
 
     assert sorted(k.decode() for k in cache.keys("*")) == [
-        "product:sku-untouched", "product:sku-untouched:html", "product:sku-untouched:keys",
-        "product:sku-untouched:price"]
+        "product:sku-untouched",
+        "product:sku-untouched:html",
+        "product:sku-untouched:keys",
+        "product:sku-untouched:price",
+    ]
 
 
-def test_redelivery_is_harmless(load_handler, cache, redis_url) -> None:  # noqa: F811
+def test_redelivery_is_harmless(load_handler, cache, redis_url) -> None:
     seed(cache, "sku-red-mug")
     handler = load_handler("cache_invalidation", REDIS_URL=redis_url)
     changes = event("products_changes")
@@ -49,7 +51,7 @@ def test_redelivery_is_harmless(load_handler, cache, redis_url) -> None:  # noqa
     assert cache.keys("product:sku-red-mug*") == []
 
 
-def test_a_record_without_the_key_fails_alone(load_handler, cache, redis_url) -> None:  # noqa: F811
+def test_a_record_without_the_key_fails_alone(load_handler, cache, redis_url) -> None:
     seed(cache, "sku-old-bowl")
     handler = load_handler("cache_invalidation", REDIS_URL=redis_url)
     changes = event("products_changes")

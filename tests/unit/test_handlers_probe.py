@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.handler_support import FakeContext, event, load_handler  # noqa: F401  (fixture)
+from tests.unit.handler_support import FakeContext, event
 
-STACK_ATTRIBUTES = {"PROBE_KEY_ATTRIBUTE": "order_id", "PROBE_VERSION_ATTRIBUTE": "version",
-                    "PROBE_WRITTEN_AT_ATTRIBUTE": "written_at"}
+STACK_ATTRIBUTES = {
+    "PROBE_KEY_ATTRIBUTE": "order_id",
+    "PROBE_VERSION_ATTRIBUTE": "version",
+    "PROBE_WRITTEN_AT_ATTRIBUTE": "written_at",
+}
 
 
 def probe_lines(output: str) -> list[dict]:
@@ -21,7 +24,7 @@ def test_one_line_per_record_with_key_version_and_timestamps(load_handler, capsy
 
     lines = probe_lines(capsys.readouterr().out)
     assert [line["key"] for line in lines] == ["o-1001", "o-1002", "o-1003"]
-    for line, record in zip(lines, created["Records"]):
+    for line, record in zip(lines, created["Records"], strict=True):
         assert line["version"] == 1
         assert line["written_at"] == float(record["dynamodb"]["NewImage"]["written_at"]["N"])
         assert line["written_at"] <= line["processed_at"]
@@ -38,7 +41,15 @@ def test_redelivery_in_a_warm_environment_counts_attempts(load_handler, capsys) 
 
     lines = probe_lines(capsys.readouterr().out)
     assert [(line["version"], line["attempt"]) for line in lines] == [
-        (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (3, 2), (4, 2), (5, 2)]
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 1),
+        (3, 2),
+        (4, 2),
+        (5, 2),
+    ]
 
 
 def test_default_attributes_are_the_measurement_writers(load_handler, capsys) -> None:

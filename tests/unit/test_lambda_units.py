@@ -12,7 +12,11 @@ import pytest
 
 from streamlab.emulator.awslambda.control_plane import parse_function_ref
 from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore, MappingChange
-from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ResourceInUseException, ResourceNotFoundException
+from streamlab.emulator.awslambda.exceptions import (
+    InvalidParameterValueException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
 from streamlab.emulator.awslambda.invocation import Invocation
 from streamlab.emulator.awslambda.runtime_api import RuntimeApiServer
 
@@ -39,10 +43,12 @@ def test_store_defaults_notifies_and_settles() -> None:
     changes: list[MappingChange] = []
     store.subscribe(changes.append)
     created = store.create("us-east-1", FUNCTION, {"EventSourceArn": STREAM, "StartingPosition": "TRIM_HORIZON"})
-    assert created.state == "Creating" and created.batch_size == 100
+    assert created.state == "Creating"
+    assert created.batch_size == 100
     assert store.get(created.uuid).state == "Enabled"
     store.update(created.uuid, {"Enabled": False, "BatchSize": 5})
-    assert store.get(created.uuid).state == "Disabled" and store.get(created.uuid).batch_size == 5
+    assert store.get(created.uuid).state == "Disabled"
+    assert store.get(created.uuid).batch_size == 5
     store.delete(created.uuid)
     with pytest.raises(ResourceNotFoundException):
         store.get(created.uuid)
@@ -70,7 +76,8 @@ def test_sqs_sources_take_no_stream_parameters() -> None:
     store = EventSourceMappingStore(settle_delay=0)
     queue = "arn:aws:sqs:us-east-1:123456789012:q"
     created = store.create("us-east-1", FUNCTION, {"EventSourceArn": queue})
-    assert created.batch_size == 10 and "StartingPosition" not in created.to_api()
+    assert created.batch_size == 10
+    assert "StartingPosition" not in created.to_api()
     with pytest.raises(InvalidParameterValueException):
         store.create("us-east-1", FUNCTION + "2", {"EventSourceArn": queue, "StartingPosition": "LATEST"})
     with pytest.raises(InvalidParameterValueException):
@@ -81,7 +88,9 @@ class FakeEnvironment:
     """Answers the Runtime API like an execution environment with one queued invocation."""
 
     def __init__(self) -> None:
-        self.invocation = Invocation(payload=b'{"k": 1}', function_arn=FUNCTION, timeout_s=3, client_context='{"custom": {}}')
+        self.invocation = Invocation(
+            payload=b'{"k": 1}', function_arn=FUNCTION, timeout_s=3, client_context='{"custom": {}}'
+        )
         self.given = threading.Event()
         self.posts: list[tuple[str, Any, Any]] = []
 
@@ -119,7 +128,8 @@ def test_runtime_api_protocol() -> None:
         connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
         connection.request("GET", "/2018-06-01/runtime/invocation/next")
         response = connection.getresponse()
-        assert response.status == 200 and response.read() == b'{"k": 1}'
+        assert response.status == 200
+        assert response.read() == b'{"k": 1}'
         request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
         assert request_id == environment.invocation.request_id
         assert int(response.getheader("Lambda-Runtime-Deadline-Ms")) == environment.invocation.deadline_ms
@@ -129,11 +139,20 @@ def test_runtime_api_protocol() -> None:
         # the same keep-alive connection carries the result, chunked or not
         connection.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body=b'"done"')
         assert connection.getresponse().read() == b'{"status": "OK"}'
-        connection.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/error", body=iter([b'{"errorType": "E"}']),
-                           headers={"Lambda-Runtime-Function-Error-Type": "Unhandled"}, encode_chunked=True)
+        connection.request(
+            "POST",
+            f"/2018-06-01/runtime/invocation/{request_id}/error",
+            body=iter([b'{"errorType": "E"}']),
+            headers={"Lambda-Runtime-Function-Error-Type": "Unhandled"},
+            encode_chunked=True,
+        )
         assert answer(connection) == 202
-        connection.request("POST", "/2018-06-01/runtime/init/error", body=b'{"errorType": "Runtime.ImportModuleError"}',
-                           headers={"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
+        connection.request(
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            body=b'{"errorType": "Runtime.ImportModuleError"}',
+            headers={"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"},
+        )
         assert answer(connection) == 202
         connection.request("GET", "/nope")
         assert answer(connection) == 404

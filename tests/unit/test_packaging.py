@@ -13,9 +13,9 @@ import pytest
 from streamlab.packaging import (
     FIXED_DATE_TIME,
     PackagingError,
+    Platform,
     build_function_zip,
     install_dependencies,
-    Platform,
     lambda_platform,
     local_platform,
     platform_for_runtime,
@@ -46,9 +46,12 @@ def make_wheel(directory: Path, name: str = "tinydep", version: str = "1.0", req
     dist_info = f"{name}-{version}.dist-info"
     files = {
         f"{name}/__init__.py": b"VALUE = 42\n",
-        f"{dist_info}/METADATA": (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-                                  + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: streamlab-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires)
+        ).encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: streamlab-test\nRoot-Is-Purelib: "
+        b"true\nTag: py3-none-any\n",
     }
     record = []
     for path, data in files.items():
@@ -68,7 +71,8 @@ def test_same_content_gives_identical_bytes_and_hash(handlers: Path, tmp_path: P
     for path in handlers.rglob("*.py"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
     second = build_function_zip(handlers, ["probe", "shared"], [], LOCAL, tmp_path / "cache2")
-    assert not first.cached and not second.cached
+    assert not first.cached
+    assert not second.cached
     assert first.read_bytes() == second.read_bytes()
     assert first.content_hash == second.content_hash
     assert first.code_sha256 == second.code_sha256
@@ -102,7 +106,8 @@ def test_changed_code_gives_a_new_hash(handlers: Path, tmp_path: Path) -> None:
     assert after.content_hash != before.content_hash
     assert after.code_sha256 != before.code_sha256
     assert not after.cached
-    assert before.path.exists() and after.path.exists()
+    assert before.path.exists()
+    assert after.path.exists()
 
 
 def test_included_modules_requirements_and_platform_are_part_of_the_hash(handlers: Path, tmp_path: Path) -> None:
@@ -113,8 +118,10 @@ def test_included_modules_requirements_and_platform_are_part_of_the_hash(handler
     with_requirement = build_function_zip(handlers, ["probe"], [str(wheel)], LOCAL, cache)
     assert with_requirement.content_hash != base
     assert build_function_zip(handlers, ["probe"], [], lambda_platform("3.12"), cache).content_hash != base
-    assert build_function_zip(handlers, ["probe"], [], lambda_platform("3.13"), cache).content_hash != \
-        build_function_zip(handlers, ["probe"], [], lambda_platform("3.12"), cache).content_hash
+    assert (
+        build_function_zip(handlers, ["probe"], [], lambda_platform("3.13"), cache).content_hash
+        != build_function_zip(handlers, ["probe"], [], lambda_platform("3.12"), cache).content_hash
+    )
 
 
 def test_a_built_zip_is_reused_from_the_cache(handlers: Path, tmp_path: Path) -> None:
@@ -157,20 +164,23 @@ def test_dependency_installs_are_cached_by_requirements_and_platform(handlers: P
 def test_lambda_platform_installs_manylinux_wheels_for_the_runtime_with_uv(tmp_path: Path) -> None:
     platform = lambda_platform("3.12")
     command = platform.installer_command(tmp_path / "out")
-    assert Path(command[0]).name == "uv" and command[1:3] == ["pip", "install"]
+    assert Path(command[0]).name == "uv"
+    assert command[1:3] == ["pip", "install"]
     assert command[command.index("--python-version") + 1] == "3.12"
     assert command[command.index("--python-platform") + 1] == "x86_64-manylinux_2_28"
     assert command[command.index("--only-binary") + 1] == ":all:"
     assert lambda_platform("3.11").python_platform == "x86_64-manylinux_2_17"  # Amazon Linux 2
-    assert LOCAL.is_local and LOCAL.installer_command(tmp_path)[1:4] == ["-m", "pip", "install"]
+    assert LOCAL.is_local
+    assert LOCAL.installer_command(tmp_path)[1:4] == ["-m", "pip", "install"]
     # A pure-Python wheel is accepted for Lambda's platform too (and needs no network here).
     tree = install_dependencies([str(make_wheel(tmp_path))], platform, tmp_path / "deps")
     assert (tree / "tinydep" / "__init__.py").is_file()
 
 
-@pytest.mark.parametrize("python, expected", [("3.11.2", True), ("3.11.7", False)])
+@pytest.mark.parametrize(("python", "expected"), [("3.11.2", True), ("3.11.7", False)])
 def test_markers_are_evaluated_for_the_interpreter_that_runs_the_functions(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, python: str, expected: bool) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, python: str, expected: bool
+) -> None:
     # As redis 8.1 needs async-timeout only below 3.11.3: pip would decide by the interpreter it runs on.
     links = tmp_path / "links"
     links.mkdir()
@@ -178,8 +188,9 @@ def test_markers_are_evaluated_for_the_interpreter_that_runs_the_functions(
     marker = make_wheel(links, "markerdep", requires=('tinydep; python_full_version < "3.11.3"',))
     monkeypatch.setenv("UV_FIND_LINKS", str(links))
     monkeypatch.setenv("UV_NO_INDEX", "1")
-    tree = install_dependencies([f"markerdep @ {marker.as_uri()}"], Platform(python, "x86_64-manylinux_2_36"),
-                                tmp_path / "deps")
+    tree = install_dependencies(
+        [f"markerdep @ {marker.as_uri()}"], Platform(python, "x86_64-manylinux_2_36"), tmp_path / "deps"
+    )
     assert (tree / "markerdep").is_dir()
     assert (tree / "tinydep").is_dir() is expected
 
@@ -189,8 +200,9 @@ def test_an_endpoint_runtime_selects_the_platform() -> None:
     assert here["python"] == LOCAL.python_version
     assert platform_for_runtime(None) == LOCAL
     assert platform_for_runtime(here) == LOCAL  # the same interpreter: plain pip
-    assert platform_for_runtime({"python": "3.11.2", "platform": "x86_64-manylinux_2_36"}) == \
-        Platform("3.11.2", "x86_64-manylinux_2_36")
+    assert platform_for_runtime({"python": "3.11.2", "platform": "x86_64-manylinux_2_36"}) == Platform(
+        "3.11.2", "x86_64-manylinux_2_36"
+    )
     assert platform_for_runtime({"python": "3.13.1", "platform": None}) == LOCAL  # nothing better to target
 
 
@@ -203,5 +215,5 @@ def test_a_failing_pip_install_is_a_packaging_error(handlers: Path, tmp_path: Pa
 
 
 def test_a_missing_module_is_a_packaging_error(handlers: Path, tmp_path: Path) -> None:
-    with pytest.raises(PackagingError, match="no module nothere.py or package nothere/"):
+    with pytest.raises(PackagingError, match=r"no module nothere\.py or package nothere/"):
         build_function_zip(handlers, ["nothere"], [], LOCAL, tmp_path / "cache")

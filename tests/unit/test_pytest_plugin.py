@@ -6,19 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from streamlab.pytest_plugin import POLL_INTERVAL, TIMEOUT_SCALE, StreamProbe, with_name_prefix
+from streamlab.pytest_plugin import with_name_prefix
 from streamlab.stack import parse_stack
+from streamlab.testing import POLL_INTERVAL, TIMEOUT_SCALE, StreamProbe
 
 REPO = Path(__file__).resolve().parents[2]
 BODY = '[tables.Orders]\npartition_key = { name = "pk", type = "S" }\n'
 
 
-@pytest.mark.parametrize("text, expected", [
-    (BODY, "sl1-"),
-    ('[stack]\nhandlers_dir = "../handlers"\n\n' + BODY, "sl1-"),
-    ('[stack] # settings\nname_prefix = "demo-"\n\n' + BODY, "sl1-demo-"),
-    ("[stack]\nname_prefix = 'x-'\n" + BODY, "sl1-x-"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (BODY, "sl1-"),
+        ('[stack]\nhandlers_dir = "../handlers"\n\n' + BODY, "sl1-"),
+        ('[stack] # settings\nname_prefix = "demo-"\n\n' + BODY, "sl1-demo-"),
+        ("[stack]\nname_prefix = 'x-'\n" + BODY, "sl1-x-"),
+    ],
+)
 def test_with_name_prefix_puts_the_prefix_in_front(text: str, expected: str) -> None:
     stack = parse_stack(with_name_prefix(text, "sl1-"), REPO / "setup" / "stack.toml")
     assert stack.name_prefix == expected

@@ -86,14 +86,21 @@ def test_the_repository_stack_loads() -> None:
     for mapping in stack.mappings:
         assert mapping.function_response_types == ("ReportBatchItemFailures",), mapping.label
         assert mapping.on_failure == Destination("queue", "orders-dlq"), mapping.label
-        assert 0 <= mapping.maximum_retry_attempts <= 10, mapping.label  # never infinite: a poison record would block its shard
+        assert 0 <= mapping.maximum_retry_attempts <= 10, (
+            mapping.label
+        )  # never infinite: a poison record would block its shard
         assert mapping.bisect_batch_on_function_error or mapping.tumbling_window_in_seconds, mapping.label
     stages = {m.function: json.loads(m.filters[0]) for m in stack.mappings if m.function.startswith("order_")}
-    assert stages["order_charge"] == {"dynamodb": {"NewImage": {"status": {"S": ["Validated"]}}}, "eventName": ["MODIFY"]}
+    assert stages["order_charge"] == {
+        "dynamodb": {"NewImage": {"status": {"S": ["Validated"]}}},
+        "eventName": ["MODIFY"],
+    }
 
 
 def test_environment_references_become_physical_names(project: Path) -> None:
-    stack = parse(project, """
+    stack = parse(
+        project,
+        """
         [stack]
         name_prefix = "dev-"
 
@@ -105,28 +112,37 @@ def test_environment_references_become_physical_names(project: Path) -> None:
         [functions.a]
         handler = "a.handler"
         environment = { TABLE = "${tables.Orders}", BOTH = "${topics.events}|${tables.Orders}", PLAIN = "$x {y}" }
-    """)
-    assert stack.functions["a"].environment == {"TABLE": "dev-Orders", "BOTH": "dev-events|dev-Orders",
-                                                     "PLAIN": "$x {y}"}
+    """,
+    )
+    assert stack.functions["a"].environment == {
+        "TABLE": "dev-Orders",
+        "BOTH": "dev-events|dev-Orders",
+        "PLAIN": "$x {y}",
+    }
 
 
 def test_dangling_environment_references_are_reported(project: Path) -> None:
     with pytest.raises(StackError) as caught:
-        parse(project, """
+        parse(
+            project,
+            """
             [tables.Orders]
             partition_key = { name = "pk", type = "S" }
 
             [functions.a]
             handler = "a.handler"
             environment = { A = "${tables.Order}", B = "${tabels.Orders}" }
-        """)
+        """,
+        )
     problems = "\n".join(caught.value.problems)
     assert 'functions.a.environment.A: ${tables.Order} names no table "Order" (defined: Orders)' in problems
     assert "functions.a.environment.B: unknown reference" in problems
 
 
 def test_a_full_valid_stack_loads_with_defaults_and_prefix(project: Path) -> None:
-    stack = parse(project, """
+    stack = parse(
+        project,
+        """
         [stack]
         name_prefix = "dev-"
 
@@ -175,49 +191,69 @@ def test_a_full_valid_stack_loads_with_defaults_and_prefix(project: Path) -> Non
         eventName = ["INSERT"]
         [[mappings.filters]]
         dynamodb.Keys.pk.S = [{ prefix = "order#" }]
-    """)
+    """,
+    )
     assert stack.tables["Orders"].physical_name == "dev-Orders"
     assert stack.role_name == "dev-streamlab-lambda-execution"
-    assert stack.functions["a"].timeout == 3 and stack.functions["a"].memory_size == 128
+    assert stack.functions["a"].timeout == 3
+    assert stack.functions["a"].memory_size == 128
     assert stack.functions["a"].runtime == "python3.12"
     assert stack.functions["a"].modules == ("a", "common")
     (mapping,) = stack.mappings
     assert mapping.maximum_record_age_in_seconds == 604800
     assert mapping.on_failure == Destination("topic", "events")
     assert [json.loads(f) for f in mapping.filters] == [
-        {"eventName": ["INSERT"]}, {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "order#"}]}}}}]
+        {"eventName": ["INSERT"]},
+        {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "order#"}]}}}},
+    ]
 
 
 def test_mapping_defaults_are_aws_defaults(project: Path) -> None:
     (mapping,) = parse(project, BASE + MAPPING).mappings
-    assert (mapping.batch_size, mapping.maximum_batching_window_in_seconds, mapping.maximum_retry_attempts,
-            mapping.maximum_record_age_in_seconds, mapping.parallelization_factor,
-            mapping.tumbling_window_in_seconds) == (100, 0, -1, -1, 1, 0)
-    assert mapping.enabled and not mapping.bisect_batch_on_function_error
-    assert mapping.function_response_types == () and mapping.filters == () and mapping.on_failure is None
+    assert (
+        mapping.batch_size,
+        mapping.maximum_batching_window_in_seconds,
+        mapping.maximum_retry_attempts,
+        mapping.maximum_record_age_in_seconds,
+        mapping.parallelization_factor,
+        mapping.tumbling_window_in_seconds,
+    ) == (100, 0, -1, -1, 1, 0)
+    assert mapping.enabled
+    assert not mapping.bisect_batch_on_function_error
+    assert mapping.function_response_types == ()
+    assert mapping.filters == ()
+    assert mapping.on_failure is None
 
 
 # --- unknown keys, wrong types ---------------------------------------------------------------
 
 
 def test_unknown_key_names_the_key_and_the_allowed_ones(project: Path) -> None:
-    message = problems(project, """
+    message = problems(
+        project,
+        """
         [tables.Orders]
         partition_key = { name = "pk", type = "S" }
         stream_veiw = "NEW_IMAGE"
-    """)
+    """,
+    )
     assert "stack.toml: unknown key tables.Orders.stream_veiw (expected one of: " in message
-    assert "stream_view_type" in message and "ttl_attribute" in message
+    assert "stream_view_type" in message
+    assert "ttl_attribute" in message
 
 
 def test_unknown_top_level_section(project: Path) -> None:
     message = problems(project, '[tabels.Orders]\npartition_key = { name = "pk", type = "S" }\n')
-    assert "stack.toml: unknown key tabels (expected one of: stack, tables, queues, topics, buckets, functions, mappings)" in message
+    assert (
+        "stack.toml: unknown key tabels (expected one of: stack, tables, queues, topics, buckets, functions, mappings)"
+        in message
+    )
 
 
 def test_unknown_mapping_key(project: Path) -> None:
     message = problems(project, BASE + MAPPING + "batchsize = 10\n")
-    assert "unknown key mappings[0].batchsize (expected one of: " in message and "batch_size" in message
+    assert "unknown key mappings[0].batchsize (expected one of: " in message
+    assert "batch_size" in message
 
 
 def test_wrong_type_names_key_expectation_and_value(project: Path) -> None:
@@ -233,11 +269,18 @@ def test_boolean_is_not_an_integer(project: Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [
-        ('billing_mode = "ON_DEMAND"', 'tables.T.billing_mode: expected one of "PAY_PER_REQUEST", "PROVISIONED", got "ON_DEMAND"'),
-        ('stream_view_type = "NEW"', 'tables.T.stream_view_type: expected one of "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY", got "NEW"'),
+        (
+            'billing_mode = "ON_DEMAND"',
+            'tables.T.billing_mode: expected one of "PAY_PER_REQUEST", "PROVISIONED", got "ON_DEMAND"',
+        ),
+        (
+            'stream_view_type = "NEW"',
+            'tables.T.stream_view_type: expected one of "NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", '
+            '"KEYS_ONLY", got "NEW"',
+        ),
         ('sort_key = "sk"', 'tables.T.sort_key: expected { name = "<attribute>", type = "S" | "N" | "B" }, got "sk"'),
         ('sort_key = { name = "sk", type = "X" }', 'tables.T.sort_key.type: expected one of "S", "N", "B", got "X"'),
-        ('ttl_attribute = 5', "tables.T.ttl_attribute: expected an attribute name, got 5"),
+        ("ttl_attribute = 5", "tables.T.ttl_attribute: expected an attribute name, got 5"),
         ("read_capacity = 5", 'tables.T.read_capacity: only allowed with billing_mode = "PROVISIONED"'),
         ('billing_mode = "PROVISIONED"', "tables.T.read_capacity: required, expected an integer 1-40000"),
     ],
@@ -253,23 +296,29 @@ def test_missing_partition_key(project: Path) -> None:
 
 
 def test_attribute_declared_with_two_types(project: Path) -> None:
-    message = problems(project, """
+    message = problems(
+        project,
+        """
         [tables.T]
         partition_key = { name = "pk", type = "S" }
         [tables.T.indexes.by_pk]
         partition_key = { name = "pk", type = "N" }
-    """)
+    """,
+    )
     assert 'tables.T: attribute "pk" is declared as both S and N' in message
 
 
 def test_include_projection_needs_attributes(project: Path) -> None:
-    message = problems(project, """
+    message = problems(
+        project,
+        """
         [tables.T]
         partition_key = { name = "pk", type = "S" }
         [tables.T.indexes.by_x]
         partition_key = { name = "x", type = "S" }
         projection = "INCLUDE"
-    """)
+    """,
+    )
     assert 'tables.T.indexes.by_x.non_key_attributes: required with projection = "INCLUDE"' in message
 
 
@@ -281,7 +330,10 @@ def test_include_projection_needs_attributes(project: Path) -> None:
         ("delay_seconds = 901", "queues.q.delay_seconds: expected an integer 0-900, got 901"),
         ('dead_letter_queue = "q2"', "queues.q.max_receive_count: required with dead_letter_queue"),
         ("max_receive_count = 3", "queues.q.max_receive_count: only allowed with dead_letter_queue"),
-        ('dead_letter_queue = "q2"\nmax_receive_count = 0', "queues.q.max_receive_count: expected an integer 1-1000, got 0"),
+        (
+            'dead_letter_queue = "q2"\nmax_receive_count = 0',
+            "queues.q.max_receive_count: expected an integer 1-1000, got 0",
+        ),
     ],
 )
 def test_queue_settings(project: Path, setting: str, expected: str) -> None:
@@ -300,7 +352,7 @@ def test_queue_settings(project: Path, setting: str, expected: str) -> None:
         ("reserved_concurrency = -1", "functions.a.reserved_concurrency: expected an integer >= 0, got -1"),
         ("environment = { LEVEL = 1 }", 'functions.a.environment: expected a table of string values, got {"LEVEL": 1}'),
         ('environment = { AWS_REGION = "x" }', "functions.a.environment: AWS_REGION is reserved by Lambda"),
-        ('requirements = "six"', 'functions.a.requirements: expected a list of pip requirements'),
+        ('requirements = "six"', "functions.a.requirements: expected a list of pip requirements"),
         ('include = ["missing"]', "functions.a.include: no module missing.py or package missing/ in "),
     ],
 )
@@ -318,7 +370,7 @@ def test_handler_must_name_an_existing_module(project: Path) -> None:
 
 def test_physical_names_follow_service_rules(project: Path) -> None:
     message = problems(project, '[stack]\nname_prefix = "x-"\n[buckets.Audit_Trail]\n[queues."bad name"]\n')
-    assert 'buckets.Audit_Trail: expected a bucket name of 3-63 characters from a-z 0-9 . -' in message
+    assert "buckets.Audit_Trail: expected a bucket name of 3-63 characters from a-z 0-9 . -" in message
     assert 'got "x-Audit_Trail" (with name_prefix)' in message
     assert 'queues."bad name": expected a queue name of 1-80 characters' in message
 
@@ -331,33 +383,64 @@ def test_physical_names_follow_service_rules(project: Path) -> None:
     [
         ("batch_size = 0", "mappings[0].batch_size: expected an integer 1-10000, got 0"),
         ("batch_size = 10001", "mappings[0].batch_size: expected an integer 1-10000, got 10001"),
-        ("maximum_batching_window_in_seconds = 301",
-         "mappings[0].maximum_batching_window_in_seconds: expected an integer 0-300, got 301"),
-        ("maximum_batching_window_in_seconds = -1",
-         "mappings[0].maximum_batching_window_in_seconds: expected an integer 0-300, got -1"),
+        (
+            "maximum_batching_window_in_seconds = 301",
+            "mappings[0].maximum_batching_window_in_seconds: expected an integer 0-300, got 301",
+        ),
+        (
+            "maximum_batching_window_in_seconds = -1",
+            "mappings[0].maximum_batching_window_in_seconds: expected an integer 0-300, got -1",
+        ),
         ("maximum_retry_attempts = -2", "mappings[0].maximum_retry_attempts: expected an integer -1 to 10000, got -2"),
-        ("maximum_retry_attempts = 10001", "mappings[0].maximum_retry_attempts: expected an integer -1 to 10000, got 10001"),
-        ("maximum_record_age_in_seconds = 59",
-         "mappings[0].maximum_record_age_in_seconds: expected -1 or an integer 60-604800, got 59"),
-        ("maximum_record_age_in_seconds = 0",
-         "mappings[0].maximum_record_age_in_seconds: expected -1 or an integer 60-604800, got 0"),
-        ("maximum_record_age_in_seconds = 604801",
-         "mappings[0].maximum_record_age_in_seconds: expected -1 or an integer 60-604800, got 604801"),
+        (
+            "maximum_retry_attempts = 10001",
+            "mappings[0].maximum_retry_attempts: expected an integer -1 to 10000, got 10001",
+        ),
+        (
+            "maximum_record_age_in_seconds = 59",
+            "mappings[0].maximum_record_age_in_seconds: expected -1 or an integer 60-604800, got 59",
+        ),
+        (
+            "maximum_record_age_in_seconds = 0",
+            "mappings[0].maximum_record_age_in_seconds: expected -1 or an integer 60-604800, got 0",
+        ),
+        (
+            "maximum_record_age_in_seconds = 604801",
+            "mappings[0].maximum_record_age_in_seconds: expected -1 or an integer 60-604800, got 604801",
+        ),
         ("parallelization_factor = 0", "mappings[0].parallelization_factor: expected an integer 1-10, got 0"),
         ("parallelization_factor = 11", "mappings[0].parallelization_factor: expected an integer 1-10, got 11"),
-        ("tumbling_window_in_seconds = 901", "mappings[0].tumbling_window_in_seconds: expected an integer 0-900, got 901"),
-        ("bisect_batch_on_function_error = 1", "mappings[0].bisect_batch_on_function_error: expected true or false, got 1"),
-        ('function_response_types = ["ReportItemFailures"]',
-         'mappings[0].function_response_types: expected a list of "ReportBatchItemFailures", got ["ReportItemFailures"]'),
-        ('on_failure = "dlq"',
-         'mappings[0].on_failure: expected "queue:<name>", "topic:<name>" or "bucket:<name>", got "dlq"'),
-        ('on_failure = "function:b"',
-         'mappings[0].on_failure: expected "queue:<name>", "topic:<name>" or "bucket:<name>", got "function:b"'),
-        ("filters = " + json.dumps(['{"eventName": ["INSERT"]}'] * 6),
-         "mappings[0].filters: expected a list of up to 5 filter patterns (tables, or JSON object strings), got 6 patterns"),
+        (
+            "tumbling_window_in_seconds = 901",
+            "mappings[0].tumbling_window_in_seconds: expected an integer 0-900, got 901",
+        ),
+        (
+            "bisect_batch_on_function_error = 1",
+            "mappings[0].bisect_batch_on_function_error: expected true or false, got 1",
+        ),
+        (
+            'function_response_types = ["ReportItemFailures"]',
+            'mappings[0].function_response_types: expected a list of "ReportBatchItemFailures", '
+            'got ["ReportItemFailures"]',
+        ),
+        (
+            'on_failure = "dlq"',
+            'mappings[0].on_failure: expected "queue:<name>", "topic:<name>" or "bucket:<name>", got "dlq"',
+        ),
+        (
+            'on_failure = "function:b"',
+            'mappings[0].on_failure: expected "queue:<name>", "topic:<name>" or "bucket:<name>", got "function:b"',
+        ),
+        (
+            "filters = " + json.dumps(['{"eventName": ["INSERT"]}'] * 6),
+            "mappings[0].filters: expected a list of up to 5 filter patterns (tables, or JSON "
+            "object strings), got 6 patterns",
+        ),
         ("filters = ['{not json']", 'mappings[0].filters[0]: expected a JSON object, got "{not json"'),
-        ('filters = [{ eventName = "INSERT" }]',
-         'mappings[0].filters[0].eventName: expected a list of match values (e.g. ["INSERT"]), got "INSERT"'),
+        (
+            'filters = [{ eventName = "INSERT" }]',
+            'mappings[0].filters[0].eventName: expected a list of match values (e.g. ["INSERT"]), got "INSERT"',
+        ),
     ],
 )
 def test_mapping_parameters_are_checked_against_aws_ranges(project: Path, setting: str, expected: str) -> None:
@@ -374,9 +457,18 @@ def test_starting_position_is_required_and_dynamodb_only(project: Path) -> None:
 
 @pytest.mark.parametrize(
     "setting",
-    ["maximum_record_age_in_seconds = -1", "maximum_record_age_in_seconds = 60", "maximum_retry_attempts = -1",
-     "maximum_retry_attempts = 0", "tumbling_window_in_seconds = 0", "batch_size = 1", "parallelization_factor = 1",
-     'on_failure = "bucket:audit"', 'on_failure = "topic:alerts"', "filters = " + json.dumps(['{"a": ["b"]}'] * 5)],
+    [
+        "maximum_record_age_in_seconds = -1",
+        "maximum_record_age_in_seconds = 60",
+        "maximum_retry_attempts = -1",
+        "maximum_retry_attempts = 0",
+        "tumbling_window_in_seconds = 0",
+        "batch_size = 1",
+        "parallelization_factor = 1",
+        'on_failure = "bucket:audit"',
+        'on_failure = "topic:alerts"',
+        "filters = " + json.dumps(['{"a": ["b"]}'] * 5),
+    ],
 )
 def test_boundary_values_are_accepted(project: Path, setting: str) -> None:
     assert parse(project, BASE + MAPPING + setting + "\n").mappings
@@ -407,14 +499,17 @@ def test_dangling_on_failure_destination(project: Path) -> None:
 def test_dangling_dead_letter_queue_and_cycle(project: Path) -> None:
     message = problems(project, '[queues.q]\ndead_letter_queue = "gone"\nmax_receive_count = 1\n')
     assert 'stack.toml: queues.q.dead_letter_queue: no queue named "gone" (defined: q)' in message
-    message = problems(project, """
+    message = problems(
+        project,
+        """
         [queues.a]
         dead_letter_queue = "b"
         max_receive_count = 1
         [queues.b]
         dead_letter_queue = "a"
         max_receive_count = 1
-    """)
+    """,
+    )
     assert "queues.a.dead_letter_queue: redrive cycle a -> b -> a" in message
 
 
@@ -444,5 +539,7 @@ def test_invalid_toml_is_a_stack_error(project: Path) -> None:
 def test_load_stack_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "mystack.toml"
     path.write_text("[queues.q]\nvisibility_timeout = -5\n")
-    with pytest.raises(StackError, match=r"^mystack.toml: queues.q.visibility_timeout: expected an integer 0-43200, got -5$"):
+    with pytest.raises(
+        StackError, match=r"^mystack.toml: queues.q.visibility_timeout: expected an integer 0-43200, got -5$"
+    ):
         load_stack(path)

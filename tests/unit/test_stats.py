@@ -25,7 +25,7 @@ def test_summarize_sorts_its_input() -> None:
 
 @pytest.mark.parametrize("fraction", [0, -0.1, 1.5])
 def test_fraction_outside_range_is_refused(fraction: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fraction must be in"):
         percentile([1, 2, 3], fraction)
 
 

@@ -20,8 +20,14 @@ BACKEND_ENV = "STREAMLAB_BACKEND"
 DEFAULT_BACKEND = "embedded"
 
 __all__ = [
-    "BACKEND_ENV", "BACKEND_NAMES", "Backend", "BackendUnavailable", "DEFAULT_BACKEND", "backend_from_name",
-    "backend_name_from_env", "docker_available",
+    "BACKEND_ENV",
+    "BACKEND_NAMES",
+    "DEFAULT_BACKEND",
+    "Backend",
+    "BackendUnavailable",
+    "backend_from_name",
+    "backend_name_from_env",
+    "docker_available",
 ]
 
 

@@ -28,8 +28,10 @@ class AwsBackend(Backend):
 
     def credentials_available(self) -> tuple[bool, str]:
         if self.session.get_credentials() is None:
-            return False, ("no AWS credentials in the default chain (environment, ~/.aws, SSO, "
-                           "instance role); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+            return False, (
+                "no AWS credentials in the default chain (environment, ~/.aws, SSO, "
+                "instance role); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            )
         return True, ""
 
     def start(self) -> None:

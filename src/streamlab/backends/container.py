@@ -26,7 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamlab.backends._docker import (
-    dump_container_logs, require_docker, start_container, stop_container, wait_http,
+    dump_container_logs,
+    require_docker,
+    start_container,
+    stop_container,
+    wait_http,
 )
 from streamlab.backends.base import Backend, BackendUnavailable
 
@@ -115,8 +119,9 @@ class EmbeddedContainerBackend(Backend):
 
     name = "container"
 
-    def __init__(self, config: EmbeddedContainerConfig | None = None, startup_timeout: float = 60.0,
-                 log_stream: Any = None) -> None:
+    def __init__(
+        self, config: EmbeddedContainerConfig | None = None, startup_timeout: float = 60.0, log_stream: Any = None
+    ) -> None:
         self.config = config or embedded_container_config()
         self.startup_timeout = startup_timeout
         self.log_stream = log_stream or sys.stderr
@@ -132,8 +137,12 @@ class EmbeddedContainerBackend(Backend):
         try:
             start_container(self.container, "the container backend")
             url = f"http://127.0.0.1:{self._host_port()}"
-            wait_http(f"{url}/_streamlab/health", lambda body: True, self.startup_timeout,
-                      f"streamlab endpoint in {self.config.image}")
+            wait_http(
+                f"{url}/_streamlab/health",
+                lambda body: True,
+                self.startup_timeout,
+                f"streamlab endpoint in {self.config.image}",
+            )
         except BaseException:
             dump_container_logs(self.container, f"streamlab endpoint ({self.config.image})", self.log_stream)
             self.stop()
@@ -153,7 +162,9 @@ class EmbeddedContainerBackend(Backend):
         try:
             client.images.get(self.config.image)
         except ImageNotFound:
-            raise BackendUnavailable(f"image {self.config.image} is not on this Docker engine (build it: {BUILD_HINT})") from None
+            raise BackendUnavailable(
+                f"image {self.config.image} is not on this Docker engine (build it: {BUILD_HINT})"
+            ) from None
         finally:
             client.close()
 

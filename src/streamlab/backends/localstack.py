@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamlab.backends._docker import (
-    dump_container_logs, require_docker, start_container, stop_container, wait_http,
+    dump_container_logs,
+    require_docker,
+    start_container,
+    stop_container,
+    wait_http,
 )
 from streamlab.backends.base import Backend
 
@@ -85,8 +89,9 @@ def localstack_config(
         env["DEBUG"] = "1"
     env.update(extra_env or {})
     volumes = {DOCKER_SOCKET: (DOCKER_SOCKET, "rw")}
-    return LocalStackConfig(image=image, services=tuple(services), region=region, network=network,
-                            env=env, volumes=volumes)
+    return LocalStackConfig(
+        image=image, services=tuple(services), region=region, network=network, env=env, volumes=volumes
+    )
 
 
 def build_container(config: LocalStackConfig, docker_client_kw: dict[str, Any] | None = None) -> Any:
@@ -97,8 +102,9 @@ def build_container(config: LocalStackConfig, docker_client_kw: dict[str, Any] |
     except ImportError:  # pragma: no cover - older 4.x releases
         from testcontainers.localstack import LocalStackContainer
 
-    container = LocalStackContainer(image=config.image, edge_port=config.edge_port, region_name=config.region,
-                                    docker_client_kw=docker_client_kw)
+    container = LocalStackContainer(
+        image=config.image, edge_port=config.edge_port, region_name=config.region, docker_client_kw=docker_client_kw
+    )
     for key, value in config.env.items():
         container.with_env(key, value)
     for host, (path, mode) in config.volumes.items():
@@ -123,8 +129,9 @@ class LocalStackBackend(Backend):
 
     name = "localstack"
 
-    def __init__(self, config: LocalStackConfig | None = None, startup_timeout: float = 180.0,
-                 log_stream: Any = None) -> None:
+    def __init__(
+        self, config: LocalStackConfig | None = None, startup_timeout: float = 180.0, log_stream: Any = None
+    ) -> None:
         self.config = config or localstack_config()
         self.startup_timeout = startup_timeout
         self.log_stream = log_stream or sys.stderr
@@ -143,8 +150,9 @@ class LocalStackBackend(Backend):
         # too if this process dies before stop().
         from testcontainers.core.labels import LABEL_SESSION_ID, LABEL_TESTCONTAINERS, SESSION_ID
 
-        self._network = client.networks.create(self.config.network, driver="bridge",
-                                               labels={LABEL_TESTCONTAINERS: "true", LABEL_SESSION_ID: SESSION_ID})
+        self._network = client.networks.create(
+            self.config.network, driver="bridge", labels={LABEL_TESTCONTAINERS: "true", LABEL_SESSION_ID: SESSION_ID}
+        )
         try:
             self.container = build_container(self.config)
             start_container(self.container, "the LocalStack backend", timeout=self.startup_timeout)

@@ -36,12 +36,26 @@ from streamlab.deploy.role import apply_role, execution_policy
 from streamlab.deploy.tables import apply_table
 from streamlab.deploy.target import Backend, Target, detect_backend
 from streamlab.deploy.topics import apply_subscriptions, apply_topic, topic_arn
-from streamlab.packaging import FunctionZip, PackagingError, Platform, build_function_zip, lambda_platform, platform_for_runtime
-from streamlab.stack import Function, Stack
+from streamlab.packaging import (
+    FunctionZip,
+    PackagingError,
+    Platform,
+    build_function_zip,
+    lambda_platform,
+    platform_for_runtime,
+)
+from streamlab.stack import EventSourceMapping, Function, Queue, Stack, Table, Topic
 
 __all__ = [
-    "Change", "DeployError", "DeployResult", "Target", "build_zips", "deploy", "detect_backend",
-    "execution_policy", "function_platform",
+    "Change",
+    "DeployError",
+    "DeployResult",
+    "Target",
+    "build_zips",
+    "deploy",
+    "detect_backend",
+    "execution_policy",
+    "function_platform",
 ]
 
 
@@ -74,90 +88,7 @@ def deploy(
     except PackagingError as exc:
         raise DeployError(str(exc)) from exc
     result = DeployResult(backend=target.backend, endpoint_url=target.endpoint_url)
-
-    def record(change: Change) -> None:
-        result.changes.append(change)
-        log(change.line())
-
-    def step(what: str, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except DeployError:
-            raise
-        except (ClientError, BotoCoreError) as exc:
-            raise DeployError(f"{what}: {exc}") from exc
-
-    tables: dict[str, dict] = {}
-    for table in stack.tables.values():
-        def do_table(table=table) -> None:
-            change, described = apply_table(target, table)
-            tables[table.name] = described
-            record(change)
-        step(f"table {table.name}", do_table)
-
-    for bucket in stack.buckets.values():
-        step(f"bucket {bucket.name}", lambda bucket=bucket: record(apply_bucket(target, bucket)))
-
-    topic_arns = {name: topic_arn(target, topic) for name, topic in stack.topics.items()} if stack.topics else {}
-    senders: dict[str, list[str]] = {}
-    for name, topic in stack.topics.items():
-        for subscription in topic.subscriptions:
-            senders.setdefault(subscription.queue, []).append(topic_arns[name])
-    queue_arns: dict[str, str] = {}
-    for queue in queue_order(stack):
-        def do_queue(queue=queue) -> None:
-            policy = None
-            if queue.name in senders:
-                policy = sns_send_policy(target.arn("sqs", queue.physical_name), senders[queue.name])
-            change, _url, arn = apply_queue(target, queue, queue_arns, policy)
-            queue_arns[queue.name] = arn
-            record(change)
-        step(f"queue {queue.name}", do_queue)
-
-    for topic in stack.topics.values():
-        def do_topic(topic=topic) -> None:
-            change, arn = apply_topic(target, topic)
-            topic_arns[topic.name] = arn
-            record(change)
-            for sub_change in apply_subscriptions(target, topic, arn, queue_arns):
-                record(sub_change)
-        step(f"topic {topic.name}", do_topic)
-
-    if stack.functions:
-        role_arn = ""
-
-        def do_role() -> None:
-            nonlocal role_arn
-            change, role_arn = apply_role(target, stack)
-            record(change)
-        step(f"role {stack.role_name}", do_role)
-
-        for function in stack.functions.values():
-            def do_function(function=function) -> None:
-                change, _arn = apply_function(target, function, zips[function.name], role_arn)
-                record(change)
-            step(f"function {function.name}", do_function)
-
-    for mapping in stack.mappings:
-        def do_mapping(mapping=mapping) -> None:
-            table = tables[mapping.source]
-            stream_arn = table.get("LatestStreamArn")
-            if not stream_arn:
-                raise DeployError(f"mapping {mapping.label}: table {mapping.source} reports no LatestStreamArn")
-            destination = None
-            if mapping.on_failure is not None:
-                kind, name = mapping.on_failure.kind, mapping.on_failure.name
-                if kind == "queue":
-                    destination = queue_arns[name]
-                elif kind == "topic":
-                    destination = topic_arns[name]
-                else:
-                    destination = f"arn:{target.partition}:s3:::{stack.buckets[name].physical_name}"
-            function = stack.functions[mapping.function]
-            record(apply_mapping(target, mapping, function.physical_name, stream_arn, table["TableArn"],
-                                 destination, log))
-        step(f"mapping {mapping.label}", do_mapping)
-
+    _StackDeployment(stack, target, result, log).run(zips)
     log(result.summary)
     return result
 
@@ -170,15 +101,124 @@ def function_platform(function: Function, backend: Backend, runtime: dict[str, A
     return lambda_platform(function.python_version)
 
 
-def build_zips(stack: Stack, backend: Backend, cache_dir: Path | None = None,
-               log: Callable[[str], None] = print, runtime: dict[str, Any] | None = None) -> dict[str, FunctionZip]:
+def build_zips(
+    stack: Stack,
+    backend: Backend,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    runtime: dict[str, Any] | None = None,
+) -> dict[str, FunctionZip]:
     """Build (or reuse) every function's zip; by logical function name."""
     cache = Path(cache_dir) if cache_dir is not None else stack.cache_dir
     zips: dict[str, FunctionZip] = {}
     for function in stack.functions.values():
-        built = build_function_zip(stack.handlers_dir, function.modules, function.requirements,
-                                   function_platform(function, backend, runtime), cache)
+        built = build_function_zip(
+            stack.handlers_dir,
+            function.modules,
+            function.requirements,
+            function_platform(function, backend, runtime),
+            cache,
+        )
         if not built.cached:
             log(f"built function {function.name}: {built.size} bytes, sha256 {built.code_sha256}")
         zips[function.name] = built
     return zips
+
+
+class _StackDeployment:
+    """One deploy run: resources in dependency order, each change logged as it happens."""
+
+    def __init__(self, stack: Stack, target: Target, result: DeployResult, log: Callable[[str], None]) -> None:
+        self.stack, self.target, self.result, self.log = stack, target, result, log
+        self.tables: dict[str, dict[str, Any]] = {}
+        self.queue_arns: dict[str, str] = {}
+        self.topic_arns: dict[str, str] = {}
+        self.role_arn = ""
+
+    def run(self, zips: dict[str, FunctionZip]) -> None:
+        stack = self.stack
+        for table in stack.tables.values():
+            self._step(f"table {table.name}", self._table, table)
+        for bucket in stack.buckets.values():
+            self._step(f"bucket {bucket.name}", lambda b: self._record(apply_bucket(self.target, b)), bucket)
+        self.topic_arns = {name: topic_arn(self.target, topic) for name, topic in stack.topics.items()}
+        senders: dict[str, list[str]] = {}
+        for name, topic in stack.topics.items():
+            for subscription in topic.subscriptions:
+                senders.setdefault(subscription.queue, []).append(self.topic_arns[name])
+        for queue in queue_order(stack):
+            self._step(f"queue {queue.name}", self._queue, queue, senders.get(queue.name))
+        for topic in stack.topics.values():
+            self._step(f"topic {topic.name}", self._topic, topic)
+        if stack.functions:
+            self._step(f"role {stack.role_name}", self._role)
+            for function in stack.functions.values():
+                self._step(f"function {function.name}", self._function, function, zips[function.name])
+        for mapping in stack.mappings:
+            self._step(f"mapping {mapping.label}", self._mapping, mapping)
+        self.log(self.result.summary)
+
+    def _record(self, change: Change) -> None:
+        self.result.changes.append(change)
+        self.log(change.line())
+
+    def _step(self, what: str, action: Callable[..., None], *arguments: Any) -> None:
+        try:
+            action(*arguments)
+        except DeployError:
+            raise
+        except (ClientError, BotoCoreError) as exc:
+            raise DeployError(f"{what}: {exc}") from exc
+
+    def _table(self, table: Table) -> None:
+        change, described = apply_table(self.target, table)
+        self.tables[table.name] = described
+        self._record(change)
+
+    def _queue(self, queue: Queue, senders: list[str] | None) -> None:
+        policy = sns_send_policy(self.target.arn("sqs", queue.physical_name), senders) if senders else None
+        change, _url, arn = apply_queue(self.target, queue, self.queue_arns, policy)
+        self.queue_arns[queue.name] = arn
+        self._record(change)
+
+    def _topic(self, topic: Topic) -> None:
+        change, arn = apply_topic(self.target, topic)
+        self.topic_arns[topic.name] = arn
+        self._record(change)
+        for sub_change in apply_subscriptions(self.target, topic, arn, self.queue_arns):
+            self._record(sub_change)
+
+    def _role(self) -> None:
+        change, self.role_arn = apply_role(self.target, self.stack)
+        self._record(change)
+
+    def _function(self, function: Function, package: FunctionZip) -> None:
+        change, _arn = apply_function(self.target, function, package, self.role_arn)
+        self._record(change)
+
+    def _destination(self, mapping: EventSourceMapping) -> str | None:
+        if mapping.on_failure is None:
+            return None
+        kind, name = mapping.on_failure.kind, mapping.on_failure.name
+        if kind == "queue":
+            return self.queue_arns[name]
+        if kind == "topic":
+            return self.topic_arns[name]
+        return f"arn:{self.target.partition}:s3:::{self.stack.buckets[name].physical_name}"
+
+    def _mapping(self, mapping: EventSourceMapping) -> None:
+        table = self.tables[mapping.source]
+        stream_arn = table.get("LatestStreamArn")
+        if not stream_arn:
+            raise DeployError(f"mapping {mapping.label}: table {mapping.source} reports no LatestStreamArn")
+        function = self.stack.functions[mapping.function]
+        change = apply_mapping(
+            self.target,
+            mapping,
+            function.physical_name,
+            stream_arn,
+            table["TableArn"],
+            self._destination(mapping),
+            self.log,
+        )
+        self._record(change)

@@ -17,8 +17,10 @@ def apply_bucket(target: Target, bucket: Bucket) -> Change:
     except ClientError as exc:
         code = error_code(exc)
         if code in ("403", "AccessDenied", "Forbidden"):
-            raise DeployError(f"bucket {bucket.name} [{bucket.physical_name}] belongs to another account "
-                              "(bucket names are global): set stack.name_prefix") from exc
+            raise DeployError(
+                f"bucket {bucket.name} [{bucket.physical_name}] belongs to another account "
+                "(bucket names are global): set stack.name_prefix"
+            ) from exc
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise
         params: dict = {"Bucket": bucket.physical_name}

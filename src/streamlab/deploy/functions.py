@@ -51,8 +51,10 @@ def apply_function(target: Target, function: Function, code: FunctionZip, role_a
     """Create or update ``function``; returns the change and the function ARN."""
     client = target.client("lambda")
     if code.size > MAX_INLINE_ZIP:
-        raise DeployError(f"function {function.name}: its zip is {code.size / 1e6:.1f} MB; "
-                          f"uploads through S3 (over {MAX_INLINE_ZIP // 2**20} MiB) are not supported yet")
+        raise DeployError(
+            f"function {function.name}: its zip is {code.size / 1e6:.1f} MB; "
+            f"uploads through S3 (over {MAX_INLINE_ZIP // 2**20} MiB) are not supported yet"
+        )
     desired = desired_configuration(function, role_arn)
     try:
         current = client.get_function(FunctionName=function.physical_name)
@@ -62,8 +64,9 @@ def apply_function(target: Target, function: Function, code: FunctionZip, role_a
         config = _create(client, function, code, desired)
         _settle(client, function.physical_name, config)
         if function.reserved_concurrency is not None:
-            client.put_function_concurrency(FunctionName=function.physical_name,
-                                            ReservedConcurrentExecutions=function.reserved_concurrency)
+            client.put_function_concurrency(
+                FunctionName=function.physical_name, ReservedConcurrentExecutions=function.reserved_concurrency
+            )
         return Change("function", function.name, "created", physical_name=function.physical_name), config["FunctionArn"]
 
     config = current["Configuration"]
@@ -84,8 +87,9 @@ def apply_function(target: Target, function: Function, code: FunctionZip, role_a
         if function.reserved_concurrency is None:
             client.delete_function_concurrency(FunctionName=function.physical_name)
         else:
-            client.put_function_concurrency(FunctionName=function.physical_name,
-                                            ReservedConcurrentExecutions=function.reserved_concurrency)
+            client.put_function_concurrency(
+                FunctionName=function.physical_name, ReservedConcurrentExecutions=function.reserved_concurrency
+            )
         details.append("reserved_concurrency")
     action = "updated" if details else "unchanged"
     return Change("function", function.name, action, tuple(details), function.physical_name), config["FunctionArn"]
@@ -95,9 +99,14 @@ def _create(client: Any, function: Function, code: FunctionZip, desired: dict[st
     deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
     while True:
         try:
-            return client.create_function(FunctionName=function.physical_name, PackageType="Zip",
-                                          Architectures=["x86_64"], Code={"ZipFile": code.read_bytes()},
-                                          Publish=False, **desired)
+            return client.create_function(
+                FunctionName=function.physical_name,
+                PackageType="Zip",
+                Architectures=["x86_64"],
+                Code={"ZipFile": code.read_bytes()},
+                Publish=False,
+                **desired,
+            )
         except ClientError as exc:
             message = str(exc.response.get("Error", {}).get("Message", ""))
             retry = error_code(exc) == "InvalidParameterValueException" and "cannot be assumed" in message

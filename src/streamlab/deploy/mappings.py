@@ -57,31 +57,48 @@ def create_parameters(mapping: EventSourceMapping, destination_arn: str | None) 
     return params
 
 
-def apply_mapping(target: Target, mapping: EventSourceMapping, function_name: str, stream_arn: str,
-                  table_arn: str, destination_arn: str | None, log: Callable[[str], None] = print) -> Change:
+def apply_mapping(
+    target: Target,
+    mapping: EventSourceMapping,
+    function_name: str,
+    stream_arn: str,
+    table_arn: str,
+    destination_arn: str | None,
+    log: Callable[[str], None] = print,
+) -> Change:
     """Create, update or re-create the mapping of ``stream_arn`` to ``function_name``."""
     client = target.client("lambda")
     existing: list[dict[str, Any]] = []
     for page in client.get_paginator("list_event_source_mappings").paginate(FunctionName=function_name):
         existing += page.get("EventSourceMappings", [])
     current = next((m for m in existing if m.get("EventSourceArn") == stream_arn), None)
-    stale = [m for m in existing
-             if m.get("EventSourceArn", "").startswith(f"{table_arn}/stream/") and m.get("EventSourceArn") != stream_arn]
+    stale = [
+        m
+        for m in existing
+        if m.get("EventSourceArn", "").startswith(f"{table_arn}/stream/") and m.get("EventSourceArn") != stream_arn
+    ]
     for old in stale:
         _wait_settled(client, old)
         client.delete_event_source_mapping(UUID=old["UUID"])
 
     if current is None:
-        _create(target, client, EventSourceArn=stream_arn, FunctionName=function_name,
-                **create_parameters(mapping, destination_arn))
+        _create(
+            target,
+            client,
+            EventSourceArn=stream_arn,
+            FunctionName=function_name,
+            **create_parameters(mapping, destination_arn),
+        )
         details = ("stream replaced",) if stale else ()
         return Change("mapping", mapping.label, "updated" if stale else "created", details)
 
     desired = desired_parameters(mapping, destination_arn)
     changed = {k: v for k, v in desired.items() if not _same(k, current, v)}
     if current.get("StartingPosition") not in (None, mapping.starting_position):
-        log(f"note: mapping {mapping.label} was created with starting_position {current['StartingPosition']}; "
-            "it only applies when a mapping is created (delete the mapping to re-read the stream)")
+        log(
+            f"note: mapping {mapping.label} was created with starting_position {current['StartingPosition']}; "
+            "it only applies when a mapping is created (delete the mapping to re-read the stream)"
+        )
     if changed:
         _wait_settled(client, current)
         client.update_event_source_mapping(UUID=current["UUID"], **changed)
@@ -107,8 +124,12 @@ def _create(target: Target, client: Any, **params: Any) -> None:
 
 def _same(key: str, current: dict[str, Any], wanted: Any) -> bool:
     defaults: dict[str, Any] = {
-        "BatchSize": 100, "MaximumBatchingWindowInSeconds": 0, "BisectBatchOnFunctionError": False,
-        "MaximumRetryAttempts": -1, "MaximumRecordAgeInSeconds": -1, "ParallelizationFactor": 1,
+        "BatchSize": 100,
+        "MaximumBatchingWindowInSeconds": 0,
+        "BisectBatchOnFunctionError": False,
+        "MaximumRetryAttempts": -1,
+        "MaximumRecordAgeInSeconds": -1,
+        "ParallelizationFactor": 1,
         "TumblingWindowInSeconds": 0,
     }
     if key == "Enabled":

@@ -66,17 +66,21 @@ def sns_send_policy(queue_arn: str, topic_arns: list[str]) -> dict[str, Any]:
 
 
 def desired_attributes(queue: Queue, queue_arns: Mapping[str, str], policy: dict[str, Any] | None) -> dict[str, str]:
-    attributes = {aws: str(getattr(queue, attr)) for attr, aws in _ATTRIBUTES.items() if getattr(queue, attr) is not None}
+    attributes = {
+        aws: str(getattr(queue, attr)) for attr, aws in _ATTRIBUTES.items() if getattr(queue, attr) is not None
+    }
     if queue.dead_letter_queue is not None:
         attributes["RedrivePolicy"] = json.dumps(
-            {"deadLetterTargetArn": queue_arns[queue.dead_letter_queue], "maxReceiveCount": queue.max_receive_count})
+            {"deadLetterTargetArn": queue_arns[queue.dead_letter_queue], "maxReceiveCount": queue.max_receive_count}
+        )
     if policy is not None:
         attributes["Policy"] = json.dumps(policy, sort_keys=True)
     return attributes
 
 
-def apply_queue(target: Target, queue: Queue, queue_arns: Mapping[str, str],
-                policy: dict[str, Any] | None = None) -> tuple[Change, str, str]:
+def apply_queue(
+    target: Target, queue: Queue, queue_arns: Mapping[str, str], policy: dict[str, Any] | None = None
+) -> tuple[Change, str, str]:
     """Create or update ``queue``; returns the change, its URL and its ARN.
 
     ``queue_arns`` must already hold the dead-letter queue's ARN; ``policy`` is the queue policy
@@ -112,8 +116,9 @@ def _same(name: str, actual: str | None, wanted: str) -> bool:
             have, want = json.loads(actual), json.loads(wanted)
         except ValueError:
             return False
-        return (have.get("deadLetterTargetArn") == want["deadLetterTargetArn"]
-                and int(have.get("maxReceiveCount", 0)) == int(want["maxReceiveCount"]))
+        return have.get("deadLetterTargetArn") == want["deadLetterTargetArn"] and int(
+            have.get("maxReceiveCount", 0)
+        ) == int(want["maxReceiveCount"])
     if name == "Policy":
         try:
             return _normal_policy(json.loads(actual)) == _normal_policy(json.loads(wanted))

@@ -23,9 +23,7 @@ from streamlab.stack import Stack
 POLICY_NAME = "streamlab-execution"
 TRUST_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
 
@@ -39,15 +37,18 @@ def execution_policy(target: Target, stack: Stack) -> dict[str, Any]:
             "Resource": target.arn("logs", "*"),
         }
     ]
-    streams = [target.arn("dynamodb", f"table/{t.physical_name}/stream/*") for t in stack.tables.values()
-               if t.stream_view_type]
+    streams = [
+        target.arn("dynamodb", f"table/{t.physical_name}/stream/*") for t in stack.tables.values() if t.stream_view_type
+    ]
     if streams:
-        statements.append({
-            "Sid": "StreamRead",
-            "Effect": "Allow",
-            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-            "Resource": sorted(streams),
-        })
+        statements.append(
+            {
+                "Sid": "StreamRead",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                "Resource": sorted(streams),
+            }
+        )
         statements.append({"Sid": "StreamList", "Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"})
     statements += data_statements(target, stack)
     destinations = [m.on_failure for m in stack.mappings if m.on_failure is not None]
@@ -55,13 +56,21 @@ def execution_policy(target: Target, stack: Stack) -> dict[str, Any]:
     topics = sorted({target.arn("sns", stack.topics[d.name].physical_name) for d in destinations if d.kind == "topic"})
     buckets = sorted({stack.buckets[d.name].physical_name for d in destinations if d.kind == "bucket"})
     if queues:
-        statements.append({"Sid": "OnFailureQueues", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queues})
+        statements.append(
+            {"Sid": "OnFailureQueues", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queues}
+        )
     if topics:
         statements.append({"Sid": "OnFailureTopics", "Effect": "Allow", "Action": "sns:Publish", "Resource": topics})
     if buckets:
         resources = [f"arn:{target.partition}:s3:::{b}" for b in buckets]
-        statements.append({"Sid": "OnFailureBuckets", "Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"],
-                           "Resource": sorted(resources + [f"{r}/*" for r in resources])})
+        statements.append(
+            {
+                "Sid": "OnFailureBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:ListBucket"],
+                "Resource": sorted(resources + [f"{r}/*" for r in resources]),
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -73,17 +82,26 @@ def data_statements(target: Target, stack: Stack) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
     tables = sorted(target.arn("dynamodb", f"table/{t.physical_name}") for t in stack.tables.values())
     if tables:
-        statements.append({
-            "Sid": "TableItems",
-            "Effect": "Allow",
-            "Action": ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-                       "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-            "Resource": sorted(tables + [f"{arn}/index/*" for arn in tables]),
-        })
+        statements.append(
+            {
+                "Sid": "TableItems",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:ConditionCheckItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                ],
+                "Resource": sorted(tables + [f"{arn}/index/*" for arn in tables]),
+            }
+        )
     if stack.buckets:
         objects = sorted(f"arn:{target.partition}:s3:::{b.physical_name}/*" for b in stack.buckets.values())
-        statements.append({"Sid": "BucketObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-                           "Resource": objects})
+        statements.append(
+            {"Sid": "BucketObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": objects}
+        )
     if stack.topics:
         topics = sorted(target.arn("sns", t.physical_name) for t in stack.topics.values())
         statements.append({"Sid": "TopicPublish", "Effect": "Allow", "Action": "sns:Publish", "Resource": topics})
@@ -99,8 +117,11 @@ def apply_role(target: Target, stack: Stack) -> tuple[Change, str]:
     except ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise
-        role = iam.create_role(RoleName=stack.role_name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-                               Description="Execution role of the streamlab stack's Lambda functions")["Role"]
+        role = iam.create_role(
+            RoleName=stack.role_name,
+            AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+            Description="Execution role of the streamlab stack's Lambda functions",
+        )["Role"]
         iam.put_role_policy(RoleName=stack.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
         return Change("role", stack.role_name, "created"), role["Arn"]
 

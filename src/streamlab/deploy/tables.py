@@ -31,8 +31,10 @@ def apply_table(target: Target, table: Table) -> tuple[Change, dict[str, Any]]:
         client.create_table(**_create_params(table))
         wait_active(client, table.physical_name)
         if table.ttl_attribute:
-            client.update_time_to_live(TableName=table.physical_name,
-                                       TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute})
+            client.update_time_to_live(
+                TableName=table.physical_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
         described = client.describe_table(TableName=table.physical_name)["Table"]
         return Change("table", table.name, "created", physical_name=table.physical_name), described
 
@@ -57,7 +59,8 @@ def wait_active(client: Any, name: str, timeout: float = WAIT_SECONDS) -> dict[s
     while True:
         described = client.describe_table(TableName=name)["Table"]
         busy = described.get("TableStatus", "ACTIVE") != "ACTIVE" or any(
-            i.get("IndexStatus", "ACTIVE") != "ACTIVE" for i in described.get("GlobalSecondaryIndexes", []))
+            i.get("IndexStatus", "ACTIVE") != "ACTIVE" for i in described.get("GlobalSecondaryIndexes", [])
+        )
         if not busy:
             return described
         if time.monotonic() > deadline:
@@ -95,13 +98,18 @@ def _projection(index: GlobalIndex) -> dict[str, Any]:
 
 
 def _index_throughput(table: Table, index: GlobalIndex) -> dict[str, int]:
-    return {"ReadCapacityUnits": index.read_capacity or table.read_capacity or 1,
-            "WriteCapacityUnits": index.write_capacity or table.write_capacity or 1}
+    return {
+        "ReadCapacityUnits": index.read_capacity or table.read_capacity or 1,
+        "WriteCapacityUnits": index.write_capacity or table.write_capacity or 1,
+    }
 
 
 def _index_spec(table: Table, index: GlobalIndex) -> dict[str, Any]:
-    spec: dict[str, Any] = {"IndexName": index.name, "KeySchema": _key_schema(index.partition_key, index.sort_key),
-                            "Projection": _projection(index)}
+    spec: dict[str, Any] = {
+        "IndexName": index.name,
+        "KeySchema": _key_schema(index.partition_key, index.sort_key),
+        "Projection": _projection(index),
+    }
     if table.billing_mode == "PROVISIONED":
         spec["ProvisionedThroughput"] = _index_throughput(table, index)
     return spec
@@ -115,8 +123,10 @@ def _create_params(table: Table) -> dict[str, Any]:
         "BillingMode": table.billing_mode,
     }
     if table.billing_mode == "PROVISIONED":
-        params["ProvisionedThroughput"] = {"ReadCapacityUnits": table.read_capacity,
-                                           "WriteCapacityUnits": table.write_capacity}
+        params["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": table.read_capacity,
+            "WriteCapacityUnits": table.write_capacity,
+        }
     if table.stream_view_type:
         params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view_type}
     if table.indexes:
@@ -136,7 +146,8 @@ def _check_keys(table: Table, current: dict[str, Any]) -> None:
         shown = ", ".join(f"{k['AttributeName']}:{types.get(k['AttributeName'], '?')} {k['KeyType']}" for k in actual)
         raise DeployError(
             f"table {table.name} [{table.physical_name}] exists with keys ({shown}), which differ from stack.toml; "
-            "DynamoDB cannot change a table's keys: delete the table or give it another name")
+            "DynamoDB cannot change a table's keys: delete the table or give it another name"
+        )
 
 
 def _update_billing(client: Any, table: Table, current: dict[str, Any]) -> bool:
@@ -150,11 +161,17 @@ def _update_billing(client: Any, table: Table, current: dict[str, Any]) -> bool:
         wanted = {"ReadCapacityUnits": table.read_capacity, "WriteCapacityUnits": table.write_capacity}
         if mode == "PROVISIONED" and all(throughput.get(k) == v for k, v in wanted.items()):
             return False
-        params: dict[str, Any] = {"TableName": table.physical_name, "BillingMode": "PROVISIONED",
-                                  "ProvisionedThroughput": wanted}
+        params: dict[str, Any] = {
+            "TableName": table.physical_name,
+            "BillingMode": "PROVISIONED",
+            "ProvisionedThroughput": wanted,
+        }
         existing = {i["IndexName"] for i in current.get("GlobalSecondaryIndexes", [])}
-        updates = [{"Update": {"IndexName": i.name, "ProvisionedThroughput": _index_throughput(table, i)}}
-                   for i in table.indexes if i.name in existing]
+        updates = [
+            {"Update": {"IndexName": i.name, "ProvisionedThroughput": _index_throughput(table, i)}}
+            for i in table.indexes
+            if i.name in existing
+        ]
         if mode != "PROVISIONED" and updates:
             params["GlobalSecondaryIndexUpdates"] = updates
         client.update_table(**params)
@@ -173,8 +190,10 @@ def _update_stream(client: Any, table: Table, current: dict[str, Any]) -> bool:
         client.update_table(TableName=table.physical_name, StreamSpecification={"StreamEnabled": False})
         wait_active(client, table.physical_name)
     if table.stream_view_type is not None:
-        client.update_table(TableName=table.physical_name,
-                            StreamSpecification={"StreamEnabled": True, "StreamViewType": table.stream_view_type})
+        client.update_table(
+            TableName=table.physical_name,
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": table.stream_view_type},
+        )
         wait_active(client, table.physical_name)
     return True
 
@@ -225,9 +244,12 @@ def _update_ttl(client: Any, table: Table) -> bool:
     if actual == table.ttl_attribute:
         return False
     if actual is not None:
-        client.update_time_to_live(TableName=table.physical_name,
-                                   TimeToLiveSpecification={"Enabled": False, "AttributeName": actual})
+        client.update_time_to_live(
+            TableName=table.physical_name, TimeToLiveSpecification={"Enabled": False, "AttributeName": actual}
+        )
     if table.ttl_attribute is not None:
-        client.update_time_to_live(TableName=table.physical_name,
-                                   TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute})
+        client.update_time_to_live(
+            TableName=table.physical_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )
     return True

@@ -39,7 +39,7 @@ def probe_endpoint(endpoint_url: str | None, timeout: float = 2.0) -> tuple[Back
         return "aws", None
     url = endpoint_url.rstrip("/") + HEALTH_PATH
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - a URL the caller chose
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:  # 503 while starting still identifies the endpoint
         body = exc.read()
@@ -67,16 +67,27 @@ class Target:
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def connect(cls, endpoint_url: str | None = None, region: str | None = None,
-                session: boto3.Session | None = None, backend: Backend | None = None) -> "Target":
+    def connect(
+        cls,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        session: boto3.Session | None = None,
+        backend: Backend | None = None,
+    ) -> Target:
         """Resolve region and credentials the way the AWS CLI would; local endpoints get dummy credentials.
 
         ``endpoint_url`` None falls back to ``AWS_ENDPOINT_URL`` (boto3 would send requests there
         anyway), so detection and credentials follow where the requests really go.
         """
         endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        region = region or (session.region_name if session else None) or os.environ.get("AWS_REGION") \
-            or os.environ.get("AWS_DEFAULT_REGION") or boto3.Session().region_name or DEFAULT_REGION
+        region = (
+            region
+            or (session.region_name if session else None)
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or boto3.Session().region_name
+            or DEFAULT_REGION
+        )
         if session is None:
             session = boto3.Session(region_name=region)
             if endpoint_url and session.get_credentials() is None:
@@ -89,7 +100,8 @@ class Target:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(
-                service, endpoint_url=self.endpoint_url, region_name=self.region, config=_CLIENT_CONFIG)
+                service, endpoint_url=self.endpoint_url, region_name=self.region, config=_CLIENT_CONFIG
+            )
         return self._clients[service]
 
     @cached_property

@@ -58,16 +58,18 @@ def apply_subscriptions(target: Target, topic: Topic, arn: str, queue_arns: Mapp
         endpoint = queue_arns[subscription.queue]
         desired = desired_subscription_attributes(subscription)
         if endpoint not in existing:
-            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=endpoint, Attributes=desired,
-                          ReturnSubscriptionArn=True)
+            sns.subscribe(
+                TopicArn=arn, Protocol="sqs", Endpoint=endpoint, Attributes=desired, ReturnSubscriptionArn=True
+            )
             changes.append(Change("subscription", name, "created"))
             continue
         current = sns.get_subscription_attributes(SubscriptionArn=existing[endpoint]).get("Attributes", {})
         updated: list[str] = []
         for key, value in _with_removals(desired, current).items():
             if not _same(key, current.get(key), value):
-                sns.set_subscription_attributes(SubscriptionArn=existing[endpoint], AttributeName=key,
-                                                AttributeValue=value)
+                sns.set_subscription_attributes(
+                    SubscriptionArn=existing[endpoint], AttributeName=key, AttributeValue=value
+                )
                 updated.append(_snake(key))
         changes.append(Change("subscription", name, "updated" if updated else "unchanged", tuple(updated)))
     return changes
@@ -94,5 +96,8 @@ def _same(key: str, actual: Any, wanted: str) -> bool:
 
 
 def _snake(key: str) -> str:
-    return {"RawMessageDelivery": "raw_message_delivery", "FilterPolicy": "filter_policy",
-            "FilterPolicyScope": "filter_policy_scope"}.get(key, key)
+    return {
+        "RawMessageDelivery": "raw_message_delivery",
+        "FilterPolicy": "filter_policy",
+        "FilterPolicyScope": "filter_policy_scope",
+    }.get(key, key)

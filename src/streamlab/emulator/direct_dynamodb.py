@@ -22,9 +22,7 @@ _HOSTS = {"dynamodb": "dynamodb.{region}.amazonaws.com", "dynamodbstreams": "str
 
 def request_headers(environ: dict[str, Any]) -> dict[str, str]:
     """The HTTP headers of a WSGI request, with their usual spelling."""
-    headers = {
-        key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
-    }
+    headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
     if environ.get("CONTENT_LENGTH"):

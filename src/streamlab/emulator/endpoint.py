@@ -84,7 +84,7 @@ class EmbeddedEndpoint:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> "EmbeddedEndpoint":
+    def start(self) -> EmbeddedEndpoint:
         self._server.start()
         self.lambda_service.start()
         self.gateway.ready.set()
@@ -97,8 +97,10 @@ class EmbeddedEndpoint:
         self.lambda_service.stop()
         self._server.stop()
 
-    def __enter__(self) -> "EmbeddedEndpoint":
+    def __enter__(self) -> EmbeddedEndpoint:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

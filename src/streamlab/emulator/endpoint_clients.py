@@ -41,5 +41,7 @@ class EndpointClients:
 
                     factory = boto3.client
                 url = self._endpoint_url() if callable(self._endpoint_url) else self._endpoint_url
-                client = self._clients[key] = factory(service, endpoint_url=url, region_name=region, **DUMMY_CREDENTIALS)
+                client = self._clients[key] = factory(
+                    service, endpoint_url=url, region_name=region, **DUMMY_CREDENTIALS
+                )
             return client

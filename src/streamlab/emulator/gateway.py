@@ -152,12 +152,16 @@ class Gateway:
                 status, headers, payload = direct_dynamodb.dispatch(service, region, environ, body)
         except Exception as error:  # moto raised instead of answering: report, don't drop the connection
             log.exception("moto failed on %s", environ.get("HTTP_X_AMZ_TARGET"))
-            return _json_error(start_response, service, RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500))
+            return _json_error(
+                start_response, service, RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500)
+            )
         operation = dynamodb_operation(environ)
         if status == 200 and operation in DYNAMODB_WRITES:
             for listener in self._write_listeners:
                 listener(operation)
-        headers = {name: str(value) for name, value in headers.items() if name.lower() not in ("content-length", "status")}
+        headers = {
+            name: str(value) for name, value in headers.items() if name.lower() not in ("content-length", "status")
+        }
         headers["Content-Length"] = str(len(payload))
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [payload]
@@ -195,14 +199,18 @@ def _json_error(start_response: Callable[..., Any], service: str, error: Request
     body = json_error_body(service, error)
     start_response(
         f"{error.status} {HTTPStatus(error.status).phrase}",
-        [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body))), ("x-amzn-ErrorType", error.code)],
+        [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-ErrorType", error.code),
+        ],
     )
     return [body]
 
 
 def _xml_error(start_response: Callable[..., Any], error: RequestError) -> Iterable[bytes]:
     body = (
-        f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ErrorResponse><Error><Type>Receiver</Type>"
+        f'<?xml version="1.0" encoding="UTF-8"?><ErrorResponse><Error><Type>Receiver</Type>'
         f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error></ErrorResponse>"
     ).encode()
     start_response(

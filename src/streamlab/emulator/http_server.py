@@ -12,6 +12,7 @@ extra) so the comparison can be re-run.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import threading
@@ -95,10 +96,9 @@ class WaitressServer:
         self._thread = threading.Thread(target=self._run, name="streamlab-http", daemon=True)
 
     def _run(self) -> None:
-        try:
+        # The loop ends with EBADF once stop() has closed the sockets.
+        with contextlib.suppress(OSError, ValueError):
             self._server.run()
-        except (OSError, ValueError):
-            pass  # the loop ends with EBADF once stop() has closed the sockets
 
     def start(self) -> None:
         self._thread.start()

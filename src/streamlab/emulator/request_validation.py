@@ -41,7 +41,13 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "timestamp": (int, float, str),
 }
 
-_WIRE_NAMES = {"string": "STRING_VALUE", "boolean": "BOOLEAN_VALUE", "structure": "START_OBJECT", "map": "START_OBJECT", "list": "START_ARRAY"}
+_WIRE_NAMES = {
+    "string": "STRING_VALUE",
+    "boolean": "BOOLEAN_VALUE",
+    "structure": "START_OBJECT",
+    "map": "START_OBJECT",
+    "list": "START_ARRAY",
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class RequestError(Exception):
     status: int = 400
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _service_model(service: str) -> Any:
     return botocore.session.get_session().get_service_model(service)
 
@@ -85,7 +91,8 @@ def _check(shape: Shape, value: Any, path: str, missing: list[str]) -> None:
         wanted = _WIRE_NAMES.get(shape.type_name, shape.type_name)
         raise RequestError(
             "SerializationException",
-            f"{_wire_type(value)} cannot be converted to {wanted}" if shape.type_name != "structure"
+            f"{_wire_type(value)} cannot be converted to {wanted}"
+            if shape.type_name != "structure"
             else f"Unexpected value type in payload at {path or 'the request body'}: expected an object",
         )
     if shape.type_name == "structure":
@@ -134,10 +141,13 @@ def validate_json_request(service: str, target: str, body: bytes, signed: bool) 
     _check(operation.input_shape, payload, "", missing)
     if missing:
         details = "; ".join(
-            f"Value null at '{name.rstrip('.')}' failed to satisfy constraint: Member must not be null" for name in missing
+            f"Value null at '{name.rstrip('.')}' failed to satisfy constraint: Member must not be null"
+            for name in missing
         )
         count = len(missing)
-        raise RequestError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}")
+        raise RequestError(
+            "ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}"
+        )
 
 
 def json_error_body(service: str, error: RequestError) -> bytes:

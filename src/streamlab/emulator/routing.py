@@ -17,7 +17,15 @@ class Scope(NamedTuple):
     region: str
 
 
-_LAMBDA_PATH_PREFIXES = ("/2015-03-31/", "/2017-10-31/", "/2018-10-31/", "/2019-09-25/", "/2019-09-30/", "/2020-04-22/", "/2021-10-31/")
+_LAMBDA_PATH_PREFIXES = (
+    "/2015-03-31/",
+    "/2017-10-31/",
+    "/2018-10-31/",
+    "/2019-09-25/",
+    "/2019-09-30/",
+    "/2020-04-22/",
+    "/2021-10-31/",
+)
 
 
 def credential_scope(environ: dict[str, Any]) -> Scope | None:
@@ -25,10 +33,10 @@ def credential_scope(environ: dict[str, Any]) -> Scope | None:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     credential = ""
     if auth.startswith("AWS4-HMAC-SHA256"):
-        for part in auth[len("AWS4-HMAC-SHA256"):].split(","):
+        for part in auth[len("AWS4-HMAC-SHA256") :].split(","):
             part = part.strip()
             if part.startswith("Credential="):
-                credential = part[len("Credential="):]
+                credential = part[len("Credential=") :]
                 break
     elif "X-Amz-Credential" in environ.get("QUERY_STRING", ""):
         credential = parse_qs(environ["QUERY_STRING"]).get("X-Amz-Credential", [""])[0]

@@ -36,7 +36,16 @@ from streamlab.measure.delivery import DeliveryReport, DeliveryTuple, analyze
 from streamlab.measure.floor import FloorResult, measure_floor
 from streamlab.measure.probe_logs import collect_deliveries
 from streamlab.measure.probe_stack import ProbeStack, client, deploy_probe, teardown_probe
-from streamlab.measure.writers import PacedWrite, WriterPlan, acknowledged, run_paced_writers, sent, split_keys, writer_pool, writers_for
+from streamlab.measure.writers import (
+    PacedWrite,
+    WriterPlan,
+    acknowledged,
+    run_paced_writers,
+    sent,
+    split_keys,
+    writer_pool,
+    writers_for,
+)
 
 DEFAULT_REGION = "us-east-1"
 #: What ``--backend`` can start (AWS is ``--aws``: nothing to start).
@@ -198,7 +207,9 @@ def _warm_up(stack: ProbeStack, run: str, timeout: float) -> None:
     for key in sorted(keys):
         ddb.put_item(TableName=stack.table, Item={"pk": {"S": key}, "v": {"N": "1"}, "w": {"N": repr(time.time())}})
     if len(collect_deliveries(logs, stack.function, since_ms, keys, expected=len(keys), timeout=timeout)) < len(keys):
-        raise TimeoutError(f"the probe mapping delivered no warm-up write within {timeout:g} s: is the mapping running?")
+        raise TimeoutError(
+            f"the probe mapping delivered no warm-up write within {timeout:g} s: is the mapping running?"
+        )
 
 
 def _write(pool: Any, plans: Sequence[WriterPlan], total: int, duration: float, show: bool) -> list[PacedWrite]:
@@ -209,7 +220,7 @@ def _write(pool: Any, plans: Sequence[WriterPlan], total: int, duration: float, 
     def target() -> None:
         try:
             outcome["writes"] = run_paced_writers(pool, plans)
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as error:
             outcome["error"] = error
         finally:
             done.set()
@@ -226,7 +237,9 @@ def _write(pool: Any, plans: Sequence[WriterPlan], total: int, duration: float, 
     return list(outcome["writes"])
 
 
-def _collect(stack: ProbeStack, since_ms: int, writes: Sequence[PacedWrite], timeout: float, show: bool) -> list[DeliveryTuple]:
+def _collect(
+    stack: ProbeStack, since_ms: int, writes: Sequence[PacedWrite], timeout: float, show: bool
+) -> list[DeliveryTuple]:
     """Poll the probe's lines until every write has a delivery or ``timeout`` passes."""
     logs = client("logs", stack.endpoint_url, stack.region)
     wanted = {(key, version) for key, version, _, _ in writes}
@@ -243,12 +256,17 @@ def _collect(stack: ProbeStack, since_ms: int, writes: Sequence[PacedWrite], tim
         time.sleep(0.25)
 
 
-def run_bench(config: BenchConfig, *, progress: bool = True, log: Callable[[str], None] = lambda line: None) -> BenchResult:
+def run_bench(
+    config: BenchConfig, *, progress: bool = True, log: Callable[[str], None] = lambda line: None
+) -> BenchResult:
     """Deploy the probe stack, warm it, write, collect, measure the floor, clean up."""
-    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     run = f"bench-{uuid.uuid4().hex[:6]}"
     local = config.endpoint_url is not None
-    log(f"deploying the probe stack (table, probe function, mapping) on {config.label or config.endpoint_url or 'AWS'} ...")
+    log(
+        f"deploying the probe stack (table, probe function, mapping) on {config.label or config.endpoint_url or 'AWS'} "
+        "..."
+    )
     stack = deploy_probe(config.endpoint_url, config.region, prefix="streamlab-bench", role_arn=config.role_arn)
     try:
         _warm_up(stack, run, timeout=30.0 if local else 300.0)
@@ -256,13 +274,25 @@ def run_bench(config: BenchConfig, *, progress: bool = True, log: Callable[[str]
         writer_client = config.writer_client if local else "boto3"
         url = config.endpoint_url or ""
         count = config.writer_count
-        log(f"writing {config.keys * config.versions} items ({config.keys} keys x {config.versions} versions) at {config.rate:g}/s with {count} writer(s) ...")
+        log(
+            f"writing {config.keys * config.versions} items ({config.keys} keys x {config.versions} "
+            f"versions) at {config.rate:g}/s with {count} writer(s) ..."
+        )
         pool = writer_pool(count, url, config.region, stack.table)
         try:
             since_ms = int(time.time() * 1000) - 60_000  # generous: keys are unique to this run
             start_at = time.time() + 0.3
             plans = [
-                WriterPlan(url, config.region, stack.table, share, config.versions, config.rate * len(share) / len(keys), start_at, writer_client)
+                WriterPlan(
+                    url,
+                    config.region,
+                    stack.table,
+                    share,
+                    config.versions,
+                    config.rate * len(share) / len(keys),
+                    start_at,
+                    writer_client,
+                )
                 for share in split_keys(keys, count)
             ]
             total = len(keys) * config.versions
@@ -297,19 +327,44 @@ def run_bench(config: BenchConfig, *, progress: bool = True, log: Callable[[str]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``streamlab bench``'s options (DESIGN.md's interface, extended)."""
-    parser.add_argument("--endpoint-url", help="endpoint to measure (default: AWS_ENDPOINT_URL, else --backend is started)")
-    parser.add_argument("--backend", choices=STARTABLE_BACKENDS, default=None,
-                        help="backend to start and measure when no endpoint URL is given (default: embedded, in this process)")
+    parser.add_argument(
+        "--endpoint-url", help="endpoint to measure (default: AWS_ENDPOINT_URL, else --backend is started)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=STARTABLE_BACKENDS,
+        default=None,
+        help="backend to start and measure when no endpoint URL is given (default: embedded, in this process)",
+    )
     parser.add_argument("--aws", action="store_true", help="measure real AWS (boto3's credentials; needs --role-arn)")
     parser.add_argument("--role-arn", help="execution role for the probe function on AWS (local endpoints accept any)")
     parser.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
-    parser.add_argument("--writes", type=int, default=1000, help="items to write, K keys x N versions (default %(default)s)")
+    parser.add_argument(
+        "--writes", type=int, default=1000, help="items to write, K keys x N versions (default %(default)s)"
+    )
     parser.add_argument("--keys", type=int, default=10, help="keys the writes are spread over (default %(default)s)")
     parser.add_argument("--rate", type=float, default=100.0, help="target writes per second (default %(default)s)")
-    parser.add_argument("--writers", type=int, default=None, help="writer processes (default: one per 50 writes/s, at most 8)")
-    parser.add_argument("--floor-writes", type=int, default=100, help="writes for the raw PutItem -> GetRecords floor; 0 skips it (default %(default)s)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for deliveries after the last write (default 30; 120 on AWS)")
-    parser.add_argument("--writer-client", choices=("http", "boto3"), default="http", help="writers send signed PutItem requests (default, less CPU) or use boto3")
+    parser.add_argument(
+        "--writers", type=int, default=None, help="writer processes (default: one per 50 writes/s, at most 8)"
+    )
+    parser.add_argument(
+        "--floor-writes",
+        type=int,
+        default=100,
+        help="writes for the raw PutItem -> GetRecords floor; 0 skips it (default %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for deliveries after the last write (default 30; 120 on AWS)",
+    )
+    parser.add_argument(
+        "--writer-client",
+        choices=("http", "boto3"),
+        default="http",
+        help="writers send signed PutItem requests (default, less CPU) or use boto3",
+    )
     parser.add_argument("--json", help="write the figures to this JSON file")
     parser.add_argument("--html", help="write a self-contained HTML report (inline SVG charts) to this file")
 
@@ -343,7 +398,11 @@ def run(args: argparse.Namespace) -> int:
     region = args.region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     endpoint_url = None if args.aws else (args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
     if args.writes % args.keys:
-        print(f"streamlab bench: {args.writes} writes over {args.keys} keys: rounding up to {args.keys} x {math.ceil(args.writes / args.keys)}", file=sys.stderr)
+        print(
+            f"streamlab bench: {args.writes} writes over {args.keys} keys: rounding up to {args.keys} "
+            f"x {math.ceil(args.writes / args.keys)}",
+            file=sys.stderr,
+        )
     started: Backend | None = None
     if endpoint_url is None and not args.aws:
         started = backend_from_name(args.backend or "embedded")

@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from typing import Any
 
 #: The fields DESIGN.md promises in the JSON document (other tools rely on them).
-DESIGN_FIELDS = ("writes", "processed", "lost", "duplicates", "order_violations", "throughput_wps", "latency_ms", "floor_latency_ms")
+DESIGN_FIELDS = (
+    "writes",
+    "processed",
+    "lost",
+    "duplicates",
+    "order_violations",
+    "throughput_wps",
+    "latency_ms",
+    "floor_latency_ms",
+)
 QUANTILES = ("p50", "p90", "p99", "max")
 #: Circles beyond this are thinned evenly: a browser draws 5,000 fine, 500,000 slowly.
 MAX_SCATTER_POINTS = 5000
@@ -53,7 +62,11 @@ def format_table(doc: dict[str, Any]) -> str:
         f"duplicates {doc['duplicates']}  order violations {doc['order_violations']}",
         f"  throughput {doc['throughput_wps']:.1f} delivered records/s over {doc.get('duration_s', 0):.2f} s",
     ]
-    verdict = "PASS: no loss, no order violations" if doc.get("clean", doc["lost"] == 0 and doc["order_violations"] == 0) else "FAIL: loss or order violations"
+    verdict = (
+        "PASS: no loss, no order violations"
+        if doc.get("clean", doc["lost"] == 0 and doc["order_violations"] == 0)
+        else "FAIL: loss or order violations"
+    )
     lines.append(f"  {verdict}")
     return "\n".join(lines)
 
@@ -99,18 +112,30 @@ class _Plot:
 
     def axes(self, x_label: str, y_label: str) -> list[str]:
         parts = [
-            f'<line x1="{MARGIN_LEFT}" y1="{HEIGHT - MARGIN_BOTTOM}" x2="{WIDTH - MARGIN_RIGHT}" y2="{HEIGHT - MARGIN_BOTTOM}" stroke="#333"/>',
-            f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{MARGIN_LEFT}" y2="{HEIGHT - MARGIN_BOTTOM}" stroke="#333"/>',
+            f'<line x1="{MARGIN_LEFT}" y1="{HEIGHT - MARGIN_BOTTOM}" x2="{WIDTH - MARGIN_RIGHT}" '
+            f'y2="{HEIGHT - MARGIN_BOTTOM}" stroke="#333"/>',
+            f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{MARGIN_LEFT}" y2="{HEIGHT - MARGIN_BOTTOM}" '
+            'stroke="#333"/>',
         ]
         for tick in self.x_ticks:
             x = self.x(tick)
-            parts.append(f'<line x1="{x:.1f}" y1="{HEIGHT - MARGIN_BOTTOM}" x2="{x:.1f}" y2="{HEIGHT - MARGIN_BOTTOM + 4}" stroke="#333"/>')
-            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle">{_tick(tick)}</text>')
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{HEIGHT - MARGIN_BOTTOM}" x2="{x:.1f}" y2="{HEIGHT - MARGIN_BOTTOM + 4}" '
+                'stroke="#333"/>'
+            )
+            parts.append(
+                f'<text x="{x:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle">{_tick(tick)}</text>'
+            )
         for tick in self.y_ticks:
             y = self.y(tick)
-            parts.append(f'<line x1="{MARGIN_LEFT}" y1="{y:.1f}" x2="{WIDTH - MARGIN_RIGHT}" y2="{y:.1f}" stroke="#eee"/>')
+            parts.append(
+                f'<line x1="{MARGIN_LEFT}" y1="{y:.1f}" x2="{WIDTH - MARGIN_RIGHT}" y2="{y:.1f}" stroke="#eee"/>'
+            )
             parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick(tick)}</text>')
-        parts.append(f'<text x="{(MARGIN_LEFT + WIDTH - MARGIN_RIGHT) / 2:.0f}" y="{HEIGHT - 6}" text-anchor="middle">{html.escape(x_label)}</text>')
+        parts.append(
+            f'<text x="{(MARGIN_LEFT + WIDTH - MARGIN_RIGHT) / 2:.0f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f"{html.escape(x_label)}</text>"
+        )
         parts.append(
             f'<text x="14" y="{(MARGIN_TOP + HEIGHT - MARGIN_BOTTOM) / 2:.0f}" text-anchor="middle" '
             f'transform="rotate(-90 14 {(MARGIN_TOP + HEIGHT - MARGIN_BOTTOM) / 2:.0f})">{html.escape(y_label)}</text>'
@@ -151,7 +176,8 @@ def histogram_svg(values: Sequence[float], bins: int = 30, title: str = "latency
         x0, x1 = plot.x(low + index * width), plot.x(low + (index + 1) * width)
         y = plot.y(count)
         body.append(
-            f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 1):.1f}" height="{plot.y(0) - y:.1f}" fill="{ACK_COLOUR}">'
+            f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 1):.1f}" height="{plot.y(0) - y:.1f}" '
+            f'fill="{ACK_COLOUR}">'
             f"<title>{low + index * width:.2f}-{low + (index + 1) * width:.2f} ms: {count}</title></rect>"
         )
     return _svg(title, body)
@@ -179,7 +205,9 @@ def cdf_svg(series: dict[str, Sequence[float]], title: str = "latency CDF") -> s
             + '"/>'
         )
         legend_y = MARGIN_TOP + 14 * index + 10
-        body.append(f'<rect x="{WIDTH - MARGIN_RIGHT - 170}" y="{legend_y - 8}" width="10" height="10" fill="{colour}"/>')
+        body.append(
+            f'<rect x="{WIDTH - MARGIN_RIGHT - 170}" y="{legend_y - 8}" width="10" height="10" fill="{colour}"/>'
+        )
         body.append(f'<text x="{WIDTH - MARGIN_RIGHT - 155}" y="{legend_y + 1}">{html.escape(name)}</text>')
     return _svg(title, body)
 
@@ -189,10 +217,13 @@ def scatter_svg(times: Sequence[float], values: Sequence[float], title: str = "l
     if not times:
         return _empty(title)
     step = max(1, math.ceil(len(times) / MAX_SCATTER_POINTS))
-    points = list(zip(times, values))[::step]
+    points = list(zip(times, values, strict=True))[::step]
     plot = _Plot((0, max(times)), (min(0.0, min(values)), max(values)))
     body = plot.axes("time into the run (s)", "latency write ack -> handler (ms)")
-    body += [f'<circle cx="{plot.x(t):.1f}" cy="{plot.y(v):.1f}" r="2" fill="{ACK_COLOUR}" fill-opacity="0.6"/>' for t, v in points]
+    body += [
+        f'<circle cx="{plot.x(t):.1f}" cy="{plot.y(v):.1f}" r="2" fill="{ACK_COLOUR}" fill-opacity="0.6"/>'
+        for t, v in points
+    ]
     return _svg(title, body)
 
 
@@ -221,7 +252,9 @@ def render_html(doc: dict[str, Any]) -> str:
     ack, send, times = samples.get("ack_ms") or [], samples.get("send_ms") or [], samples.get("t_s") or []
     clean = doc.get("clean", doc["lost"] == 0 and doc["order_violations"] == 0)
     verdict = (
-        '<p class="pass">PASS: no loss, no order violations</p>' if clean else '<p class="fail">FAIL: loss or order violations</p>'
+        '<p class="pass">PASS: no loss, no order violations</p>'
+        if clean
+        else '<p class="fail">FAIL: loss or order violations</p>'
     )
     warnings = "".join(f'<p class="warning">{html.escape(text)}</p>' for text in doc.get("warnings") or [])
     counts = [
@@ -241,9 +274,17 @@ def render_html(doc: dict[str, Any]) -> str:
     ]
     count_rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{_cell(value)}</td></tr>" for name, value in counts)
     latency_rows = ""
-    for label, key in (("write ack -> handler", "latency_ms"), ("write sent -> handler", "latency_from_send_ms"), ("raw floor PutItem -> GetRecords", "floor_latency_ms")):
+    for label, key in (
+        ("write ack -> handler", "latency_ms"),
+        ("write sent -> handler", "latency_from_send_ms"),
+        ("raw floor PutItem -> GetRecords", "floor_latency_ms"),
+    ):
         latency = doc.get(key) or {}
-        latency_rows += f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{_cell(latency.get(q))}</td>" for q in QUANTILES) + "</tr>"
+        latency_rows += (
+            f"<tr><td>{html.escape(label)}</td>"
+            + "".join(f"<td>{_cell(latency.get(q))}</td>" for q in QUANTILES)
+            + "</tr>"
+        )
     problems = ""
     for name, key in (("lost", "lost_items"), ("out of order", "violating_items")):
         items = doc.get(key) or []
@@ -255,11 +296,14 @@ def render_html(doc: dict[str, Any]) -> str:
         ("Latency CDF", cdf_svg({"write ack -> handler": ack, "write sent -> handler": send})),
         ("Latency over time (write ack -> handler)", scatter_svg(times, ack)),
     ]
-    figures = "".join(f"<figure><figcaption>{html.escape(caption)}</figcaption>{svg}</figure>" for caption, svg in charts)
+    figures = "".join(
+        f"<figure><figcaption>{html.escape(caption)}</figcaption>{svg}</figure>" for caption, svg in charts
+    )
     title = f"streamlab bench - {doc.get('endpoint', '')}"
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>'
+        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>"
         f"<h1>streamlab bench</h1><p>{html.escape(str(doc.get('started_at', '')))}</p>{verdict}{warnings}"
         f"<h2>Summary</h2><table>{count_rows}</table>"
         "<h2>Latency (ms)</h2><table><tr><th>measurement</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>"

@@ -9,6 +9,7 @@ so the same code measures the embedded endpoint, LocalStack and AWS, and removed
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 import uuid
@@ -34,7 +35,10 @@ def client(service: str, endpoint_url: str | None, region: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    options: dict[str, Any] = {"region_name": region, "config": Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=60)}
+    options: dict[str, Any] = {
+        "region_name": region,
+        "config": Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=60),
+    }
     if endpoint_url:
         options.update(endpoint_url=endpoint_url, **DUMMY_CREDENTIALS)
     return boto3.client(service, **options)
@@ -134,7 +138,5 @@ def teardown_probe(stack: ProbeStack) -> None:
     if stack.mapping:
         calls.insert(0, lambda: lam.delete_event_source_mapping(UUID=stack.mapping))
     for call in calls:
-        try:
+        with contextlib.suppress(Exception):
             call()
-        except Exception:  # noqa: BLE001 - best effort on the way out
-            pass

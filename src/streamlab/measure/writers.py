@@ -98,7 +98,7 @@ class SignedHTTPWriter:
         self._signer = SigV4Auth(Credentials("test", "test"), "dynamodb", region)
         self._connection = http.client.HTTPConnection(self._host, self._port, timeout=30)
 
-    def put_item(self, TableName: str, Item: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def put_item(self, TableName: str, Item: dict[str, Any]) -> dict[str, Any]:
         from botocore.awsrequest import AWSRequest
 
         body = json.dumps({"TableName": TableName, "Item": Item})

@@ -66,9 +66,13 @@ def advance(table: Any, order_id: str, expected: str, next_status: str, version:
     for index, (name, value) in enumerate(extra.items()):
         names[f"#a{index}"], values[f":a{index}"] = name, value
         sets.append(f"#a{index} = :a{index}")
-    table.update_item(Key={"order_id": order_id}, UpdateExpression="SET " + ", ".join(sets),
-                      ConditionExpression="#s = :e AND #v = :seen",
-                      ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    table.update_item(
+        Key={"order_id": order_id},
+        UpdateExpression="SET " + ", ".join(sets),
+        ConditionExpression="#s = :e AND #v = :seen",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 def orders_created(orders: Any, products: Any) -> None:
@@ -81,18 +85,34 @@ def order_lifecycle(orders: Any, products: Any) -> None:
     advance(orders, "o-2001", "Created", "Validated", 1, validated_at="2026-11-26T12:00:01Z")
     advance(orders, "o-2001", "Validated", "Paid", 2, payment_id="pay_0001", paid_at="2026-11-26T12:00:02Z")
     advance(orders, "o-2001", "Paid", "InventoryReserved", 3, reserved_at="2026-11-26T12:00:03Z")
-    advance(orders, "o-2001", "InventoryReserved", "Shipped", 4, tracking_number="TRK0001",
-            shipped_at="2026-11-26T12:00:04Z")
+    advance(
+        orders,
+        "o-2001",
+        "InventoryReserved",
+        "Shipped",
+        4,
+        tracking_number="TRK0001",
+        shipped_at="2026-11-26T12:00:04Z",
+    )
 
 
 def products_changes(orders: Any, products: Any) -> None:
-    products.put_item(Item={
-        "sku": "sku-red-mug", "name": "Red mug", "price": Decimal("12.50"), "stock": 40,
-        "tags": {"kitchen", "red"}, "thumbnail": Binary(b"\x89PNG\r\n\x1a\n\x00\x01"),
-        "dimensions": {"height_cm": Decimal("9.5"), "weights": [Decimal("0.35"), Decimal("0.1")]},
-    })
-    products.update_item(Key={"sku": "sku-red-mug"}, UpdateExpression="SET price = :p, stock = stock - :q",
-                         ExpressionAttributeValues={":p": Decimal("13.00"), ":q": 2})
+    products.put_item(
+        Item={
+            "sku": "sku-red-mug",
+            "name": "Red mug",
+            "price": Decimal("12.50"),
+            "stock": 40,
+            "tags": {"kitchen", "red"},
+            "thumbnail": Binary(b"\x89PNG\r\n\x1a\n\x00\x01"),
+            "dimensions": {"height_cm": Decimal("9.5"), "weights": [Decimal("0.35"), Decimal("0.1")]},
+        }
+    )
+    products.update_item(
+        Key={"sku": "sku-red-mug"},
+        UpdateExpression="SET price = :p, stock = stock - :q",
+        ExpressionAttributeValues={":p": Decimal("13.00"), ":q": 2},
+    )
     products.put_item(Item={"sku": "sku-old-bowl", "name": "Old bowl", "price": Decimal("4"), "stock": 0})
     products.delete_item(Key={"sku": "sku-old-bowl"})
 
@@ -109,8 +129,9 @@ def read_stream(streams: Any, stream_arn: str) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
     for shard in shards:
-        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             page = streams.get_records(ShardIterator=iterator, Limit=1000)
             records += [dict(r, _shard=shard["ShardId"]) for r in page["Records"]]
@@ -135,10 +156,13 @@ def capture(endpoint_url: str, out: Path) -> list[Path]:
                 client.get_waiter("table_not_exists").wait(TableName=logical)
             except client.exceptions.ResourceNotFoundException:
                 pass
-            client.create_table(TableName=logical, BillingMode="PAY_PER_REQUEST",
-                                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+            client.create_table(
+                TableName=logical,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )
             tables[logical] = client.describe_table(TableName=logical)["Table"]["LatestStreamArn"]
         scenario(resource.Table("Orders"), resource.Table("Products"))
         source = "Products" if name.startswith("products") else "Orders"

@@ -98,7 +98,7 @@ Operation = Callable[[Request], Response]
 class LambdaApi:
     """The WSGI application; operations delegate to the service's components."""
 
-    def __init__(self, service: "LambdaService") -> None:
+    def __init__(self, service: LambdaService) -> None:
         self.service = service
         fn = r"(?P<name>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Operation]] = [
@@ -116,9 +116,21 @@ class LambdaApi:
             ("GET", re.compile(rf"^/2019-09-30/functions/{fn}/concurrency/?$"), self.get_function_concurrency),
             ("POST", re.compile(r"^/2015-03-31/event-source-mappings/?$"), self.create_event_source_mapping),
             ("GET", re.compile(r"^/2015-03-31/event-source-mappings/?$"), self.list_event_source_mappings),
-            ("GET", re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"), self.get_event_source_mapping),
-            ("PUT", re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"), self.update_event_source_mapping),
-            ("DELETE", re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"), self.delete_event_source_mapping),
+            (
+                "GET",
+                re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"),
+                self.get_event_source_mapping,
+            ),
+            (
+                "PUT",
+                re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"),
+                self.update_event_source_mapping,
+            ),
+            (
+                "DELETE",
+                re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"),
+                self.delete_event_source_mapping,
+            ),
             ("GET", re.compile(r"^/2016-08-19/account-settings/?$"), self.get_account_settings),
             ("GET", re.compile(r"^/2017-03-31/tags/(?P<arn>.+)$"), self.list_tags),
         ]
@@ -132,7 +144,7 @@ class LambdaApi:
             response = json_response(error.status, error.body(), (("x-amzn-ErrorType", error.code),))
             if error.status == 429:
                 response.headers += (("Retry-After", "1"),)
-        except Exception as error:  # noqa: BLE001 - never let a bug become a dropped connection
+        except Exception as error:
             log.exception("Lambda API %s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             failure = ServiceException(f"Internal error in streamlab's Lambda service: {error}")
             response = json_response(500, failure.body(), (("x-amzn-ErrorType", failure.code),))
@@ -196,7 +208,9 @@ class LambdaApi:
         return json_response(200, body)
 
     def update_function_code(self, request: Request) -> Response:
-        return json_response(200, self.service.control.update_code(request.region, request.params["name"], request.json()))
+        return json_response(
+            200, self.service.control.update_code(request.region, request.params["name"], request.json())
+        )
 
     def update_function_configuration(self, request: Request) -> Response:
         answer = self.service.control.update_configuration(request.region, request.params["name"], request.json())
@@ -243,7 +257,10 @@ class LambdaApi:
                     "ConcurrentExecutions": environments.account_concurrency,
                     "UnreservedConcurrentExecutions": environments.unreserved_limit(),
                 },
-                "AccountUsage": {"TotalCodeSize": sum(f.config.code.size for f in functions), "FunctionCount": len(functions)},
+                "AccountUsage": {
+                    "TotalCodeSize": sum(f.config.code.size for f in functions),
+                    "FunctionCount": len(functions),
+                },
             },
         )
 
@@ -294,7 +311,9 @@ class LambdaApi:
         reference = body.get("FunctionName")
         if not reference:
             raise InvalidParameterValueException("FunctionName is required.")
-        mapping = self.service.event_source_mappings.create(request.region, self._function_arn(request, reference), body)
+        mapping = self.service.event_source_mappings.create(
+            request.region, self._function_arn(request, reference), body
+        )
         return json_response(202, mapping.to_api())
 
     def get_event_source_mapping(self, request: Request) -> Response:

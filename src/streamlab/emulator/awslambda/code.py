@@ -28,7 +28,9 @@ def unpack(zip_bytes: bytes, directory: Path) -> FunctionCode:
         archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise InvalidParameterValueException("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
+        raise InvalidParameterValueException(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from None
     if sum(member.file_size for member in members) > MAX_UNZIPPED_BYTES:
         raise InvalidParameterValueException(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
     directory.mkdir(parents=True)
@@ -53,7 +55,9 @@ def unpack(zip_bytes: bytes, directory: Path) -> FunctionCode:
     return FunctionCode(zip_bytes=zip_bytes, sha256=FunctionCode.digest(zip_bytes), directory=directory)
 
 
-def fetch_from_s3(s3_client: Callable[[str], Any], region: str, bucket: str, key: str, version: str | None = None) -> bytes:
+def fetch_from_s3(
+    s3_client: Callable[[str], Any], region: str, bucket: str, key: str, version: str | None = None
+) -> bytes:
     """The object's bytes, or the InvalidParameterValueException AWS gives for a bad location."""
     client = s3_client(region)
     options = {"Bucket": bucket, "Key": key}

@@ -59,7 +59,8 @@ def parse_function_ref(reference: str) -> tuple[str, str | None, str | None]:
     if match is None:
         raise ValidationException(
             f"1 validation error detected: Value '{reference}' at 'functionName' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?"
+            "Member must satisfy regular expression pattern: "
+            "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?"
             "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
         )
     return match["name"], match["qualifier"], match["region"]
@@ -70,12 +71,14 @@ def _range(name: str, value: Any, low: int, high: int) -> int:
         raise InvalidParameterValueException(f"{name} must be an integer.")
     if value < low:
         raise ValidationException(
-            f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' failed to satisfy constraint: "
+            f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' failed "
+            "to satisfy constraint: "
             f"Member must have value greater than or equal to {low}"
         )
     if value > high:
         raise ValidationException(
-            f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' failed to satisfy constraint: "
+            f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' failed "
+            "to satisfy constraint: "
             f"Member must have value less than or equal to {high}"
         )
     return value
@@ -92,7 +95,9 @@ def _validate_runtime(runtime: Any) -> str:
 
 def _validate_handler(handler: Any) -> str:
     if not isinstance(handler, str) or not handler:
-        raise InvalidParameterValueException("The Handler parameter is required for a function with package type Zip (e.g. app.handler).")
+        raise InvalidParameterValueException(
+            "The Handler parameter is required for a function with package type Zip (e.g. app.handler)."
+        )
     if len(handler) > 128 or not _HANDLER.match(handler):
         raise InvalidParameterValueException(
             f"Invalid Handler {handler!r}: it must be 1 to 128 characters without whitespace, such as module.function."
@@ -103,7 +108,8 @@ def _validate_handler(handler: Any) -> str:
 def _validate_role(role: Any) -> str:
     if not isinstance(role, str) or not _ROLE.match(role):
         raise ValidationException(
-            f"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: Member must satisfy regular "
+            f"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: "
+            "Member must satisfy regular "
             "expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
         )
     return role
@@ -118,21 +124,25 @@ def _validate_environment(environment: Any) -> dict[str, str]:
     reserved = sorted(key for key in variables if key in RESERVED_VARIABLES)
     if reserved:
         raise InvalidParameterValueException(
-            "Lambda was unable to configure your environment variables because the environment variables you have provided "
-            f"contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {', '.join(reserved)}"
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided "
+            "contains reserved keys that are currently not supported for modification. Reserved "
+            f"keys used in this request: {', '.join(reserved)}"
         )
     for key, value in variables.items():
         if not _ENV_KEY.match(key):
             raise ValidationException(
                 f"1 validation error detected: Value '{key}' at 'environment.variables' failed to satisfy constraint: "
-                "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
+                "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "
+                "[a-zA-Z]([a-zA-Z0-9_])+]"
             )
         if not isinstance(value, str):
             raise InvalidParameterValueException(f"Environment variable {key} must be a string.")
     measured = json.dumps(variables, separators=(",", ":"))
     if len(measured.encode()) > MAX_ENVIRONMENT_BYTES:
         raise InvalidParameterValueException(
-            "Lambda was unable to configure your environment variables because the environment variables you have provided "
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided "
             f"exceeded the 4KB limit. String measured: {measured}"
         )
     return dict(variables)
@@ -188,7 +198,9 @@ class FunctionsControlPlane:
         environment = _validate_environment(request.get("Environment"))
         architectures = tuple(request.get("Architectures") or ("x86_64",))
         if len(architectures) != 1 or architectures[0] not in ("x86_64", "arm64"):
-            raise InvalidParameterValueException(f"Unsupported Architectures {list(architectures)}; use ['x86_64'] or ['arm64'].")
+            raise InvalidParameterValueException(
+                f"Unsupported Architectures {list(architectures)}; use ['x86_64'] or ['arm64']."
+            )
         if request.get("Layers"):
             log.warning("function %s: Layers %s are recorded but not mounted", name, request["Layers"])
         with self.store.lock:
@@ -233,7 +245,12 @@ class FunctionsControlPlane:
         code = self._code_from(function.region, function.name, request)
         if request.get("DryRun"):
             shutil.rmtree(code.directory, ignore_errors=True)
-            preview = Function(config=function.config.replace(code=code), tags=function.tags, state="Active", last_update_status="Successful")
+            preview = Function(
+                config=function.config.replace(code=code),
+                tags=function.tags,
+                state="Active",
+                last_update_status="Successful",
+            )
             return preview.configuration()
         return self._apply(function, function.config.replace(code=code))
 
@@ -256,7 +273,9 @@ class FunctionsControlPlane:
         if "Environment" in request:
             changes["environment"] = _validate_environment(request["Environment"])
         if "EphemeralStorage" in request:
-            changes["ephemeral_storage"] = _range("EphemeralStorage", (request["EphemeralStorage"] or {}).get("Size", 512), 512, 10240)
+            changes["ephemeral_storage"] = _range(
+                "EphemeralStorage", (request["EphemeralStorage"] or {}).get("Size", 512), 512, 10240
+            )
         if "TracingConfig" in request:
             changes["tracing_mode"] = (request["TracingConfig"] or {}).get("Mode", "PassThrough")
         if "LoggingConfig" in request:
@@ -288,7 +307,9 @@ class FunctionsControlPlane:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidParameterValueException("ReservedConcurrentExecutions must be a non-negative integer.")
         key = (function.region, function.name)
-        unreserved_after = self.environments.account_concurrency - self.environments.reserved_total(excluding=key) - value
+        unreserved_after = (
+            self.environments.account_concurrency - self.environments.reserved_total(excluding=key) - value
+        )
         if unreserved_after < 0:
             raise InvalidParameterValueException(
                 "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
@@ -310,15 +331,23 @@ class FunctionsControlPlane:
             try:
                 zip_bytes = base64.b64decode(zip_b64, validate=True)
             except (binascii.Error, ValueError):
-                raise InvalidParameterValueException("Could not unzip uploaded file. Please check your file, then try to upload again.") from None
+                raise InvalidParameterValueException(
+                    "Could not unzip uploaded file. Please check your file, then try to upload again."
+                ) from None
             if len(zip_bytes) > MAX_DIRECT_UPLOAD_BYTES:
-                raise RequestTooLargeException("Request must be smaller than 70167211 bytes for the CreateFunction operation")
+                raise RequestTooLargeException(
+                    "Request must be smaller than 70167211 bytes for the CreateFunction operation"
+                )
         elif source.get("S3Bucket") and source.get("S3Key"):
-            zip_bytes = fetch_from_s3(self._s3_client, region, source["S3Bucket"], source["S3Key"], source.get("S3ObjectVersion"))
+            zip_bytes = fetch_from_s3(
+                self._s3_client, region, source["S3Bucket"], source["S3Key"], source.get("S3ObjectVersion")
+            )
         elif source.get("ImageUri"):
             raise InvalidParameterValueException("Only PackageType Zip is supported by streamlab's Lambda service.")
         else:
-            raise InvalidParameterValueException("Please provide a source for function code: ZipFile, or S3Bucket and S3Key.")
+            raise InvalidParameterValueException(
+                "Please provide a source for function code: ZipFile, or S3Bucket and S3Key."
+            )
         directory = self.code_root / region / name / f"v{next(self._code_counter)}"
         return unpack(zip_bytes, directory)
 

@@ -15,6 +15,7 @@ retired (killed once idle) when their function's code or configuration changes.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -29,7 +30,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from streamlab.emulator.awslambda.exceptions import ServiceException, TooManyRequestsException
@@ -119,12 +120,14 @@ class EnvironmentSettings:
 class ExecutionEnvironment:
     """One awslambdaric process, its Runtime API server and its captured output."""
 
-    def __init__(self, config: FunctionConfig, settings: EnvironmentSettings, on_exit: Callable[["ExecutionEnvironment"], None]) -> None:
+    def __init__(
+        self, config: FunctionConfig, settings: EnvironmentSettings, on_exit: Callable[[ExecutionEnvironment], None]
+    ) -> None:
         self.id = uuid.uuid4().hex
         self.config = config
         self.settings = settings
         self._on_exit = on_exit
-        today = datetime.now(timezone.utc).strftime("%Y/%m/%d")
+        today = datetime.now(UTC).strftime("%Y/%m/%d")
         self.log_stream_name = f"{today}/[{LATEST}]{self.id}"
         self.server = RuntimeApiServer(self)
         # The hand-over: an invocation waiting for the runtime, or the runtime waiting (parked
@@ -191,7 +194,9 @@ class ExecutionEnvironment:
         runtime_dir = str(self.settings.runtime_dir)
         variables = {
             # AWS: /var/lang/bin (the runtime's python) first; here, the interpreter's own bin.
-            "PATH": os.pathsep.join([str(Path(self.settings.python).parent), "/usr/local/bin", "/usr/bin", "/bin", "/opt/bin"]),
+            "PATH": os.pathsep.join(
+                [str(Path(self.settings.python).parent), "/usr/local/bin", "/usr/bin", "/bin", "/opt/bin"]
+            ),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "AWS_ENDPOINT_URL": self.settings.endpoint_url(),
@@ -236,12 +241,10 @@ class ExecutionEnvironment:
     def _watch_exit(self) -> None:
         assert self.process is not None
         pid = self.process.pid
-        try:
-            # Wait without reaping: while the leader is a zombie its group id cannot be
-            # reused, so killing the group below can only hit the handler's own children.
+        # Wait without reaping: while the leader is a zombie its group id cannot be
+        # reused, so killing the group below can only hit the handler's own children.
+        with contextlib.suppress(AttributeError, ChildProcessError, OSError):
             os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        except (AttributeError, ChildProcessError, OSError):
-            pass
         with self._reap_lock:
             _kill_group(pid)
             code = self.process.wait()
@@ -266,8 +269,15 @@ class ExecutionEnvironment:
         self.current = invocation
         if not self.alive:
             # Died between the pool handing it out and now: let the caller see the crash.
-            message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {self.exit_status or 'signal: killed'}"
-            invocation.finish(Outcome("exit", json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode(), "Runtime.ExitError"))
+            status = self.exit_status or "signal: killed"
+            message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {status}"
+            invocation.finish(
+                Outcome(
+                    "exit",
+                    json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode(),
+                    "Runtime.ExitError",
+                )
+            )
             return
         with self._handoff_lock:
             deliver, self._parked = self._parked, None
@@ -281,10 +291,9 @@ class ExecutionEnvironment:
             return
         invocation.pre_lines = self.take_output()
         invocation.mark_delivered()
-        try:
+        # An OSError means the runtime is gone: the exit watcher reports Runtime.ExitError.
+        with contextlib.suppress(OSError):
             deliver(invocation)
-        except OSError:
-            pass  # the runtime is gone: the exit watcher reports Runtime.ExitError
 
     # -- RuntimeApiHandler --------------------------------------------------------------
     def next_invocation(self, deliver: Callable[[Invocation], None]) -> None:
@@ -304,7 +313,8 @@ class ExecutionEnvironment:
             return 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
         if len(body) > MAX_RESPONSE_BYTES:
             error = {
-                "errorMessage": f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                "errorMessage": f"Response payload size ({len(body)} bytes) exceeded maximum allowed "
+                "payload size ({MAX_RESPONSE_BYTES} bytes).",
                 "errorType": "Function.ResponseSizeTooLarge",
             }
             invocation.finish(Outcome("error", json.dumps(error).encode(), "Function.ResponseSizeTooLarge"))
@@ -402,16 +412,14 @@ class ExecutionEnvironment:
 
                     rss = psutil.Process(process.pid).memory_info().rss // (1024 * 1024)
                     self._peak_memory_mb = max(self._peak_memory_mb, rss)
-                except Exception:  # noqa: BLE001 - best effort: the process may be gone
+                except Exception:
                     pass
         return self._peak_memory_mb
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _decode(line: bytes) -> str:
@@ -432,7 +440,9 @@ FunctionKey = tuple[str, str]  # (region, name)
 class EnvironmentManager:
     """Hands out environments under Lambda's concurrency rules and retires stale ones."""
 
-    def __init__(self, settings: EnvironmentSettings, account_concurrency: int = 10, max_idle_environments: int = 24) -> None:
+    def __init__(
+        self, settings: EnvironmentSettings, account_concurrency: int = 10, max_idle_environments: int = 24
+    ) -> None:
         self.settings = settings
         self.account_concurrency = account_concurrency
         self.max_idle_environments = max_idle_environments
@@ -474,7 +484,9 @@ class EnvironmentManager:
             busy = self._busy.get(key, 0)
             if reserved is not None:
                 if busy >= reserved:
-                    raise TooManyRequestsException("Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded")
+                    raise TooManyRequestsException(
+                        "Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded"
+                    )
             elif self._unreserved_busy >= self.unreserved_limit():
                 raise TooManyRequestsException("Rate Exceeded.", "ConcurrentInvocationLimitExceeded")
             counted_unreserved = reserved is None
@@ -495,7 +507,7 @@ class EnvironmentManager:
             env = ExecutionEnvironment(config, self.settings, on_exit=self._forget)
             try:
                 env.start()
-            except Exception as error:  # noqa: BLE001 - report any spawn failure as AWS would
+            except Exception as error:
                 self._unbusy(key, counted_unreserved)
                 raise ServiceException(f"Could not start an execution environment: {error}") from error
             with self._lock:
@@ -511,12 +523,7 @@ class EnvironmentManager:
             if env.counted_unreserved:
                 self._unreserved_busy = max(0, self._unreserved_busy - 1)
             env.current = None
-            keep = (
-                reusable
-                and env.alive
-                and not self._stopped
-                and env.generation >= self._min_generation.get(key, 0)
-            )
+            keep = reusable and env.alive and not self._stopped and env.generation >= self._min_generation.get(key, 0)
             if keep:
                 self._idle.setdefault(key, []).append(env)
                 self._idle_lru[env] = None

@@ -33,7 +33,10 @@ from streamlab.emulator.awslambda.models import ACCOUNT_ID
 
 ChangeKind = Literal["created", "updated", "deleted"]
 
-STREAM_STARTING_POSITIONS = {"dynamodb": ("TRIM_HORIZON", "LATEST"), "kinesis": ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")}
+STREAM_STARTING_POSITIONS = {
+    "dynamodb": ("TRIM_HORIZON", "LATEST"),
+    "kinesis": ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"),
+}
 DEFAULT_BATCH_SIZE = {"dynamodb": 100, "kinesis": 100, "sqs": 10}
 FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
 MAX_FILTERS = 5
@@ -177,11 +180,14 @@ _MODEL_STARTING_POSITIONS = "[LATEST, AT_TIMESTAMP, TRIM_HORIZON]"
 def _model_error(name: str, value: Any, rule: str) -> ValidationException:
     shown = "null" if value is None else f"'{value}'"
     member = name[0].lower() + name[1:]
-    return ValidationException(f"1 validation error detected: Value {shown} at '{member}' failed to satisfy constraint: {rule}")
+    return ValidationException(
+        f"1 validation error detected: Value {shown} at '{member}' failed to satisfy constraint: {rule}"
+    )
 
 
 def _check_range(name: str, value: Any, low: int, high: int) -> int:
-    """Model bounds -> ValidationException (AWS's wording); narrower service bounds -> InvalidParameterValueException."""
+    """Model bounds -> ValidationException (AWS's wording); narrower service bounds ->
+    InvalidParameterValueException."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterValueException(f"{name} must be an integer.")
     model_low, model_high = _MODEL_RANGES.get(name, (low, high))
@@ -201,26 +207,39 @@ def _apply_parameters(mapping: EventSourceMapping, request: dict[str, Any], crea
     if not is_stream:
         for name in _STREAM_ONLY:
             if name in request and request[name] is not None:
-                raise InvalidParameterValueException(f"Unsupported {name} parameter for this event source ({kind or 'unknown'}).")
+                raise InvalidParameterValueException(
+                    f"Unsupported {name} parameter for this event source ({kind or 'unknown'})."
+                )
     if creating and is_stream:
-        position = request.get("StartingPosition")
-        if not position:
-            # AWS words it as a model error but answers InvalidParameterValueException (snapshot no_starting_position).
-            raise InvalidParameterValueException(str(_model_error("StartingPosition", None, "Member must not be null.")))
-        if position not in ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON"):
-            raise _model_error("StartingPosition", position, f"Member must satisfy enum value set: {_MODEL_STARTING_POSITIONS}")
-        allowed = STREAM_STARTING_POSITIONS[kind]
-        if position not in allowed:
-            raise InvalidParameterValueException(f"Unsupported starting position for arn type: {mapping.event_source_arn}")
-        mapping.starting_position = position
-        if position == "AT_TIMESTAMP":
-            if request.get("StartingPositionTimestamp") is None:
-                raise InvalidParameterValueException("StartingPositionTimestamp is required with AT_TIMESTAMP.")
-            mapping.starting_position_timestamp = float(request["StartingPositionTimestamp"])
+        _apply_starting_position(mapping, request)
+    _apply_ranges(mapping, request)
+    _apply_settings(mapping, request, creating)
+
+
+def _apply_starting_position(mapping: EventSourceMapping, request: dict[str, Any]) -> None:
+    position = request.get("StartingPosition")
+    if not position:
+        # AWS words it as a model error but answers InvalidParameterValueException (snapshot no_starting_position).
+        raise InvalidParameterValueException(str(_model_error("StartingPosition", None, "Member must not be null.")))
+    if position not in ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON"):
+        raise _model_error(
+            "StartingPosition", position, f"Member must satisfy enum value set: {_MODEL_STARTING_POSITIONS}"
+        )
+    if position not in STREAM_STARTING_POSITIONS[mapping.kind]:
+        raise InvalidParameterValueException(f"Unsupported starting position for arn type: {mapping.event_source_arn}")
+    mapping.starting_position = position
+    if position == "AT_TIMESTAMP":
+        if request.get("StartingPositionTimestamp") is None:
+            raise InvalidParameterValueException("StartingPositionTimestamp is required with AT_TIMESTAMP.")
+        mapping.starting_position_timestamp = float(request["StartingPositionTimestamp"])
+
+
+def _apply_ranges(mapping: EventSourceMapping, request: dict[str, Any]) -> None:
     for name, (low, high) in _RANGES.items():
         if request.get(name) is not None:
-            if name == "BatchSize" and kind == "sqs":
-                high = 10_000 if (request.get("MaximumBatchingWindowInSeconds") or mapping.maximum_batching_window_in_seconds) else 10
+            if name == "BatchSize" and mapping.kind == "sqs":
+                window = request.get("MaximumBatchingWindowInSeconds") or mapping.maximum_batching_window_in_seconds
+                high = 10_000 if window else 10
             setattr(mapping, _snake(name), _check_range(name, request[name], low, high))
     if request.get("MaximumRecordAgeInSeconds") is not None:
         age = request["MaximumRecordAgeInSeconds"]
@@ -230,6 +249,9 @@ def _apply_parameters(mapping: EventSourceMapping, request: dict[str, Any], crea
                 "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive)"
             )
         mapping.maximum_record_age_in_seconds = age
+
+
+def _apply_settings(mapping: EventSourceMapping, request: dict[str, Any], creating: bool) -> None:
     if request.get("BisectBatchOnFunctionError") is not None:
         mapping.bisect_batch_on_function_error = bool(request["BisectBatchOnFunctionError"])
     if request.get("Enabled") is not None:
@@ -283,7 +305,9 @@ def _validated_destination(config: Any) -> dict[str, Any]:
         service = source_kind(destination)
         if not destination.startswith("arn:") or service not in ("sqs", "sns", "s3"):
             raise InvalidParameterValueException(
-                f"The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={destination})) is invalid: "
+                "The provided destination config DestinationConfig(onSuccess=null, "
+                f"onFailure=OnFailure(destination={destination})) "
+                "is invalid: "
                 "only SQS queue, SNS topic or S3 bucket ARNs are supported as on-failure destinations."
             )
     return {"OnFailure": dict(on_failure)}
@@ -369,7 +393,8 @@ class EventSourceMappingStore:
             for existing in self._mappings.values():
                 if existing.event_source_arn == source_arn and _same_function(existing.function_arn, function_arn):
                     raise ResourceConflictException(
-                        f"The event source arn ({source_arn}) and function ({function_arn.split(':')[6]}) provided mapping already exists. "
+                        f"The event source arn ({source_arn}) and function ({function_arn.split(':')[6]}) "
+                        "provided mapping already exists. "
                         f"Please update or delete the existing mapping with UUID {existing.uuid}"
                     )
             self._mappings[mapping.uuid] = mapping

@@ -90,7 +90,9 @@ class TooManyRequestsException(LambdaError):
     status = 429
     error_type = "User"
 
-    def __init__(self, message: str = "Rate Exceeded.", reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded") -> None:
+    def __init__(
+        self, message: str = "Rate Exceeded.", reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded"
+    ) -> None:
         super().__init__(message, Reason=reason)
         self.reason = reason
 

@@ -55,7 +55,9 @@ class Invocation:
 
     def __post_init__(self) -> None:
         if not self.trace_id:
-            self.trace_id = f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+            self.trace_id = (
+                f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+            )
 
     def mark_delivered(self) -> None:
         self.delivered_at = time.perf_counter()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from streamlab.emulator.awslambda.environments import EnvironmentManager, ExecutionEnvironment
 from streamlab.emulator.awslambda.exceptions import LambdaError, RequestTooLargeException, TooManyRequestsException
@@ -63,11 +63,15 @@ class Invoker:
         self._environments = environments
         self._logs = logs
 
-    def invoke(self, function: Function, payload: bytes, *, tail: bool = False, client_context: str | None = None) -> InvokeResult:
+    def invoke(
+        self, function: Function, payload: bytes, *, tail: bool = False, client_context: str | None = None
+    ) -> InvokeResult:
         check_payload_size(payload)
         config = function.config
         env = self._environments.acquire(config)
-        invocation = Invocation(payload=payload or b"{}", function_arn=config.arn, timeout_s=config.timeout, client_context=client_context)
+        invocation = Invocation(
+            payload=payload or b"{}", function_arn=config.arn, timeout_s=config.timeout, client_context=client_context
+        )
         cold = not env.initialized
         reusable = False
         try:
@@ -98,7 +102,9 @@ class Invoker:
             # Warm: the runtime already waits on /next, so delivery is immediate and one wait
             # is enough; a late delivery only extends it.
             if not invocation.done.wait(config.timeout):
-                remaining = config.timeout - (time.perf_counter() - invocation.delivered_at) if invocation.delivered_at else 0
+                remaining = (
+                    config.timeout - (time.perf_counter() - invocation.delivered_at) if invocation.delivered_at else 0
+                )
                 if remaining <= 0 or not invocation.done.wait(remaining):
                     self._time_out(env, invocation, config.timeout)
         else:
@@ -147,19 +153,29 @@ def _compose_log(
     lines: list[LogLine] = []
     if cold:
         lines.append(
-            (env.spawned_epoch_ms or started, f"INIT_START Runtime Version: {config.runtime.replace('python', 'python:')}.streamlab\tRuntime Version ARN: arn:aws:lambda:{config.region}::runtime:streamlab-{config.runtime}")
+            (
+                env.spawned_epoch_ms or started,
+                f"INIT_START Runtime Version: {config.runtime.replace('python', 'python:')}.streamlab\tRuntime "
+                f"Version ARN: arn:aws:lambda:{config.region}::runtime:streamlab-{config.runtime}",
+            )
         )
     lines.extend(invocation.pre_lines)
     status = ""
     if outcome.kind == "init_error":
         lines.extend(body_lines)
         body_lines = []
-        lines.append((now, f"INIT_REPORT Init Duration: {env.init_duration_ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {outcome.error_type}"))
+        lines.append(
+            (
+                now,
+                f"INIT_REPORT Init Duration: {env.init_duration_ms:.2f} ms\tPhase: init\tStatus: "
+                f"error\tError Type: {outcome.error_type}",
+            )
+        )
         status = f"Status: error\tError Type: {outcome.error_type}\t"
     lines.append((started, f"START RequestId: {request_id} Version: {LATEST}"))
     lines.extend(body_lines)
     if outcome.kind == "timeout":
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         seconds = float(json.loads(outcome.payload)["errorMessage"].rsplit("after ", 1)[1].split()[0])
         lines.append((now, f"{stamp} {request_id} Task timed out after {seconds:.2f} seconds"))
         status = "Status: timeout\t"
@@ -169,7 +185,8 @@ def _compose_log(
         status = "Status: error\tError Type: Runtime.ExitError\t"
     lines.append((now, f"END RequestId: {request_id}"))
     report = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {max(1, math.ceil(duration))} ms\t"
+        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {max(1, math.ceil(duration))} "
+        "ms\t"
         f"Memory Size: {config.memory_size} MB\tMax Memory Used: {memory_mb} MB\t"
     )
     if cold and outcome.kind != "init_error":
@@ -246,7 +263,9 @@ class AsyncInvoker:
         throttle_backoff = 0.05
         while True:
             if time.monotonic() - queued_at > self.max_event_age_s:
-                log.warning("dropping an Event invocation of %s: older than %.0f s", function.name, self.max_event_age_s)
+                log.warning(
+                    "dropping an Event invocation of %s: older than %.0f s", function.name, self.max_event_age_s
+                )
                 return
             try:
                 result = self._invoker.invoke(function, payload)

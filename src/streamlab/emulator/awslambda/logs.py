@@ -13,6 +13,7 @@ more CPU than the invocation itself and, through the GIL, tripled warm invoke la
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -54,15 +55,11 @@ class MotoLogsWriter:
 
         backend = self._backends[self._account_id][region]
         if group not in backend.groups:
-            try:
+            with contextlib.suppress(ResourceAlreadyExistsException):
                 backend.create_log_group(group, {})
-            except ResourceAlreadyExistsException:
-                pass
         if stream not in backend.groups[group].streams:
-            try:
+            with contextlib.suppress(ResourceAlreadyExistsException):
                 backend.create_log_stream(group, stream)
-            except ResourceAlreadyExistsException:
-                pass
 
     def put(self, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         self._backends[self._account_id][region].put_log_events(group, stream, events)
@@ -83,10 +80,8 @@ class Boto3LogsWriter:
             (client.create_log_group, {"logGroupName": group}),
             (client.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
         ):
-            try:
+            with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
                 create(**options)
-            except client.exceptions.ResourceAlreadyExistsException:
-                pass
 
     def put(self, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         self._client(region).put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
@@ -155,7 +150,7 @@ class LogShipper:
             for (region, group, stream), lines in by_stream.items():
                 try:
                     self._put(region, group, stream, lines)
-                except Exception:  # noqa: BLE001 - logs must never break invocations
+                except Exception:
                     log.exception("could not write %d log lines to %s/%s", len(lines), group, stream)
         finally:
             with self._idle:
@@ -166,7 +161,9 @@ class LogShipper:
         if (region, group, stream) not in self._streams:
             self._writer.ensure_stream(region, group, stream)
             self._streams.add((region, group, stream))
-        events = [{"timestamp": ts, "message": _clip(message)} for ts, message in sorted(lines, key=lambda line: line[0])]
+        events = [
+            {"timestamp": ts, "message": _clip(message)} for ts, message in sorted(lines, key=lambda line: line[0])
+        ]
         chunk: list[dict[str, Any]] = []
         size = 0
         for event in events:
@@ -182,7 +179,7 @@ class LogShipper:
     def _put_chunk(self, region: str, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         try:
             self._writer.put(region, group, stream, events)
-        except Exception:  # noqa: BLE001 - the group or stream may have been deleted: recreate, retry once
+        except Exception:
             self._streams.discard((region, group, stream))
             self._writer.ensure_stream(region, group, stream)
             self._streams.add((region, group, stream))

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def function_arn(region: str, name: str, qualifier: str | None = None) -> str:
 
 def aws_timestamp(epoch: float) -> str:
     """Lambda's LastModified format: ``2024-01-31T12:00:00.000+0000``."""
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
@@ -88,7 +88,7 @@ class FunctionConfig:
     def log_group_name(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
 
-    def replace(self, **changes: Any) -> "FunctionConfig":
+    def replace(self, **changes: Any) -> FunctionConfig:
         """A new revision: bumps generation, revision id and LastModified."""
         changes.setdefault("generation", self.generation + 1)
         changes.setdefault("revision_id", str(uuid.uuid4()))

@@ -16,6 +16,7 @@ Nagle's algorithm and delayed ACKs add ~40 ms to each exchange.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -26,7 +27,15 @@ from streamlab.emulator.awslambda.invocation import Invocation
 
 API_PREFIX = b"/2018-06-01/runtime/"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
-_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found", 413: b"Payload Too Large", 500: b"Internal Server Error"}
+_REASONS = {
+    200: b"OK",
+    202: b"Accepted",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    413: b"Payload Too Large",
+    500: b"Internal Server Error",
+}
 
 
 class RuntimeApiHandler(Protocol):
@@ -74,10 +83,8 @@ class RuntimeApiServer:
             self._closed = True
             connections = list(self._connections)
         for sock in [self._listener, *connections]:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def _accept_loop(self) -> None:
@@ -92,7 +99,9 @@ class RuntimeApiServer:
                     conn.close()
                     return
                 self._connections.add(conn)
-            threading.Thread(target=self._serve, args=(conn,), name=f"runtime-api-conn-{self.port}", daemon=True).start()
+            threading.Thread(
+                target=self._serve, args=(conn,), name=f"runtime-api-conn-{self.port}", daemon=True
+            ).start()
 
     def _serve(self, conn: socket.socket) -> None:
         reader = conn.makefile("rb", buffering=65536)
@@ -142,10 +151,12 @@ class RuntimeApiServer:
         )
         return keep_alive
 
-    def _dispatch_post(self, method: bytes, target: bytes, headers: dict[bytes, bytes], body: bytes) -> tuple[int, dict[str, str]]:
+    def _dispatch_post(
+        self, method: bytes, target: bytes, headers: dict[bytes, bytes], body: bytes
+    ) -> tuple[int, dict[str, str]]:
         if method != b"POST" or not target.startswith(API_PREFIX):
             return 404, {"errorMessage": "Not found", "errorType": "InvalidRequest"}
-        path = target[len(API_PREFIX):].decode()
+        path = target[len(API_PREFIX) :].decode()
         error_type = headers.get(b"lambda-runtime-function-error-type")
         error_type_text = error_type.decode(errors="replace") if error_type else None
         if path == "init/error":

@@ -32,7 +32,7 @@ from streamlab.emulator.awslambda.environments import (
 )
 from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore
 from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ResourceNotFoundException
-from streamlab.emulator.awslambda.invoke import AsyncInvoker, InvokeResult, Invoker, check_payload_size
+from streamlab.emulator.awslambda.invoke import AsyncInvoker, Invoker, InvokeResult, check_payload_size
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
 from streamlab.emulator.awslambda.models import DEFAULT_REGION, Function, FunctionStore, function_arn
 from streamlab.emulator.endpoint_clients import EndpointClients
@@ -160,7 +160,9 @@ class LambdaService:
             raise ResourceNotFoundException(f"Function not found: {function_arn(DEFAULT_REGION, name)}")
         if DEFAULT_REGION in regions:
             return DEFAULT_REGION
-        raise InvalidParameterValueException(f"Function {name} exists in several regions ({', '.join(regions)}); pass region=")
+        raise InvalidParameterValueException(
+            f"Function {name} exists in several regions ({', '.join(regions)}); pass region="
+        )
 
 
 def _default_logs_writer(endpoint_url: Callable[[], str]) -> LogsWriter:
@@ -171,4 +173,4 @@ def _default_logs_writer(endpoint_url: Callable[[], str]) -> LogsWriter:
         return Boto3LogsWriter(endpoint_url)
 
 
-__all__ = ["LambdaService", "InvokeResult"]
+__all__ = ["InvokeResult", "LambdaService"]

@@ -11,6 +11,7 @@ EndpointURL = str | Callable[[], str] | None
 def resolve_endpoint(endpoint_url: EndpointURL) -> str | None:
     return endpoint_url() if callable(endpoint_url) else endpoint_url
 
+
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 

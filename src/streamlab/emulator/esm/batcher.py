@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from typing import Deque
 
 from streamlab.emulator.esm.filtering import RecordFilter
 from streamlab.emulator.esm.records import MAX_INVOKE_PAYLOAD_BYTES, StreamRecord, payload_size
@@ -42,7 +41,7 @@ class Batcher:
         self.record_filter = record_filter
         self.boundary = boundary
         self._clock = clock
-        self._buffer: Deque[StreamRecord] = deque()
+        self._buffer: deque[StreamRecord] = deque()
         self._buffer_bytes = 0
         self._window_opened: float | None = None
 

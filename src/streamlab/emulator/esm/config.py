@@ -83,11 +83,11 @@ class MappingConfig:
     def on_failure_destination(self) -> str | None:
         return ((self.destination_config or {}).get("OnFailure") or {}).get("Destination") or None
 
-    def with_changes(self, **changes: Any) -> "MappingConfig":
+    def with_changes(self, **changes: Any) -> MappingConfig:
         return replace(self, **changes)
 
     @classmethod
-    def from_api(cls, body: dict[str, Any], *, function_name: str | None = None) -> "MappingConfig":
+    def from_api(cls, body: dict[str, Any], *, function_name: str | None = None) -> MappingConfig:
         """Build from an AWS-shaped EventSourceMappingConfiguration (GetEventSourceMapping's answer)."""
         function_arn = body.get("FunctionArn")
         return cls(

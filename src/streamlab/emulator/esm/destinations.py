@@ -28,16 +28,23 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from streamlab.emulator.endpoint_clients import EndpointClients
-from streamlab.emulator.esm.arns import EndpointURL, arn_account, arn_region, arn_resource, arn_service, resolve_endpoint
+from streamlab.emulator.esm.arns import (
+    EndpointURL,
+    arn_account,
+    arn_region,
+    arn_resource,
+    arn_service,
+    resolve_endpoint,
+)
 from streamlab.emulator.esm.records import StreamRecord, event_payload
 
 
 def iso_millis(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def iso_seconds(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def failure_record(
@@ -54,7 +61,7 @@ def failure_record(
     request_id: str | None = None,
 ) -> dict[str, Any]:
     """The on-failure invocation record, without payload (SQS / SNS shape)."""
-    moment = now or dt.datetime.now(dt.timezone.utc)
+    moment = now or dt.datetime.now(dt.UTC)
     return {
         "requestContext": {
             "requestId": request_id or str(uuid.uuid4()),
@@ -82,40 +89,54 @@ def failure_record(
 
 
 def s3_object_key(mapping_uuid: str, shard_id: str, moment: dt.datetime) -> str:
-    moment = moment.astimezone(dt.timezone.utc)
+    moment = moment.astimezone(dt.UTC)
     return f"aws/lambda/{mapping_uuid}/{shard_id}/{moment:%Y/%m/%d}/{moment:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
 
 
 class FailureDestination(Protocol):
-    def send(self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str) -> None: ...
+    def send(
+        self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str
+    ) -> None: ...
 
 
 class Boto3FailureDestination:
     """Sends on-failure records with boto3 clients aimed at the endpoint (SQS, SNS or S3 by ARN)."""
 
-    def __init__(self, endpoint_url: EndpointURL, default_region: str = "us-east-1", client_factory: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint_url: EndpointURL,
+        default_region: str = "us-east-1",
+        client_factory: Callable[..., Any] | None = None,
+    ) -> None:
         self._default_region = default_region
         self._clients = EndpointClients(lambda: resolve_endpoint(endpoint_url), factory=client_factory)
 
     def _client(self, service: str, region: str) -> Any:
         return self._clients.get(service, region)
 
-    def send(self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str) -> None:
+    def send(
+        self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str
+    ) -> None:
         service = arn_service(destination_arn)
         region = arn_region(destination_arn, self._default_region)
         body = json.dumps(record)
         if service == "sqs":
             sqs = self._client("sqs", region)
-            queue_url = sqs.get_queue_url(QueueName=arn_resource(destination_arn), QueueOwnerAWSAccountId=arn_account(destination_arn))["QueueUrl"]
+            queue_url = sqs.get_queue_url(
+                QueueName=arn_resource(destination_arn), QueueOwnerAWSAccountId=arn_account(destination_arn)
+            )["QueueUrl"]
             sqs.send_message(QueueUrl=queue_url, MessageBody=body)
         elif service == "sns":
             self._client("sns", region).publish(TopicArn=destination_arn, Message=body)
         elif service == "s3":
-            moment = dt.datetime.now(dt.timezone.utc)
+            moment = dt.datetime.now(dt.UTC)
             with_payload = dict(record, payload=event_payload(records))
             key = s3_object_key(mapping_uuid, record["DDBStreamBatchInfo"]["shardId"], moment)
             self._client("s3", self._default_region).put_object(
-                Bucket=arn_resource(destination_arn), Key=key, Body=json.dumps(with_payload).encode(), ContentType="application/json"
+                Bucket=arn_resource(destination_arn),
+                Key=key,
+                Body=json.dumps(with_payload).encode(),
+                ContentType="application/json",
             )
         else:
             raise ValueError(f"unsupported on-failure destination {destination_arn}")

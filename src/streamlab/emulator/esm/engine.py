@@ -83,7 +83,9 @@ class EventSourceMappingEngine:
             retry_backoff_max=retry_backoff_max,
             restart_delay=restart_delay,
         )
-        self._reader_factory = reader_factory or (lambda config: Boto3StreamReader.for_stream(endpoint_url, config.event_source_arn))
+        self._reader_factory = reader_factory or (
+            lambda config: Boto3StreamReader.for_stream(endpoint_url, config.event_source_arn)
+        )
         self._destination = destination if destination is not None else Boto3FailureDestination(endpoint_url)
         self.checkpoints = checkpoints or CheckpointStore()
         self._status_listener = status_listener
@@ -200,7 +202,9 @@ class EventSourceMappingEngine:
         try:
             for mapping_uuid, worker in list(self._workers.items()):
                 if not worker.is_alive() and not worker.stopped:
-                    log.error("event source mapping %s worker thread died; restarting it from the checkpoint", mapping_uuid)
+                    log.error(
+                        "event source mapping %s worker thread died; restarting it from the checkpoint", mapping_uuid
+                    )
                     self.start_mapping(self._configs[mapping_uuid], restarts=worker.metrics().restarts + 1)
                     revived.append(mapping_uuid)
         finally:

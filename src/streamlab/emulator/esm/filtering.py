@@ -54,9 +54,13 @@ def _is_scalar(value: Any) -> bool:
 def _check_string_operand(name: str, operand: Any, allow_ignore_case: bool) -> None:
     if isinstance(operand, str):
         return
-    if allow_ignore_case and isinstance(operand, Mapping) and set(operand) == {"equals-ignore-case"}:
-        if isinstance(operand["equals-ignore-case"], str):
-            return
+    if (
+        allow_ignore_case
+        and isinstance(operand, Mapping)
+        and set(operand) == {"equals-ignore-case"}
+        and isinstance(operand["equals-ignore-case"], str)
+    ):
+        return
     raise InvalidFilterCriteria(detail=f"{name} needs a string")
 
 
@@ -80,7 +84,7 @@ def _check_anything_but(operand: Any) -> None:
             return
         raise InvalidFilterCriteria(detail="anything-but needs a non-empty list of strings or of numbers")
     if isinstance(operand, Mapping) and len(operand) == 1:
-        (name, inner), = operand.items()
+        ((name, inner),) = operand.items()
         if name in _STRING_OPERATORS:
             values = inner if isinstance(inner, list) else [inner]
             if values and all(isinstance(v, str) for v in values):
@@ -91,7 +95,7 @@ def _check_anything_but(operand: Any) -> None:
 def _check_operator(rule: Mapping[str, Any]) -> None:
     if len(rule) != 1:
         raise InvalidFilterCriteria(detail="an operator object has exactly one key")
-    (name, operand), = rule.items()
+    ((name, operand),) = rule.items()
     if name in ("prefix", "suffix"):
         _check_string_operand(name, operand, allow_ignore_case=True)
     elif name in ("equals-ignore-case", "wildcard", "cidr"):
@@ -142,7 +146,8 @@ def _patterns(criteria: Mapping[str, Any] | None, max_filters: int) -> list[str]
         raise InvalidFilterCriteria(detail="Filters is a list")
     if len(filters) > max_filters:
         raise InvalidFilterCriteria(
-            f"The number of filters ({len(filters)}) exceeds the limit of {max_filters} filters per event source mapping."
+            f"The number of filters ({len(filters)}) exceeds the limit of {max_filters} filters "
+            "per event source mapping."
         )
     patterns = []
     for item in filters:
@@ -176,7 +181,7 @@ class RecordFilter:
         self._patterns = patterns
 
     @classmethod
-    def from_criteria(cls, criteria: Mapping[str, Any] | None, max_filters: int = MAX_FILTERS) -> "RecordFilter | None":
+    def from_criteria(cls, criteria: Mapping[str, Any] | None, max_filters: int = MAX_FILTERS) -> RecordFilter | None:
         validate_filter_criteria(criteria, max_filters)
         patterns = [EventPattern.load(p) for p in _patterns(criteria, max_filters)]
         return cls(patterns) if patterns else None

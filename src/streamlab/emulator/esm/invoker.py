@@ -134,7 +134,14 @@ def judge(
         if not partial.valid:
             return Verdict("failure", status, None, response=response, reason=partial.reason)
         if partial.failed_from is not None:
-            return Verdict("partial", status, None, failed_from=partial.failed_from, response=response, reason="batch item failures")
+            return Verdict(
+                "partial",
+                status,
+                None,
+                failed_from=partial.failed_from,
+                response=response,
+                reason="batch item failures",
+            )
     return Verdict("success", status, None, response=response)
 
 

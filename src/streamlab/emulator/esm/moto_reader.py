@@ -59,13 +59,15 @@ class MotoStreamReader:
         try:
             with self._lock:
                 return getattr(self._backend, method)(*args)
-        except Exception as error:  # noqa: BLE001 - translated, or re-raised as it came
+        except Exception as error:
             raise _translate(error) from None
 
     def list_shards(self, stream_arn: str) -> list[ShardInfo]:
         return shards_of(self._call("describe_stream", stream_arn))
 
-    def shard_iterator(self, stream_arn: str, shard_id: str, iterator_type: str, sequence_number: str | None = None) -> str:
+    def shard_iterator(
+        self, stream_arn: str, shard_id: str, iterator_type: str, sequence_number: str | None = None
+    ) -> str:
         iterator = self._call("get_shard_iterator", stream_arn, shard_id, iterator_type, sequence_number)
         return iterator if isinstance(iterator, str) else iterator.arn  # plain moto returns its ShardIterator
 

@@ -70,7 +70,7 @@ class Lane:
         self._condition = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> "Lane":
+    def start(self) -> Lane:
         self._thread.start()
         return self
 
@@ -102,10 +102,7 @@ class Lane:
                     if not self._incoming and not self._batcher.ready():
                         self._condition.wait(self._next_wait())
                     incoming, self._incoming = self._incoming, []
-                    if incoming:
-                        dropped = self._batcher.add(incoming)
-                    else:
-                        dropped = []
+                    dropped = self._batcher.add(incoming) if incoming else []
                     batch = self._batcher.take()
                 if dropped:
                     self._on_filtered(dropped)
@@ -117,4 +114,3 @@ class Lane:
         except BaseException as error:  # reported to the worker, which restarts from the checkpoint
             log.exception("lane %s crashed", self.name)
             self._on_crash(error)
-

@@ -42,7 +42,7 @@ PROBLEM_FUNCTION_CALL_FAILED = "PROBLEM: Function call failed"
 class ShardPipeline:
     """One shard of one run: its cursor, progress and lanes."""
 
-    def __init__(self, worker: "MappingWorker", shard_id: str, cursor: ShardCursor) -> None:
+    def __init__(self, worker: MappingWorker, shard_id: str, cursor: ShardCursor) -> None:
         self.worker = worker
         self.shard_id = shard_id
         self.cursor = cursor
@@ -142,7 +142,9 @@ class ShardPipeline:
 
     def _call(self, records: list[StreamRecord]) -> Verdict:
         if records:  # a lane's records share its key group: the first one names the lane
-            self.worker.record_invocation_age(self.shard_id, lane_for_key(records[0].partition_key, len(self.lanes)), records)
+            self.worker.record_invocation_age(
+                self.shard_id, lane_for_key(records[0].partition_key, len(self.lanes)), records
+            )
         if self.window is None:
             return self._invoke(event_payload(records), records, requires_state=False)
         return self._invoke(self.window.event(records), records, requires_state=True)
@@ -161,7 +163,11 @@ class ShardPipeline:
         worker.count(records_discarded=len(records))
         destination = config.on_failure_destination
         log.warning(
-            "event source mapping %s discards %d records of %s (%s)", config.uuid, len(records), self.shard_id, condition
+            "event source mapping %s discards %d records of %s (%s)",
+            config.uuid,
+            len(records),
+            self.shard_id,
+            condition,
         )
         if destination and worker.destination is not None:
             record = failure_record(
@@ -173,7 +179,7 @@ class ShardPipeline:
                 invoke_count=invoke_count,
                 status_code=verdict.status_code if verdict else None,
                 function_error=verdict.function_error if verdict else None,
-                now=dt.datetime.now(dt.timezone.utc),
+                now=dt.datetime.now(dt.UTC),
             )
             try:
                 worker.destination.send(destination, record, records, config.uuid)
@@ -194,13 +200,17 @@ class ShardPipeline:
         assert self.window is not None
         failures = 0
         while not self.run_stop.is_set():
-            verdict = self._invoke(self.window.event([], final=True, terminated_early=terminated_early), [], requires_state=False)
+            verdict = self._invoke(
+                self.window.event([], final=True, terminated_early=terminated_early), [], requires_state=False
+            )
             if verdict.outcome == "success":
                 if terminated_early:
                     self.window.restarted_early()
                 else:
                     self.window.closed()
-                self.worker.checkpoints.save_window_state(self.worker.config.uuid, self.shard_id, self.window.snapshot())
+                self.worker.checkpoints.save_window_state(
+                    self.worker.config.uuid, self.shard_id, self.window.snapshot()
+                )
                 return True
             failures += 1
             self.run_stop.wait(self.policy.backoff(failures))

@@ -122,7 +122,7 @@ class Boto3StreamReader:
         )
 
     @classmethod
-    def for_stream(cls, endpoint_url: EndpointURL, stream_arn: str) -> "Boto3StreamReader":
+    def for_stream(cls, endpoint_url: EndpointURL, stream_arn: str) -> Boto3StreamReader:
         return cls(endpoint_url, arn_region(stream_arn))
 
     def list_shards(self, stream_arn: str) -> list[ShardInfo]:
@@ -169,7 +169,8 @@ def ready_shards(shards: Sequence[ShardInfo], finished: Iterable[str]) -> list[S
     return [
         shard
         for shard in shards
-        if shard.shard_id not in done and (shard.parent_shard_id is None or shard.parent_shard_id not in listed or shard.parent_shard_id in done)
+        if shard.shard_id not in done
+        and (shard.parent_shard_id is None or shard.parent_shard_id not in listed or shard.parent_shard_id in done)
     ]
 
 
@@ -203,7 +204,9 @@ class ShardCursor:
 
     def _issue(self) -> str:
         if self.after_sequence is not None:
-            return self._reader.shard_iterator(self.stream_arn, self.shard_id, "AFTER_SEQUENCE_NUMBER", self.after_sequence)
+            return self._reader.shard_iterator(
+                self.stream_arn, self.shard_id, "AFTER_SEQUENCE_NUMBER", self.after_sequence
+            )
         return self._reader.shard_iterator(self.stream_arn, self.shard_id, self.initial_type)
 
     def open(self) -> str:
@@ -216,7 +219,7 @@ class ShardCursor:
         """The next records (possibly none). Sets :attr:`exhausted` at a closed shard's end."""
         if self.exhausted:
             return []
-        for attempt in range(3):
+        for _attempt in range(3):
             iterator = self.open()
             try:
                 page = self._reader.get_records(iterator, limit)

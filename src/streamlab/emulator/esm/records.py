@@ -45,7 +45,7 @@ def epoch_seconds(value: Any) -> int:
     """ApproximateCreationDateTime as whole epoch seconds (boto3 gives a datetime, raw JSON a number)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return int(value.timestamp())
     if isinstance(value, (int, float)):
         return int(value)
@@ -138,7 +138,7 @@ class StreamRecord:
         return int(self.sequence_number)
 
     @classmethod
-    def from_stream(cls, raw: Mapping[str, Any], stream_arn: str, shard_id: str) -> "StreamRecord":
+    def from_stream(cls, raw: Mapping[str, Any], stream_arn: str, shard_id: str) -> StreamRecord:
         event = to_lambda_record(raw, stream_arn)
         dynamodb = event["dynamodb"]
         return cls(

@@ -34,7 +34,7 @@ MAX_STATE_BYTES = 1024 * 1024
 
 
 def iso_utc(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def window_start(arrival: float, seconds: float) -> float:
@@ -73,7 +73,9 @@ class TumblingWindow:
         end = self.end
         return end is not None and now >= end
 
-    def event(self, records: list[StreamRecord], *, final: bool = False, terminated_early: bool = False) -> dict[str, Any]:
+    def event(
+        self, records: list[StreamRecord], *, final: bool = False, terminated_early: bool = False
+    ) -> dict[str, Any]:
         start = self.start if self.start is not None else (self.boundary(records[0]) if records else 0.0)
         return {
             "Records": [record.event for record in records],

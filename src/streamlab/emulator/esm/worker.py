@@ -37,7 +37,14 @@ from streamlab.emulator.esm.records import StreamRecord
 log = logging.getLogger(__name__)
 
 NO_RECORDS_PROCESSED = "No records processed"
-__all__ = ["MappingMetrics", "MappingWorker", "WorkerSettings", "OK", "PROBLEM_FUNCTION_CALL_FAILED", "NO_RECORDS_PROCESSED"]
+__all__ = [
+    "NO_RECORDS_PROCESSED",
+    "OK",
+    "PROBLEM_FUNCTION_CALL_FAILED",
+    "MappingMetrics",
+    "MappingWorker",
+    "WorkerSettings",
+]
 
 
 @dataclass
@@ -68,7 +75,7 @@ class MappingMetrics:
     last_processing_result: str = NO_RECORDS_PROCESSED
     last_error: str | None = None
 
-    def snapshot(self) -> "MappingMetrics":
+    def snapshot(self) -> MappingMetrics:
         return dataclasses.replace(self)
 
 
@@ -103,7 +110,7 @@ class MappingWorker:
         self._thread = threading.Thread(target=self._supervise, name=f"esm-{config.uuid[:8]}", daemon=True)
 
     # -- lifecycle ----------------------------------------------------------------------
-    def start(self) -> "MappingWorker":
+    def start(self) -> MappingWorker:
         self._thread.start()
         return self
 
@@ -202,7 +209,9 @@ class MappingWorker:
                     self._metrics.last_error = f"StreamNotFound: {error}"
             except Exception as error:
                 crashes = 0 if time.monotonic() - started > self.settings.stable_run_seconds else crashes + 1
-                log.exception("event source mapping %s worker crashed; restarting from the checkpoint", self.config.uuid)
+                log.exception(
+                    "event source mapping %s worker crashed; restarting from the checkpoint", self.config.uuid
+                )
                 with self._metrics_lock:
                     self._metrics.restarts += 1
                     self._metrics.last_error = f"{type(error).__name__}: {error}"

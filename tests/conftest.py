@@ -1,4 +1,4 @@
-"""A real ``redis-server`` for the tests, on a free loopback port, without persistence.
+"""Fixtures of every test: a real ``redis-server`` on a free loopback port, without persistence.
 
 Debian's ``redis-server`` package provides the binary (CI installs it in ``.ci/run``); without
 it the tests that need Redis are skipped with a reason that says how to get it.
@@ -30,9 +30,25 @@ def redis_url() -> Iterator[str]:
     redis = pytest.importorskip("redis", reason="redis-py is not installed (pip install -e '.[test]')")
     port = _free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:

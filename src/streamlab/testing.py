@@ -1,0 +1,114 @@
+"""What a test suite of your own needs from streamlab, beside the pytest plugin's fixtures.
+
+- :func:`eventually` polls a check until it holds: stream processing is asynchronous, so every
+  assertion on a handler's effect is a wait.
+- :class:`StreamProbe` is :func:`eventually` with timeouts scaled to the backend under test (the
+  ``streamlab_stream_probe`` fixture hands you one).
+- :class:`DeployedStack` is what the ``streamlab_deployed_stack`` fixture returns.
+
+Everything else in streamlab is internal and may change between releases.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+__all__ = ["POLL_INTERVAL", "TIMEOUT_SCALE", "DeployedStack", "StreamProbe", "eventually"]
+
+T = TypeVar("T")
+
+#: How much slower an effect shows up than on the embedded endpoint: the container backend is the
+#: same engine in another process (a little slack); LocalStack polls streams and cold-starts
+#: function containers; AWS polls 4 times a second and its first invoke takes seconds.
+TIMEOUT_SCALE: Mapping[str, float] = {"embedded": 1.0, "container": 1.5, "localstack": 6.0, "aws": 18.0}
+POLL_INTERVAL: Mapping[str, float] = {"embedded": 0.05, "container": 0.05, "localstack": 0.5, "aws": 2.0}
+
+
+def eventually(
+    check: Callable[[], T],
+    timeout: float = 5.0,
+    interval: float = 0.05,
+    message: str = "",
+    retry_on: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Call ``check`` until it returns something truthy and return that.
+
+    An exception of a type in ``retry_on`` counts as "not yet". After ``timeout`` seconds an
+    ``AssertionError`` names ``message`` (or the check) and the last value or exception seen.
+    ``check`` runs at least once, however small ``timeout`` is.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+            last = value
+        except retry_on as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            what = message or getattr(check, "__name__", repr(check))
+            raise AssertionError(f"{what}: not within {timeout:.1f} s; last: {last!r}"[:2000])
+        time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class StreamProbe:
+    """Waits for what a stream handler does, with timeouts scaled to the backend.
+
+    ``wait_for(check, timeout=10)`` calls ``check()`` until it returns something truthy and
+    returns that; an ``AssertionError`` or boto3 ``ClientError`` from ``check`` counts as "not
+    yet". ``timeout`` is what the embedded endpoint needs; it is multiplied by ``scale`` (6 on
+    LocalStack, 18 on AWS). On timeout the test fails with the last value or exception seen.
+    """
+
+    backend: str
+    scale: float
+    interval: float
+
+    @classmethod
+    def for_backend(cls, backend: str) -> StreamProbe:
+        return cls(backend, TIMEOUT_SCALE[backend], POLL_INTERVAL[backend])
+
+    def timeout_for(self, timeout: float) -> float:
+        return timeout * self.scale
+
+    def wait_for(
+        self, check: Callable[[], T], timeout: float = 10.0, message: str = "", interval: float | None = None
+    ) -> T:
+        from botocore.exceptions import ClientError
+
+        what = message or getattr(check, "__name__", repr(check))
+        return eventually(
+            check,
+            timeout=self.timeout_for(timeout),
+            interval=interval if interval is not None else self.interval,
+            message=f"{what} (on {self.backend})",
+            retry_on=(AssertionError, ClientError),
+        )
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    """A stack deployed by ``streamlab_deployed_stack``: logical name -> physical (AWS) name, per kind."""
+
+    stack: Any  # streamlab.stack.Stack, loaded with the unique prefix
+    result: Any  # streamlab.deploy.DeployResult
+    endpoint_url: str | None
+    prefix: str
+    tables: Mapping[str, str] = field(default_factory=dict)
+    functions: Mapping[str, str] = field(default_factory=dict)
+    queues: Mapping[str, str] = field(default_factory=dict)
+    topics: Mapping[str, str] = field(default_factory=dict)
+    buckets: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, logical: str) -> str:
+        """The physical name of the resource called ``logical`` (any kind; KeyError when none is)."""
+        for kind in (self.tables, self.functions, self.queues, self.topics, self.buckets):
+            if logical in kind:
+                return kind[logical]
+        raise KeyError(f"no resource {logical!r} in {self.stack.path}")
