@@ -12,8 +12,12 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from moto.core.config import default_user_config as moto_config
+
 from streamlab.emulator import moto_compat, moto_speedups
 from streamlab.emulator.awslambda.service import LambdaService
+from streamlab.emulator.cloudformation.api import CloudFormationApi
+from streamlab.emulator.cloudformation.service import CloudFormationService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine
 from streamlab.emulator.esm.moto_reader import MotoStreamReader
 from streamlab.emulator.gateway import Gateway
@@ -47,11 +51,15 @@ class EmbeddedEndpoint:
         if esm_cadence not in ESM_CADENCES:
             raise ValueError(f"unknown ESM cadence {esm_cadence!r}; expected one of {', '.join(ESM_CADENCES)}")
         moto_compat.apply()
+        # AWS managed policies exist in every account; SAM and the CDK attach them by ARN. moto
+        # creates them only when its documented ``iam.load_aws_managed_policies`` option is on.
+        moto_config.setdefault("iam", {})["load_aws_managed_policies"] = True
         moto_speedups.apply()
         # Bind first: a taken port must fail before anything else is started.
         self._server: HTTPServer = make_server(self._route, host, port, kind=server)
         self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
-        self.gateway = Gateway(self.lambda_service)
+        self.cloudformation = CloudFormationService(endpoint_url=lambda: self.url)
+        self.gateway = Gateway(self.lambda_service, CloudFormationApi(self.cloudformation))
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
         # Streams are read from moto in-process (MotoStreamReader: a GetRecords over HTTP costs

@@ -1,7 +1,8 @@
 """The gateway: one WSGI application in front of every service of the embedded endpoint.
 
-Requests signed for ``lambda`` go to streamlab's Lambda service; everything else goes to
-moto's dispatcher, which picks the moto backend from the same SigV4 scope. The gateway
+Requests signed for ``lambda`` go to streamlab's Lambda service, those signed for
+``cloudformation`` to streamlab's CloudFormation service; everything else goes to moto's
+dispatcher, which picks the moto backend from the same SigV4 scope. The gateway
 also tells listeners (the event source mapping engine) when a DynamoDB write went
 through, so stream records can be delivered without waiting for the next poll.
 """
@@ -27,7 +28,7 @@ from streamlab.emulator.request_validation import (
     service_for_target,
     validate_json_request,
 )
-from streamlab.emulator.routing import credential_scope, dynamodb_operation, is_lambda_request
+from streamlab.emulator.routing import credential_scope, dynamodb_operation, is_lambda_request, is_service_request
 from streamlab.packaging import runtime_description
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -78,8 +79,9 @@ class _CachedDispatcher(DomainDispatcherApplication):
 class Gateway:
     """Routes each request to the Lambda service or to moto, and serves the health check."""
 
-    def __init__(self, lambda_app: WSGIApp) -> None:
+    def __init__(self, lambda_app: WSGIApp, cloudformation_app: WSGIApp | None = None) -> None:
         self._lambda_app = lambda_app
+        self._cloudformation_app = cloudformation_app
         self._moto_app = _CachedDispatcher()
         # moto's DynamoDB keeps tables and stream shards in plain dicts and lists: one
         # lock keeps sequence numbers in write order and GetRecords off half-made writes.
@@ -101,6 +103,8 @@ class Gateway:
             return self._health(start_response)
         if is_lambda_request(environ):
             return self._lambda_app(environ, start_response)
+        if self._cloudformation_app is not None and is_service_request(environ, "cloudformation"):
+            return self._cloudformation_app(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         json_service = service_for_target(target) if target else None
         if json_service is None:
@@ -166,13 +170,17 @@ class Gateway:
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [payload]
 
+    def _services(self) -> tuple[str, ...]:
+        own = ("lambda", "cloudformation") if self._cloudformation_app is not None else ("lambda",)
+        return (*own, *MOTO_SERVICES)
+
     def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
         ready = self.ready.is_set()
         body = json.dumps(
             {
                 "status": "ready" if ready else "starting",
                 "version": __version__,
-                "services": {name: "available" for name in ("lambda", *MOTO_SERVICES)},
+                "services": {name: "available" for name in self._services()},
                 # What functions run on here, so a deploy from elsewhere builds dependencies for it.
                 "runtime": runtime_description(),
             }

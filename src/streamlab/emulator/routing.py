@@ -54,6 +54,12 @@ def is_lambda_request(environ: dict[str, Any]) -> bool:
     return environ.get("PATH_INFO", "").startswith(_LAMBDA_PATH_PREFIXES)
 
 
+def is_service_request(environ: dict[str, Any], service: str) -> bool:
+    """True for a request signed for ``service`` (the SigV4 scope's service name)."""
+    scope = credential_scope(environ)
+    return scope is not None and scope.service == service
+
+
 def dynamodb_operation(environ: dict[str, Any]) -> str | None:
     """``PutItem`` for ``X-Amz-Target: DynamoDB_20120810.PutItem``; None for other services."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
