@@ -41,6 +41,7 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -102,6 +103,7 @@ def apply() -> None:
         serve_stateless_expiring_iterators()
         answer_streams_errors_like_aws()
         keep_queue_policy_unless_set()
+        skip_bucket_policy_statements_with_conditions()
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,3 +564,28 @@ def keep_queue_policy_unless_set() -> None:
             self.policy = policy
 
     Queue._set_attributes = _set_attributes  # type: ignore[method-assign]
+
+
+def skip_bucket_policy_statements_with_conditions() -> None:
+    """A bucket policy statement with a Condition applies only when its condition holds.
+
+    moto 5.2.5 evaluates bucket policies without their conditions, so the statement SAM's managed
+    bucket and the CDK's bootstrap bucket both carry (Deny ``s3:*`` when ``aws:SecureTransport``
+    is false) refuses every upload. AWS applies it only to plain-HTTP requests, and real clients
+    talk HTTPS to AWS; the embedded endpoint stands in for that, so statements whose condition
+    moto cannot evaluate are left out of its decision (GetBucketPolicy still returns them all).
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document.get("Statement") or []
+        if isinstance(statements, dict):
+            statements = [statements]
+        document["Statement"] = [statement for statement in statements if "Condition" not in statement]
+        return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]

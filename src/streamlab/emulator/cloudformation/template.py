@@ -124,7 +124,9 @@ def load(text: str) -> dict[str, Any]:
 
 
 def check_sections(template: dict[str, Any]) -> None:
-    unknown = sorted(str(key) for key in template if key not in SECTIONS)
+    # ``Globals`` is the SAM transform's section; the transform removes it.
+    allowed = SECTIONS | {"Globals"} if transforms(template) else SECTIONS
+    unknown = sorted(str(key) for key in template if key not in allowed)
     if unknown:
         raise TemplateError(f"Template format error: Invalid template property or properties [{', '.join(unknown)}]")
     resources = template.get("Resources")

@@ -16,8 +16,17 @@ from streamlab.emulator.cloudformation.providers.base import (
 )
 
 
+def policy_text(document: Any) -> str:
+    """An IAM policy document as text. IAM reads one without ``Version`` as 2008-10-17 (SAM's policy
+    templates have none); moto refuses it, so it is given the current version, which means the same
+    for documents without policy variables."""
+    if isinstance(document, dict) and "Version" not in document:
+        document = {"Version": "2012-10-17", **document}
+    return as_json_text(document)
+
+
 def _inline_policies(value: Any) -> dict[str, str]:
-    return {policy["PolicyName"]: as_json_text(policy["PolicyDocument"]) for policy in value or []}
+    return {policy["PolicyName"]: policy_text(policy["PolicyDocument"]) for policy in value or []}
 
 
 class RoleProvider(Provider):
@@ -31,7 +40,7 @@ class RoleProvider(Provider):
         name = properties.get("RoleName") or context.physical_name(64)
         request: dict[str, Any] = {
             "RoleName": name,
-            "AssumeRolePolicyDocument": as_json_text(required(properties, "AssumeRolePolicyDocument")),
+            "AssumeRolePolicyDocument": policy_text(required(properties, "AssumeRolePolicyDocument")),
             "Path": properties.get("Path", "/"),
         }
         if properties.get("Description"):
@@ -54,7 +63,7 @@ class RoleProvider(Provider):
         name = current.physical_id
         if old.get("AssumeRolePolicyDocument") != new.get("AssumeRolePolicyDocument"):
             client.update_assume_role_policy(
-                RoleName=name, PolicyDocument=as_json_text(required(new, "AssumeRolePolicyDocument"))
+                RoleName=name, PolicyDocument=policy_text(required(new, "AssumeRolePolicyDocument"))
             )
         if old.get("Description") != new.get("Description") or old.get("MaxSessionDuration") != new.get(
             "MaxSessionDuration"
@@ -132,7 +141,7 @@ class PolicyProvider(Provider):
         if old:
             self._remove(context, old, new)
         name = required(new, "PolicyName")
-        document = as_json_text(required(new, "PolicyDocument"))
+        document = policy_text(required(new, "PolicyDocument"))
         for key, kind, argument in _PRINCIPALS:
             for principal in new.get(key) or []:
                 getattr(client, f"put_{kind}_policy")(**{argument: principal}, PolicyName=name, PolicyDocument=document)
@@ -158,7 +167,7 @@ class ManagedPolicyProvider(Provider):
         client = context.client("iam")
         request: dict[str, Any] = {
             "PolicyName": properties.get("ManagedPolicyName") or context.physical_name(128),
-            "PolicyDocument": as_json_text(required(properties, "PolicyDocument")),
+            "PolicyDocument": policy_text(required(properties, "PolicyDocument")),
             "Path": properties.get("Path", "/"),
         }
         if properties.get("Description"):
@@ -184,7 +193,7 @@ class ManagedPolicyProvider(Provider):
                 if not version["IsDefaultVersion"]:
                     client.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
             version = client.create_policy_version(
-                PolicyArn=arn, PolicyDocument=as_json_text(new["PolicyDocument"]), SetAsDefault=True
+                PolicyArn=arn, PolicyDocument=policy_text(new["PolicyDocument"]), SetAsDefault=True
             )["PolicyVersion"]
             current.attributes["DefaultVersionId"] = version["VersionId"]
         self._attach(client, arn, old, new)

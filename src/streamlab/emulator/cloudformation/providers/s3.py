@@ -27,7 +27,7 @@ def _configure(client: Any, name: str, old: dict[str, Any], new: dict[str, Any])
             Bucket=name, VersioningConfiguration={"Status": new["VersioningConfiguration"]["Status"]}
         )
     if old.get("BucketEncryption") != new.get("BucketEncryption") and new.get("BucketEncryption"):
-        rules = new["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        rules = [_encryption_rule(rule) for rule in new["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
         client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
     block = new.get("PublicAccessBlockConfiguration")
     if old.get("PublicAccessBlockConfiguration") != block and block:
@@ -46,6 +46,16 @@ def _configure(client: Any, name: str, old: dict[str, Any], new: dict[str, Any])
             client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(new["Tags"])})
         else:
             client.delete_bucket_tagging(Bucket=name)
+
+
+def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's ``ServerSideEncryptionByDefault`` is S3's ``ApplyServerSideEncryptionByDefault``."""
+    answer: dict[str, Any] = {}
+    if "ServerSideEncryptionByDefault" in rule:
+        answer["ApplyServerSideEncryptionByDefault"] = rule["ServerSideEncryptionByDefault"]
+    if "BucketKeyEnabled" in rule:
+        answer["BucketKeyEnabled"] = str(rule["BucketKeyEnabled"]).lower() == "true"
+    return answer
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
