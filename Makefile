@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clients clean
 
 setup: $(VENV)/.installed
 
@@ -13,6 +13,22 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,bench,load,containers]'
 	touch $@
 
+# The real IaC clients of tests/integration/test_iac_clients.py: aws-sam-cli, awscli and aws-cdk-lib in
+# their own virtualenv (their pins fight the project's), the npm aws-cdk CLI in tests/clients/node_modules.
+CLIENTS_VENV := .venv-clients
+
+clients: $(CLIENTS_VENV)/.installed tests/clients/node_modules/.installed
+
+$(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install --quiet --upgrade pip
+	$(CLIENTS_VENV)/bin/pip install --quiet -r tests/clients/requirements.txt
+	touch $@
+
+tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/package-lock.json
+	npm ci --prefix tests/clients --no-audit --no-fund --silent
+	touch $@
+
 demo: setup
 	$(BIN)/streamlab demo
 
@@ -20,4 +36,4 @@ test: setup
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) .streamlab .pytest_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) tests/clients/node_modules .streamlab .pytest_cache

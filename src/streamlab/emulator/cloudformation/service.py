@@ -364,8 +364,8 @@ class CloudFormationService:
             deployment = self._change_set(region, params).deployment
         else:
             stack = self._stack(region, params.get("StackName"))
-            if stack.deployment is None:
-                raise ValidationError(f"Stack with id {params.get('StackName')} does not exist")
+            if stack.deployment is None:  # REVIEW_IN_PROGRESS: only change sets have templates yet
+                return {"TemplateBody": "{}", "StagesAvailable": ["Original", "Processed"]}
             deployment = stack.deployment
         if params.get("TemplateStage") == "Processed":
             body = json.dumps(deployment.processed, indent=2, default=str)
