@@ -1,4 +1,4 @@
-"""The real IaC clients against the endpoint: ``sam deploy``, ``aws cloudformation deploy``, ``cdk bootstrap`` / ``deploy``.
+"""The real IaC clients against the endpoint: ``sam deploy``, ``aws cloudformation deploy``, ``cdk deploy``.
 
 Each deploys the same app (a streamed DynamoDB table, a Python function reading the stream, a
 queue the function sends every new order to), then proves it through the real path: a write to
@@ -52,7 +52,7 @@ def sealed(streamlab_endpoint_url: str | None, streamlab_region: str, tmp_path: 
     home = tmp_path / "home"
     home.mkdir()
     environment = {
-        "PATH": os.pathsep.join([str(CLIENTS_VENV / "bin"), str(CLIENTS_NODE_BIN), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join([str(CLIENTS_VENV / "bin"), str(CLIENTS_NODE_BIN), "/usr/local/bin", "/usr/bin"]),
         "HOME": str(home),
         "AWS_ENDPOINT_URL": streamlab_endpoint_url,
         "AWS_ACCESS_KEY_ID": "test",
@@ -160,7 +160,7 @@ def test_sam_deploy_update_delete(
     assert _greeting_of_next_order(streamlab_client, outputs, "o-1") == "hello"
 
     output = sealed(*deploy, "Greeting=hola", cwd=app)
-    assert "Modify" in output and "AWS::Lambda::Function" in output
+    assert "* Modify" in output
     assert _greeting_of_next_order(streamlab_client, outputs, "o-2") == "hola"
 
     resources = _stack_resources(cloudformation, stack_name)

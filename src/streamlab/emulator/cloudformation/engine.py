@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from streamlab.emulator.awslambda.models import ACCOUNT_ID
+from streamlab.aws_rules import ACCOUNT_ID
 from streamlab.emulator.cloudformation.exceptions import ResourceFailure, TemplateError
 from streamlab.emulator.cloudformation.graph import creation_order
 from streamlab.emulator.cloudformation.intrinsics import Evaluator

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from streamlab.errors import StreamlabError
 
-class CloudFormationError(Exception):
+
+class CloudFormationError(StreamlabError):
     """An error answered to the caller: ``code`` is what boto3 shows as ``Error.Code``."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
@@ -44,5 +46,5 @@ class TemplateError(ValidationError):
     """A template that cannot be deployed: answered as ``ValidationError`` before anything is created."""
 
 
-class ResourceFailure(Exception):
+class ResourceFailure(StreamlabError):
     """A provider could not create, update or delete a resource; the message becomes the event's reason."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streamlab.emulator.awslambda.models import ACCOUNT_ID
+from streamlab.aws_rules import ACCOUNT_ID
 
 #: Stack states from which no operation is running.
 SETTLED_STATES = frozenset(

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import ClientError
 
+from streamlab.aws_rules import STACK_NAME, TEMPLATE_BODY_MAX_BYTES, TEMPLATE_URL_MAX_BYTES
 from streamlab.emulator.cloudformation import lint, parameters, template
 from streamlab.emulator.cloudformation.engine import Deployer, active_resources, evaluator_for, pseudo_parameters
 from streamlab.emulator.cloudformation.exceptions import (
@@ -59,7 +60,6 @@ IAM_TYPES = frozenset(
 )
 _NAMED_IAM = {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
-_STACK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 class CloudFormationService:
@@ -94,10 +94,10 @@ class CloudFormationService:
         if body and url:
             raise ValidationError("Specify exactly one of TemplateBody and TemplateUrl.")
         if body:
-            if len(body.encode()) > template.MAX_BODY_BYTES:
+            if len(body.encode()) > TEMPLATE_BODY_MAX_BYTES:
                 raise ValidationError(
                     "1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must "
-                    f"have length less than or equal to {template.MAX_BODY_BYTES}"
+                    f"have length less than or equal to {TEMPLATE_BODY_MAX_BYTES}"
                 )
             return str(body)
         if url:
@@ -123,9 +123,9 @@ class CloudFormationService:
             raise ValidationError(
                 f"S3 error: {error.response.get('Error', {}).get('Message', 'Access Denied')}"
             ) from None
-        body = answer["Body"].read(template.MAX_URL_TEMPLATE_BYTES + 1)
-        if len(body) > template.MAX_URL_TEMPLATE_BYTES:
-            raise ValidationError("Template may not exceed 1000000 bytes in size.")
+        body = answer["Body"].read(TEMPLATE_URL_MAX_BYTES + 1)
+        if len(body) > TEMPLATE_URL_MAX_BYTES:
+            raise ValidationError(f"Template may not exceed {TEMPLATE_URL_MAX_BYTES} bytes in size.")
         return str(body.decode("utf-8", errors="replace"))
 
     def _prepare(self, region: str, params: dict[str, Any], stack: Stack, previous: Stack | None) -> Deployment:
@@ -231,7 +231,7 @@ class CloudFormationService:
 
     @staticmethod
     def _check_name(name: str) -> None:
-        if not name or not name[0].isalpha() or len(name) > 128 or not set(name) <= _STACK_NAME_CHARS:
+        if not STACK_NAME.match(name or ""):
             raise ValidationError(
                 f"1 validation error detected: Value '{name}' at 'stackName' failed to satisfy constraint: Member "
                 "must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"

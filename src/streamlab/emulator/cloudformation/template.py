@@ -58,9 +58,6 @@ _FUNCTION_TAGS = (
     "ValueOfAll",
 )
 
-MAX_BODY_BYTES = 51_200
-MAX_URL_TEMPLATE_BYTES = 1_000_000
-
 
 # SafeLoader with CloudFormation's tags; timestamps are left as strings.
 _TemplateLoader: Any = type("_TemplateLoader", (yaml.SafeLoader,), {})
