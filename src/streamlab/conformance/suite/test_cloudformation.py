@@ -117,9 +117,9 @@ def test_change_sets_create_execute_and_empty_update(
     assert cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
     described = cloudformation.describe_change_set(ChangeSetName=created["Id"])
     assert described["ExecutionStatus"] == "AVAILABLE"
-    assert [(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in described["Changes"]] == [
-        ("Add", "Queue")
-    ]
+    assert [
+        (c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in described["Changes"]
+    ] == [("Add", "Queue")]
     cloudformation.execute_change_set(ChangeSetName=created["Id"])
     _wait(cloudformation, "stack_create_complete", name, backend)
 

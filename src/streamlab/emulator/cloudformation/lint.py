@@ -15,6 +15,8 @@ _LOCK = threading.Lock()
 
 #: E3006: the resource type does not exist (answered as "Unrecognized resource types").
 UNKNOWN_TYPE_RULE = "E3006"
+#: Checked by the service itself, in CloudFormation's own wording (a dependency cycle).
+OWN_RULES = frozenset({"E3004"})
 #: How many findings one error message lists.
 MAX_FINDINGS = 5
 
@@ -34,16 +36,15 @@ def findings(template_text: str, region: str) -> list[Finding]:
     return [
         Finding(match.rule.id, "/".join(str(part) for part in match.path), match.message)
         for match in matches
-        if match.rule.severity == "error"
+        if match.rule.severity == "error" and match.rule.id not in OWN_RULES
     ]
 
 
 def check(template_text: str, region: str) -> None:
     """Raise TemplateError naming what cfn-lint reports as errors."""
     found = findings(template_text, region)
-    unknown = sorted({f.path.split("/")[1] for f in found if f.rule == UNKNOWN_TYPE_RULE and f.path.count("/") >= 1})
-    if unknown:
-        types = [f.message.split("'")[1] for f in found if f.rule == UNKNOWN_TYPE_RULE and "'" in f.message]
+    types = [f.message.split("'")[1] for f in found if f.rule == UNKNOWN_TYPE_RULE and "'" in f.message]
+    if types:
         raise TemplateError(f"Template format error: Unrecognized resource types: [{', '.join(sorted(set(types)))}]")
     if found:
         shown = "; ".join(f"[cfn-lint {f.rule}] {f.path}: {f.message}" for f in found[:MAX_FINDINGS])
