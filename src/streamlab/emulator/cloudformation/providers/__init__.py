@@ -8,6 +8,7 @@ from streamlab.emulator.cloudformation.providers import (
     dynamodb,
     ecr,
     iam,
+    kinesis,
     messaging,
     observability,
     s3,
@@ -17,7 +18,7 @@ from streamlab.emulator.cloudformation.providers.base import Provider, Provision
 
 REGISTRY: dict[str, Provider] = {
     provider.type_name: provider
-    for module in (dynamodb, awslambda, iam, messaging, s3, observability, ssm, ecr, cdk)
+    for module in (dynamodb, awslambda, kinesis, iam, messaging, s3, observability, ssm, ecr, cdk)
     for provider in module.PROVIDERS
 }
 
