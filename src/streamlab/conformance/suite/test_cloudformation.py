@@ -65,7 +65,8 @@ def test_stack_lifecycle_events_and_delete(client: ClientFactory, backend: Backe
     cloudformation, name = client("cloudformation"), _name("cf-life")
     stacks.append(name)
     stack_id = cloudformation.create_stack(StackName=name, TemplateBody=_template(QUEUE))["StackId"]
-    assert stack_id.startswith("arn:aws:cloudformation:") and f":stack/{name}/" in stack_id
+    assert stack_id.startswith("arn:aws:cloudformation:")
+    assert f":stack/{name}/" in stack_id
     _wait(cloudformation, "stack_create_complete", name, backend)
 
     events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]

@@ -40,6 +40,7 @@ from streamlab.emulator.cloudformation.models import (
     StackStore,
     change_set_arn,
     now,
+    parameter_list,
     stack_arn,
 )
 from streamlab.emulator.cloudformation.providers import REGISTRY
@@ -70,19 +71,12 @@ class CloudFormationService:
         self.store = StackStore()
         self._deployer = Deployer(self.store, self._clients.get)
         self._managed_policies = ManagedPolicyMap(lambda: self._clients.get("iam", "us-east-1"))
-        self._threads: list[threading.Thread] = []
 
     # -- running operations -------------------------------------------------------------------
-    def _run(self, name: str, work: Callable[[], None]) -> None:
-        thread = threading.Thread(target=work, name=f"cloudformation-{name}", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
-        thread.start()
-
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait for running stack operations (tests and shutdown)."""
-        for thread in list(self._threads):
-            thread.join(timeout)
+    @staticmethod
+    def _run(name: str, work: Callable[[], None]) -> None:
+        """Run a stack operation on its own thread: the API answers while it proceeds, as AWS's does."""
+        threading.Thread(target=work, name=f"cloudformation-{name}", daemon=True).start()
 
     # -- templates --------------------------------------------------------------------------
     def _template_text(self, region: str, params: dict[str, Any], previous: Stack | None) -> str:
@@ -261,9 +255,7 @@ class CloudFormationService:
             self._check_capabilities(deployment, change_set=False)
             previous = stack.deployment
             assert previous is not None
-            if not self._changes(stack, previous, deployment) and not self._outputs_changed(
-                stack, previous, deployment
-            ):
+            if self._unchanged(stack, previous, deployment):
                 raise ValidationError("No updates are to be performed.")
             self._start_update(stack, previous, deployment)
         return {"StackId": stack.stack_id}
@@ -491,7 +483,7 @@ class CloudFormationService:
             else:
                 assert stack.deployment is not None
                 changes = self._changes(stack, stack.deployment, change_set.deployment)
-                if not changes and not self._outputs_changed(stack, stack.deployment, change_set.deployment):
+                if not changes and self._unchanged(stack, stack.deployment, change_set.deployment):
                     change_set.status, change_set.status_reason = "FAILED", NO_CHANGES
                     return
         except (TemplateError, ValidationError) as error:
@@ -512,11 +504,17 @@ class CloudFormationService:
             for name, resource in active_resources(deployment, evaluator).items()
         }
 
-    def _outputs_changed(self, stack: Stack, previous: Deployment, deployment: Deployment) -> bool:
+    def _unchanged(self, stack: Stack, previous: Deployment, deployment: Deployment) -> bool:
+        """No resource changes, the same outputs and the same parameter values: nothing to do."""
+        if previous.parameters != deployment.parameters or previous.tags != deployment.tags:
+            return False
+        if self._changes(stack, previous, deployment):
+            return False
+
         def outputs(d: Deployment) -> Any:
             return evaluator_for(stack, d, self.store, static=True).resolve(d.processed.get("Outputs") or {})
 
-        return bool(outputs(previous) != outputs(deployment))
+        return bool(outputs(previous) == outputs(deployment))
 
     def _changes(self, stack: Stack, previous: Deployment | None, deployment: Deployment) -> list[dict[str, Any]]:
         before = self._static_resources(stack, previous) if previous else {}
@@ -554,7 +552,7 @@ class CloudFormationService:
         answer = change_set.summary()
         answer.update(
             Changes=change_set.changes,
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in deployment.parameters.items()],
+            Parameters=parameter_list(deployment),
             Capabilities=deployment.capabilities,
             Tags=deployment.tags,
             NotificationARNs=deployment.notification_arns,
