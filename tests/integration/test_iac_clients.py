@@ -224,12 +224,13 @@ def test_cdk_bootstrap_deploy_destroy(
 ) -> None:
     cdk = str(_client(CLIENTS_NODE_BIN / "cdk"))
     _client(CLIENTS_VENV / "bin" / "python3")
-    app = tmp_path / "cdk"
-    shutil.copytree(APPS / "cdk", app)
+    shutil.copytree(APPS, tmp_path / "apps")  # the CDK app deploys the SAM app's handler
+    app = tmp_path / "apps" / "cdk"
     cloudformation = streamlab_client("cloudformation")
     account = streamlab_client("sts").get_caller_identity()["Account"]
 
-    output = sealed(cdk, "bootstrap", f"aws://{account}/{streamlab_region}", "--no-notices", cwd=app)
+    # Outside the app's directory, as the CDK's guide does it: bootstrap then has no app to synthesise.
+    output = sealed(cdk, "bootstrap", f"aws://{account}/{streamlab_region}", "--no-notices", cwd=tmp_path)
     assert "bootstrapped" in output
     toolkit = cloudformation.describe_stacks(StackName="CDKToolkit")["Stacks"][0]
     assert toolkit["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -245,6 +246,7 @@ def test_cdk_bootstrap_deploy_destroy(
     resources = _stack_resources(cloudformation, "CdkOrders")
     assert "AWS::CDK::Metadata" in {kind for kind, _ in resources}
     stack_id = cloudformation.describe_stacks(StackName="CdkOrders")["Stacks"][0]["StackId"]
-    sealed(cdk, "destroy", "CdkOrders", "--force", "--no-notices", cwd=app)
+    # The cloud assembly the last deploy synthesised names the stack; no need to synthesise again.
+    sealed(cdk, "destroy", "CdkOrders", "--app", "cdk.out", "--force", "--no-notices", cwd=app)
     _wait_deleted(cloudformation, stack_id)
     _assert_gone(streamlab_client, resources)

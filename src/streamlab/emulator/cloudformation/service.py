@@ -234,8 +234,7 @@ class CloudFormationService:
     def create_stack(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         name = params["StackName"]
         self._check_name(name)
-        existing = self.store.live(region, name)
-        if existing is not None and existing.status != "REVIEW_IN_PROGRESS":
+        if self.store.live(region, name) is not None:
             raise AlreadyExistsException(f"Stack [{name}] already exists")
         stack = Stack(stack_arn(region, name), name, region, "CREATE_IN_PROGRESS")
         deployment = self._prepare(region, params, stack, None)

@@ -1,13 +1,18 @@
 """A small CDK app: a DynamoDB table whose stream feeds a Python function, which sends each new order to a queue.
 
-``cdk deploy -c greeting=hola`` changes the function's environment.
+The same app as ``../sam`` (whose handler it deploys); ``cdk deploy -c greeting=hola`` changes the
+function's environment.
 """
+
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
+
+HANDLER = Path(__file__).resolve().parent.parent / "sam" / "src"
 
 
 class OrdersStack(cdk.Stack):
@@ -27,7 +32,7 @@ class OrdersStack(cdk.Stack):
             "Processor",
             runtime=lambda_.Runtime.PYTHON_3_11,
             handler="app.handler",
-            code=lambda_.Code.from_asset("handler"),
+            code=lambda_.Code.from_asset(str(HANDLER)),
             environment={"GREETING": greeting, "EVENTS_QUEUE_URL": queue.queue_url},
         )
         queue.grant_send_messages(function)

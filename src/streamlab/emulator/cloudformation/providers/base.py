@@ -113,6 +113,19 @@ def as_json_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def attribute_texts(properties: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    """The named properties as a service's string attributes (SQS, SNS): JSON for documents."""
+    texts = {}
+    for name in names:
+        if name in properties:
+            value = properties[name]
+            if isinstance(value, bool):
+                texts[name] = "true" if value else "false"
+            else:
+                texts[name] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+    return texts
+
+
 def tag_list(value: Any) -> list[dict[str, str]]:
     return [{"Key": str(tag["Key"]), "Value": str(tag["Value"])} for tag in value or []]
 

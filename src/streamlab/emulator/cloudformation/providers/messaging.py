@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from streamlab.emulator.cloudformation.providers.base import (
@@ -11,6 +10,7 @@ from streamlab.emulator.cloudformation.providers.base import (
     ResourceContext,
     as_bool,
     as_json_text,
+    attribute_texts,
     ignore_missing,
     required,
     tag_dict,
@@ -36,16 +36,7 @@ _QUEUE_ATTRIBUTES = (
 
 
 def _queue_attributes(properties: dict[str, Any]) -> dict[str, str]:
-    attributes = {}
-    for key in _QUEUE_ATTRIBUTES:
-        if key in properties:
-            value = properties[key]
-            if isinstance(value, dict | list):
-                value = json.dumps(value)
-            elif isinstance(value, bool):
-                value = "true" if value else "false"
-            attributes[key] = str(value)
-    return attributes
+    return attribute_texts(properties, _QUEUE_ATTRIBUTES)
 
 
 class QueueProvider(Provider):
@@ -177,14 +168,7 @@ _SUBSCRIPTION_ATTRIBUTES = (
 
 
 def _subscription_attributes(properties: dict[str, Any]) -> dict[str, str]:
-    answer = {}
-    for key in _SUBSCRIPTION_ATTRIBUTES:
-        if key in properties:
-            value = properties[key]
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            answer[key] = as_json_text(value) if isinstance(value, dict | list) else str(value)
-    return answer
+    return attribute_texts(properties, _SUBSCRIPTION_ATTRIBUTES)
 
 
 class SubscriptionProvider(Provider):
