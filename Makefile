@@ -15,14 +15,14 @@ $(VENV)/.installed: pyproject.toml
 
 # The real IaC clients of tests/integration/test_iac_clients.py: aws-sam-cli, awscli and aws-cdk-lib in
 # their own virtualenv (their pins fight the project's), the npm aws-cdk CLI in tests/clients/node_modules.
+# uv (a project dependency) installs the virtualenv: seconds where pip takes two minutes.
 CLIENTS_VENV := .venv-clients
 
 clients: $(CLIENTS_VENV)/.installed tests/clients/node_modules/.installed
 
-$(CLIENTS_VENV)/.installed: tests/clients/requirements.txt
-	$(PYTHON) -m venv $(CLIENTS_VENV)
-	$(CLIENTS_VENV)/bin/pip install --quiet --upgrade pip
-	$(CLIENTS_VENV)/bin/pip install --quiet -r tests/clients/requirements.txt
+$(CLIENTS_VENV)/.installed: tests/clients/requirements.txt $(VENV)/.installed
+	$(BIN)/uv venv --quiet --allow-existing --python $(PYTHON) $(CLIENTS_VENV)
+	$(BIN)/uv pip install --quiet --python $(CLIENTS_VENV)/bin/python -r tests/clients/requirements.txt
 	touch $@
 
 tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/package-lock.json
