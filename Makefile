@@ -1,16 +1,19 @@
-# Two targets a newcomer needs: `make demo` and `make test` (see README.md).
+# Two targets a newcomer needs: `make demo` and `make test` (see README.md); `make lint` is what CI
+# and the pre-commit hook check before the tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test clients clean
+LINT_PATHS := src tests handlers loadtests benchmarks
+
+.PHONY: setup demo test lint clients clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench,load,containers]'
+	$(BIN)/pip install --quiet -e '.[test,bench,load,containers,dev]'
 	touch $@
 
 # The real IaC clients of tests/integration/test_iac_clients.py: aws-sam-cli, awscli and aws-cdk-lib in
@@ -34,6 +37,11 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) tests/clients/node_modules .streamlab .pytest_cache
