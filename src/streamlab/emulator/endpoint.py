@@ -56,7 +56,7 @@ class EmbeddedEndpoint:
         self._server: HTTPServer = make_server(self._route, host, port, kind=server)
         self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
         self.cloudformation = CloudFormationService(endpoint_url=lambda: self.url)
-        self.gateway = Gateway(self.lambda_service, CloudFormationApi(self.cloudformation))
+        self.gateway = Gateway(self.lambda_service, cloudformation_app=CloudFormationApi(self.cloudformation))
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
         # Streams are read from moto in-process (MotoStreamReader: a GetRecords over HTTP costs

@@ -57,7 +57,7 @@ DYNAMODB_WRITES = frozenset(
 class Gateway:
     """Routes each request to the Lambda service or to moto, and serves the health check."""
 
-    def __init__(self, lambda_app: WSGIApp, cloudformation_app: WSGIApp | None = None) -> None:
+    def __init__(self, lambda_app: WSGIApp, *, cloudformation_app: WSGIApp | None = None) -> None:
         self._lambda_app = lambda_app
         self._cloudformation_app = cloudformation_app
         self._moto_app = moto_dispatch.CachedDispatcher()
