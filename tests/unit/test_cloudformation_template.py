@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -164,3 +165,19 @@ def test_parameter_errors_use_cloudformations_wording(given: dict[str, str | Non
     with pytest.raises(ValidationError) as error:
         parameters.resolve(declared, given, {}, _ssm)
     assert str(error.value) == message
+
+
+def test_linting_a_sam_template_leaves_the_process_region_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cfn-lint sets AWS_DEFAULT_REGION process-wide when it transforms SAM; the endpoint's process keeps its own."""
+    from streamlab.emulator.cloudformation import lint
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    body = (
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: python3.12, Handler: index.handler, InlineCode: 'def handler(e, c): pass'}\n"
+    )
+    assert lint.findings(body, "ap-south-1") == []
+    assert os.environ["AWS_DEFAULT_REGION"] == "eu-central-1"
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    lint.findings(body, "ap-south-1")
+    assert "AWS_DEFAULT_REGION" not in os.environ

@@ -22,6 +22,7 @@ from streamlab.emulator.cloudformation.intrinsics import Evaluator
 from streamlab.emulator.cloudformation.models import Deployment, Stack, StackResource, StackStore, now
 from streamlab.emulator.cloudformation.providers import REGISTRY, Provider, Provisioned, ResourceContext
 from streamlab.emulator.cloudformation.providers.base import ClientFactory
+from streamlab.errors import StreamlabError
 
 log = logging.getLogger(__name__)
 
@@ -446,7 +447,9 @@ class Deployer:
         return ok
 
 
-class _ResourceError(Exception):
+class _ResourceError(StreamlabError):
+    """A resource failed; the operation rolls back with ``reason``."""
+
     def __init__(self, logical_id: str, reason: str) -> None:
         super().__init__(reason)
         self.logical_id = logical_id

@@ -6,7 +6,10 @@ an unknown resource type gets CloudFormation's own wording.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from streamlab.emulator.cloudformation.exceptions import TemplateError
@@ -31,13 +34,26 @@ class Finding:
 def findings(template_text: str, region: str) -> list[Finding]:
     from cfnlint.api import ManualArgs, lint
 
-    with _LOCK:
+    with _LOCK, _environment_kept("AWS_DEFAULT_REGION"):
+        # cfn-lint sets AWS_DEFAULT_REGION for the whole process when it transforms a SAM template.
         matches = lint(template_text, config=ManualArgs(regions=[region]))
     return [
         Finding(match.rule.id, "/".join(str(part) for part in match.path), match.message)
         for match in matches
         if match.rule.severity == "error" and match.rule.id not in OWN_RULES
     ]
+
+
+@contextmanager
+def _environment_kept(name: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def check(template_text: str, region: str) -> None:
