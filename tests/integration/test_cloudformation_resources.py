@@ -274,8 +274,9 @@ Resources:
       Environment: {Variables: {WORD: !Ref Word}}
       InlineCode: |
         import os
+        import greeting  # from the layer: python/greeting.py, on the path as Lambda mounts it
         def handler(event, context):
-            return os.environ["WORD"]
+            return os.environ["WORD"] + "-" + greeting.WORD + "MARK"
   Topic:
     Type: AWS::SNS::Topic
   TopicMayInvoke:
@@ -308,7 +309,8 @@ def test_lambda_versions_aliases_permissions_layers_and_invoke_config(
 ) -> None:
     """SAM's AutoPublishAlias (Lambda::Version + Lambda::Alias), a Lambda::Permission on the alias, a
     Lambda::LayerVersion from S3 and a Lambda::EventInvokeConfig, each read back through the Lambda
-    API; an update that changes the function publishes a new version and moves the alias."""
+    API; an update that changes the function's code publishes a new version and moves the alias (SAM
+    names the version after a hash of the code, so a new version needs new code)."""
     lambda_client = streamlab_client("lambda")
     if not _lambda_api_has_versions(lambda_client):
         pytest.skip("the Lambda service has no versions, aliases, permissions or layers yet (issue 13, item 4)")
@@ -320,7 +322,7 @@ def test_lambda_versions_aliases_permissions_layers_and_invoke_config(
         parameters = [{"ParameterKey": "Bucket", "ParameterValue": bucket}]
         cloudformation.create_stack(
             StackName=stack_name,
-            TemplateBody=LAMBDA_RESOURCES_TEMPLATE,
+            TemplateBody=LAMBDA_RESOURCES_TEMPLATE.replace("MARK", "!"),
             Parameters=parameters,
             Capabilities=capabilities,
         )
@@ -330,7 +332,7 @@ def test_lambda_versions_aliases_permissions_layers_and_invoke_config(
         alias = lambda_client.get_alias(FunctionName=function, Name="live")
         assert alias["FunctionVersion"] == "1"
         answer = lambda_client.invoke(FunctionName=function, Qualifier="live", Payload=b"{}")
-        assert json.loads(answer["Payload"].read()) == "one"
+        assert json.loads(answer["Payload"].read()) == "one-layered!"
         policy = json.loads(lambda_client.get_policy(FunctionName=function, Qualifier="live")["Policy"])
         assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "sns.amazonaws.com"}]
         layer_arn = outputs["Layer"]
@@ -341,17 +343,16 @@ def test_lambda_versions_aliases_permissions_layers_and_invoke_config(
         invoke_config = lambda_client.get_function_event_invoke_config(FunctionName=function, Qualifier="$LATEST")
         assert invoke_config["MaximumRetryAttempts"] == 1
 
-        parameters.append({"ParameterKey": "Word", "ParameterValue": "two"})
         cloudformation.update_stack(
             StackName=stack_name,
-            TemplateBody=LAMBDA_RESOURCES_TEMPLATE,
+            TemplateBody=LAMBDA_RESOURCES_TEMPLATE.replace("MARK", "?"),
             Parameters=parameters,
             Capabilities=capabilities,
         )
         _wait(cloudformation, "stack_update_complete", stack_name)
         assert lambda_client.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "2"
         answer = lambda_client.invoke(FunctionName=function, Qualifier="live", Payload=b"{}")
-        assert json.loads(answer["Payload"].read()) == "two"
+        assert json.loads(answer["Payload"].read()) == "one-layered?"
 
         cloudformation.delete_stack(StackName=stack_name)
         _wait(cloudformation, "stack_delete_complete", stack_name)

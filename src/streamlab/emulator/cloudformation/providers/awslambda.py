@@ -313,8 +313,10 @@ class LayerVersionProvider(Provider):
 
     def delete(self, context: ResourceContext, physical_id: str, properties: dict[str, Any]) -> None:
         client = context.client("lambda")
+        # arn:aws:lambda:<region>:<account>:layer:<name>:<version>
         layer_arn, _, version = physical_id.rpartition(":")
-        ignore_missing(lambda: client.delete_layer_version(LayerName=layer_arn, VersionNumber=int(version)))
+        name = layer_arn.rpartition(":")[2]
+        ignore_missing(client.delete_layer_version, LayerName=name, VersionNumber=int(version))
 
 
 class EventInvokeConfigProvider(Provider):
