@@ -277,15 +277,20 @@ Resources:
         import greeting  # from the layer: python/greeting.py, on the path as Lambda mounts it
         def handler(event, context):
             return os.environ["WORD"] + "-" + greeting.WORD + "MARK"
+      Events:
+        Notices:
+          Type: SNS
+          Properties: {Topic: !Ref Topic}
+        Uploads:
+          Type: S3
+          Properties:
+            Bucket: !Ref Uploads
+            Events: s3:ObjectCreated:*
+            Filter: {S3Key: {Rules: [{Name: prefix, Value: in/}]}}
   Topic:
     Type: AWS::SNS::Topic
-  TopicMayInvoke:
-    Type: AWS::Lambda::Permission
-    Properties:
-      FunctionName: !Ref Speaker.Alias
-      Action: lambda:InvokeFunction
-      Principal: sns.amazonaws.com
-      SourceArn: !Ref Topic
+  Uploads:
+    Type: AWS::S3::Bucket
   Failures:
     Type: AWS::SQS::Queue
   AsyncConfig:
@@ -298,6 +303,8 @@ Resources:
 Outputs:
   Function: {Value: !Ref Speaker}
   Layer: {Value: !Ref Greeting}
+  Topic: {Value: !Ref Topic}
+  Uploads: {Value: !Ref Uploads}
 """
 
 
@@ -307,7 +314,8 @@ def test_lambda_versions_aliases_permissions_layers_and_invoke_config(
     streamlab_client: Callable[..., Any],
     streamlab_unique_name: Callable[[str], str],
 ) -> None:
-    """SAM's AutoPublishAlias (Lambda::Version + Lambda::Alias), a Lambda::Permission on the alias, a
+    """SAM's AutoPublishAlias (Lambda::Version + Lambda::Alias), SNS and S3 events on the alias (an SNS
+    subscription, a bucket notification and a Lambda::Permission each), a
     Lambda::LayerVersion from S3 and a Lambda::EventInvokeConfig, each read back through the Lambda
     API; an update that changes the function's code publishes a new version and moves the alias (SAM
     names the version after a hash of the code, so a new version needs new code)."""
@@ -334,7 +342,15 @@ def test_lambda_versions_aliases_permissions_layers_and_invoke_config(
         answer = lambda_client.invoke(FunctionName=function, Qualifier="live", Payload=b"{}")
         assert json.loads(answer["Payload"].read()) == "one-layered!"
         policy = json.loads(lambda_client.get_policy(FunctionName=function, Qualifier="live")["Policy"])
-        assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "sns.amazonaws.com"}]
+        principals = sorted(statement["Principal"]["Service"] for statement in policy["Statement"])
+        assert principals == ["s3.amazonaws.com", "sns.amazonaws.com"]  # SAM's SNS and S3 events
+        subscriptions = streamlab_client("sns").list_subscriptions_by_topic(TopicArn=outputs["Topic"])
+        assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [
+            ("lambda", alias["AliasArn"])
+        ]
+        notifications = s3.get_bucket_notification_configuration(Bucket=outputs["Uploads"])
+        [upload] = notifications["LambdaFunctionConfigurations"]
+        assert (upload["LambdaFunctionArn"], upload["Events"]) == (alias["AliasArn"], ["s3:ObjectCreated:*"])
         layer_arn = outputs["Layer"]
         assert lambda_client.get_layer_version_by_arn(Arn=layer_arn)["CompatibleRuntimes"] == ["python3.12"]
         assert [

@@ -41,11 +41,36 @@ def _configure(client: Any, name: str, old: dict[str, Any], new: dict[str, Any])
             client.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
         else:
             client.delete_bucket_lifecycle(Bucket=name)
+    if old.get("NotificationConfiguration") != new.get("NotificationConfiguration"):
+        client.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration=_notifications(new.get("NotificationConfiguration") or {})
+        )
     if old.get("Tags") != new.get("Tags"):
         if new.get("Tags"):
             client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(new["Tags"])})
         else:
             client.delete_bucket_tagging(Bucket=name)
+
+
+#: CloudFormation's notification lists -> (S3's list, S3's target key, CloudFormation's target key).
+_NOTIFICATIONS = {
+    "LambdaConfigurations": ("LambdaFunctionConfigurations", "LambdaFunctionArn", "Function"),
+    "QueueConfigurations": ("QueueConfigurations", "QueueArn", "Queue"),
+    "TopicConfigurations": ("TopicConfigurations", "TopicArn", "Topic"),
+}
+
+
+def _notifications(configuration: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's NotificationConfiguration in S3's shape (one Event each, S3Key filter rules)."""
+    answer: dict[str, Any] = {}
+    for key, (s3_key, target_key, cfn_target) in _NOTIFICATIONS.items():
+        for item in configuration.get(key) or []:
+            entry: dict[str, Any] = {target_key: item[cfn_target], "Events": [item["Event"]]}
+            rules = ((item.get("Filter") or {}).get("S3Key") or {}).get("Rules")
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
+            answer.setdefault(s3_key, []).append(entry)
+    return answer
 
 
 def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
