@@ -437,6 +437,14 @@ class EventSourceMappingStore:
         self._schedule_settle(mapping_uuid)
         return result
 
+    def set_tags(self, mapping_uuid: str, tags: dict[str, str]) -> None:
+        """TagResource / UntagResource on the mapping's ARN (tags change nothing the engine runs)."""
+        with self._lock:
+            mapping = self._mappings.get(mapping_uuid)
+            if mapping is None:
+                raise ResourceNotFoundException("The resource you requested does not exist.")
+            mapping.tags = dict(tags)
+
     # -- writes (the polling engine) ----------------------------------------------------
     def set_state(self, mapping_uuid: str, state: str, reason: str | None = None) -> None:
         """Set ``State`` (and ``StateTransitionReason``); state ``Deleted`` removes the mapping."""
