@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from streamlab.aws_rules import PYTHON_RUNTIMES
 from tests.integration.lambda_support import ECHO, ROLE, zip_source
 
 ACCOUNT = "123456789012"
@@ -142,7 +143,7 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
 @pytest.mark.parametrize(
     ("overrides", "expected_text"),
     [
-        ({"Runtime": "nodejs20.x"}, "python3.9, python3.10, python3.11, python3.12, python3.13"),
+        ({"Runtime": "nodejs20.x"}, ", ".join(PYTHON_RUNTIMES)),
         ({"Runtime": "python2.7"}, "Supported runtimes"),
         ({"Handler": "app handler"}, "Handler"),
         ({"Code": {"ZipFile": b"this is not a zip"}}, "Could not unzip uploaded file"),

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from streamlab.emulator.awslambda.exceptions import LambdaError, TooManyRequestsException
-from streamlab.emulator.awslambda.invoke import InvokeResult, Invoker, check_payload_size
+from streamlab.emulator.awslambda.invoke import Invoker, InvokeResult, check_payload_size
 from streamlab.emulator.awslambda.models import LATEST, FunctionConfig, function_arn
 from streamlab.emulator.endpoint_clients import EndpointClients
 

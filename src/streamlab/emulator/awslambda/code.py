@@ -66,13 +66,14 @@ def fetch_from_s3(
     if version:
         options["VersionId"] = version
     try:
-        return client.get_object(**options)["Body"].read()
+        data: bytes = client.get_object(**options)["Body"].read()
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", str(error))
         raise InvalidParameterValueException(
             f"Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
         ) from None
+    return data
 
 
 def zip_from_source(

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 MEMORY_SAMPLE_INTERVAL_S = 0.25
 
-_SIGNAL_TEXT = {
+_SIGNAL_TEXT: dict[int, str] = {
     signal.SIGKILL: "killed",
     signal.SIGSEGV: "segmentation fault",
     signal.SIGABRT: "aborted",
@@ -379,6 +379,7 @@ def _decode(line: bytes) -> str:
 
 def _error_type_of(body: bytes) -> str | None:
     try:
-        return json.loads(body).get("errorType")
+        error_type = json.loads(body).get("errorType")
     except (ValueError, AttributeError):
         return None
+    return error_type if isinstance(error_type, str) else None

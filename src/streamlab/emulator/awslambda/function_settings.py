@@ -151,7 +151,7 @@ class FunctionSettings:
             return {"Policy": json.dumps(policy.document()), "RevisionId": policy.revision_id}
 
     def _policy_target(self, region: str, reference: str, qualifier: str | None) -> Target:
-        name, ref_qualifier, _ = parse_function_ref(reference)
+        _, ref_qualifier, _ = parse_function_ref(reference)
         qualifier = merge_qualifier(ref_qualifier, qualifier)
         if qualifier == LATEST:
             raise InvalidParameterValueException("We currently do not support adding policies for $LATEST.")

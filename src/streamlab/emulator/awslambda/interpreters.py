@@ -13,7 +13,8 @@ minor version:
 
 Every candidate is run once (``-c "print version"``) so a stale shim or a broken path is never
 believed, must satisfy the ``Requires-Python`` of the runtime's packages (awslambdaric,
-boto3...), and gets the compiled ones built for it (see ``runtime_packages.py``). When none is found the function still runs, on the endpoint's interpreter, and
+boto3...), and gets the compiled ones built for it (see ``runtime_packages.py``). When none is
+found the function still runs, on the endpoint's interpreter, and
 :class:`RuntimeInterpreter` carries the plain sentence that says so: CreateFunction reports it
 (``RuntimeVersionConfig.Error``) and every ``INIT_START`` line repeats it.
 """
@@ -32,19 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamlab.aws_rules import PYTHON_RUNTIMES, runtime_python_version
+from streamlab.errors import StreamlabError
 
 log = logging.getLogger(__name__)
 
 #: Environment variable naming interpreters: ``python3.12=/opt/py312/bin/python3,python3.13=...``.
 INTERPRETERS_ENV = "STREAMLAB_LAMBDA_PYTHONS"
-#: Where interpreters are looked for, in order (``named`` always comes first).
-SEARCH_SOURCES = ("endpoint", "PATH", "pyenv", "uv")
+#: Where interpreters are looked for beyond the named ones and the endpoint's own, in order.
+SEARCH_SOURCES = ("PATH", "pyenv", "uv")
 PROBE_TIMEOUT_S = 15.0
 _PROBE = "import platform, sys; print(platform.python_version(), sys.implementation.name, sys.executable)"
 _VERSION_DIR = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-class InterpreterConfigError(ValueError):
+class InterpreterConfigError(StreamlabError, ValueError):
     """A ``runtime=path`` setting that cannot be understood."""
 
 
@@ -118,10 +120,11 @@ class RuntimeInterpreter:
 
 @dataclass(frozen=True)
 class InterpreterSearch:
-    """Where to look. ``named`` maps a runtime to a path; ``sources`` is a subset of SEARCH_SOURCES."""
+    """Where to look. ``named`` maps a runtime to a path (tried first); ``sources`` are tried in
+    order: ``endpoint`` (streamlab's own interpreter) and any of SEARCH_SOURCES."""
 
     named: Mapping[str, str] = field(default_factory=dict)
-    sources: tuple[str, ...] = SEARCH_SOURCES
+    sources: tuple[str, ...] = ("endpoint", *SEARCH_SOURCES)
     path: str | None = None  # the PATH searched; None: this process's
     pyenv_root: Path | None = None  # None: $PYENV_ROOT, else ~/.pyenv
     uv_binary: str | None = None  # None: the uv installed with streamlab, if any
@@ -256,7 +259,7 @@ class InterpreterDirectory:
             return _pyenv_candidates(self.search.pyenv_root, wanted)
         if source == "uv":
             return _uv_candidates(self.search.uv_binary, wanted)
-        raise InterpreterConfigError(f"unknown interpreter source {source!r}; expected one of {SEARCH_SOURCES}")
+        raise InterpreterConfigError(f"unknown interpreter source {source!r}; expected endpoint or {SEARCH_SOURCES}")
 
 
 def _this_version() -> str:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from streamlab.errors import StreamlabError
+
 log = logging.getLogger(__name__)
 
 #: What AWS's Python runtime puts after the task root: the runtime interface client and the SDK.
@@ -104,7 +106,7 @@ def compiled_distributions(packages: tuple[str, ...]) -> list[str]:
     return [f"{name}=={version}" for name, version in sorted(found.items())]
 
 
-class OverlayError(RuntimeError):
+class OverlayError(StreamlabError, RuntimeError):
     """The compiled runtime packages could not be installed for an interpreter."""
 
 
