@@ -13,14 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.aws_rules import PYTHON_RUNTIMES
-from tests.integration.lambda_support import ECHO, ROLE, zip_source
+from tests.integration.lambda_support import ECHO, ROLE, error_of, zip_source
 
 ACCOUNT = "123456789012"
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
 
 
 def test_create_function_answers_pending_then_waiters_see_active(

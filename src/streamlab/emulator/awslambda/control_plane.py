@@ -504,14 +504,14 @@ class FunctionsControlPlane:
     def _publish(self, function: Function, description: str | None) -> FunctionConfig:
         """A new version of $LATEST, or the latest version when nothing changed since; caller holds the lock."""
         latest = function.latest_published()
-        if latest is not None and latest.same_content(function.config):
+        if latest is not None and latest.published_from == function.config.revision_id:
             return latest
         version = str(function.next_version)
         function.next_version += 1
-        published = function.config.published_as(version, description)
-        function.versions[version] = published
         # Publishing gives $LATEST a new RevisionId too (snapshot test_version_lifecycle), same code and generation.
         function.config = dataclasses.replace(function.config, revision_id=new_revision())
+        published = function.config.published_as(version, description, function.config.revision_id)
+        function.versions[version] = published
         return published
 
     def list_versions(self, region: str, reference: str) -> list[dict[str, Any]]:

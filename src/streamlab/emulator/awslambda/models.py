@@ -69,25 +69,6 @@ class AttachedLayer:
     directory: Path
 
 
-#: FunctionConfig fields that make a revision different for PublishVersion (AWS publishes a new
-#: version only when code or configuration changed since the last one).
-_PUBLISHED_FIELDS = (
-    "runtime",
-    "handler",
-    "role",
-    "description",
-    "timeout",
-    "memory_size",
-    "environment",
-    "architectures",
-    "ephemeral_storage",
-    "tracing_mode",
-    "log_format",
-    "log_group",
-    "layers",
-)
-
-
 @dataclass(frozen=True)
 class FunctionConfig:
     """One revision of a function: what environments of this snapshot run with."""
@@ -115,6 +96,9 @@ class FunctionConfig:
     opt_directory: Path | None = None
     revision_id: str = field(default_factory=new_revision)
     last_modified: float = field(default_factory=time.time)
+    #: For a published version: the $LATEST revision it was published as. PublishVersion makes no
+    #: new version while $LATEST is still that revision (AWS: nothing changed since the last one).
+    published_from: str | None = None
 
     @property
     def arn(self) -> str:
@@ -132,18 +116,12 @@ class FunctionConfig:
         changes.setdefault("last_modified", time.time())
         return dataclasses.replace(self, **changes)
 
-    def published_as(self, version: str, description: str | None) -> FunctionConfig:
+    def published_as(self, version: str, description: str | None, latest_revision: str) -> FunctionConfig:
         """The immutable copy PublishVersion stores (same code, its own revision id)."""
-        changes: dict[str, Any] = {"version": version, "revision_id": new_revision()}
+        changes: dict[str, Any] = {"version": version, "revision_id": new_revision(), "published_from": latest_revision}
         if description is not None:
             changes["description"] = description
         return dataclasses.replace(self, **changes)
-
-    def same_content(self, other: FunctionConfig) -> bool:
-        """Same code and configuration (what decides whether PublishVersion makes a new version)."""
-        return self.code.sha256 == other.code.sha256 and all(
-            getattr(self, name) == getattr(other, name) for name in _PUBLISHED_FIELDS if name != "description"
-        )
 
 
 @dataclass
