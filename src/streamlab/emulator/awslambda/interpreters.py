@@ -253,8 +253,7 @@ class InterpreterDirectory:
         if source == "endpoint":
             return [self.endpoint.path] if self.endpoint.minor == wanted else []
         if source == "PATH":
-            found = shutil.which(f"python{wanted}", path=self.search.path)
-            return [found] if found else []
+            return _path_candidates(self.search.path, f"python{wanted}")
         if source == "pyenv":
             return _pyenv_candidates(self.search.pyenv_root, wanted)
         if source == "uv":
@@ -268,6 +267,13 @@ def _this_version() -> str:
 
 def _with_source(interpreter: Interpreter, source: str) -> Interpreter:
     return Interpreter(interpreter.path, interpreter.version, interpreter.implementation, source)
+
+
+def _path_candidates(path: str | None, name: str) -> list[str]:
+    """Every ``name`` on ``path``, in order (``which -a``): a stale shim first must not hide a real one."""
+    directories = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
+    found = (shutil.which(name, path=directory) for directory in directories if directory)
+    return list(dict.fromkeys(candidate for candidate in found if candidate))
 
 
 def _pyenv_candidates(root: Path | None, wanted: str) -> list[str]:
