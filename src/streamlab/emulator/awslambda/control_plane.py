@@ -200,7 +200,7 @@ def validate_tags(tags: Any, existing: dict[str, str] | None = None) -> dict[str
     return dict(tags)
 
 
-def _check_revision(current: str, revision_id: Any, api: str = "GetFunction/GetAlias") -> None:
+def check_revision(current: str, revision_id: Any, api: str = "GetFunction/GetAlias") -> None:
     if revision_id and revision_id != current:
         raise PreconditionFailedException(
             "The Revision Id provided does not match the latest Revision Id. "
@@ -386,7 +386,7 @@ class FunctionsControlPlane:
 
     def update_code(self, region: str, reference: str, request: dict[str, Any]) -> dict[str, Any]:
         function = self.function(region, reference)
-        _check_revision(function.config.revision_id, request.get("RevisionId"))
+        check_revision(function.config.revision_id, request.get("RevisionId"))
         if request.get("ImageUri"):
             raise InvalidParameterValueException("Only PackageType Zip is supported by streamlab's Lambda service.")
         code = self._code_from(function.region, function.name, request)
@@ -411,7 +411,7 @@ class FunctionsControlPlane:
 
     def update_configuration(self, region: str, reference: str, request: dict[str, Any]) -> dict[str, Any]:
         function = self.function(region, reference)
-        _check_revision(function.config.revision_id, request.get("RevisionId"))
+        check_revision(function.config.revision_id, request.get("RevisionId"))
         changes: dict[str, Any] = {}
         if "Runtime" in request:
             changes["runtime"] = _validate_runtime(request["Runtime"])
@@ -491,7 +491,7 @@ class FunctionsControlPlane:
         function = self.function(region, reference)
         with self.store.lock:
             config = function.config
-            _check_revision(config.revision_id, request.get("RevisionId"))
+            check_revision(config.revision_id, request.get("RevisionId"))
             sha = request.get("CodeSha256")
             if sha and sha != config.code.sha256:
                 raise InvalidParameterValueException(
@@ -540,7 +540,7 @@ class FunctionsControlPlane:
         function = self.function(region, reference)
         with self.store.lock:
             alias = self._alias(function, name, "Alias not found")
-            _check_revision(alias.revision_id, request.get("RevisionId"))
+            check_revision(alias.revision_id, request.get("RevisionId"))
             version = alias.function_version
             if "FunctionVersion" in request:
                 version = self._alias_version(function, request["FunctionVersion"])

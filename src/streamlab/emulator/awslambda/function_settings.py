@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from streamlab.emulator.awslambda.control_plane import (
     FunctionsControlPlane,
     Target,
-    _check_revision,
+    check_revision,
     merge_qualifier,
     parse_function_ref,
     validate_tags,
@@ -105,7 +105,7 @@ class FunctionSettings:
         function, key = target.function, target.qualifier or ""
         with self._lock:
             policy = function.policies.get(key)
-            _check_revision(policy.revision_id if policy else "", request.get("RevisionId"), "GetPolicy")
+            check_revision(policy.revision_id if policy else "", request.get("RevisionId"), "GetPolicy")
             if policy is not None and any(s["Sid"] == statement["Sid"] for s in policy.statements):
                 raise ResourceConflictException(
                     f"The statement id ({statement['Sid']}) provided already exists. Please provide a new statement "
@@ -129,7 +129,7 @@ class FunctionSettings:
             policy = function.policies.get(target.qualifier or "")
             if policy is None:
                 raise ResourceNotFoundException("No policy is associated with the given resource.")
-            _check_revision(policy.revision_id, revision_id, "GetPolicy")
+            check_revision(policy.revision_id, revision_id, "GetPolicy")
             kept = [s for s in policy.statements if s["Sid"] != statement_id]
             if len(kept) == len(policy.statements):
                 raise ResourceNotFoundException(f"Statement {statement_id} is not found in resource policy.")
