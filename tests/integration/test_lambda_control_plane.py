@@ -140,6 +140,7 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
     [
         ({"Runtime": "nodejs20.x"}, ", ".join(PYTHON_RUNTIMES)),
         ({"Runtime": "python2.7"}, "Supported runtimes"),
+        ({"Runtime": "python3.9"}, "Supported runtimes"),
         ({"Handler": "app handler"}, "Handler"),
         ({"Code": {"ZipFile": b"this is not a zip"}}, "Could not unzip uploaded file"),
         ({"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}}, "Reserved keys used in this request: AWS_REGION"),
@@ -148,6 +149,7 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
     ids=[
         "unsupported-runtime",
         "unknown-runtime",
+        "deprecated-runtime",
         "bad-handler",
         "bad-zip",
         "reserved-variable",

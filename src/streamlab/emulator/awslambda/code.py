@@ -66,14 +66,14 @@ def fetch_from_s3(
     if version:
         options["VersionId"] = version
     try:
-        data: bytes = client.get_object(**options)["Body"].read()
+        body: bytes = client.get_object(**options)["Body"].read()
+        return body
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", str(error))
         raise InvalidParameterValueException(
             f"Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
         ) from None
-    return data
 
 
 def zip_from_source(

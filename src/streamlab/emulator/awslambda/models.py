@@ -20,10 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streamlab.aws_rules import ACCOUNT_ID, DEFAULT_REGION
+from streamlab.aws_rules import ACCOUNT_ID
 from streamlab.emulator.awslambda.interpreters import RuntimeInterpreter
-
-__all__ = ["ACCOUNT_ID", "DEFAULT_REGION", "LATEST"]
 
 LATEST = "$LATEST"
 
