@@ -6,15 +6,19 @@ Functions are built in-test from inline handler source, so each test shows the c
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 import zipfile
 from collections.abc import Callable
+from typing import Any
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=30)
 
 ECHO = """
@@ -45,3 +49,26 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]
     """(code, HTTP status, message) of a ClientError."""
     response = excinfo.value.response
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+
+
+def payload_of(response: dict[str, Any]) -> Any:
+    """The JSON an Invoke answered."""
+    return json.loads(response["Payload"].read())
+
+
+def arn(region: str, name: str, qualifier: str | None = None) -> str:
+    """A function's ARN in moto's account, qualified when ``qualifier`` is given."""
+    base = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+    return f"{base}:{qualifier}" if qualifier else base
+
+
+def local_client(endpoint_url: str, service: str) -> Any:
+    """A boto3 client on an endpoint a test started itself (dummy credentials, no retries)."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=NO_RETRIES,
+    )

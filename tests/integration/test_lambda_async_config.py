@@ -16,9 +16,7 @@ import pytest
 from botocore.config import Config
 
 from streamlab.testing import eventually
-from tests.integration.lambda_support import ECHO, error_of
-
-ACCOUNT = "123456789012"
+from tests.integration.lambda_support import ECHO, arn, error_of
 
 FAILS_AND_COUNTS = """
 import os
@@ -28,11 +26,6 @@ def handler(event, context):
         raise RuntimeError("asked to fail")
     return {"ok": event}
 """
-
-
-def arn(region: str, name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
-    return f"{base}:{qualifier}" if qualifier else base
 
 
 def test_event_invoke_config_lifecycle(

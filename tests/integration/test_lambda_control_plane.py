@@ -13,9 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.aws_rules import PYTHON_RUNTIMES
-from tests.integration.lambda_support import ECHO, ROLE, error_of, zip_source
-
-ACCOUNT = "123456789012"
+from tests.integration.lambda_support import ACCOUNT, ECHO, ROLE, error_of, zip_source
 
 
 def test_create_function_answers_pending_then_waiters_see_active(

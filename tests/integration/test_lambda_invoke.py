@@ -13,7 +13,7 @@ import pytest
 
 from streamlab.aws_rules import PYTHON_RUNTIMES
 from streamlab.testing import eventually
-from tests.integration.lambda_support import ECHO
+from tests.integration.lambda_support import ECHO, payload_of
 
 COUNTER = """
 import os
@@ -35,10 +35,6 @@ def handler(event, context):
     time.sleep(event.get("sleep", 0))
     return {"invocations": invocations, "pid": os.getpid()}
 """
-
-
-def payload_of(response: dict[str, Any]) -> Any:
-    return json.loads(response["Payload"].read())
 
 
 def test_request_response_returns_the_handler_result(lambda_client: Any, make_function: Callable[..., str]) -> None:

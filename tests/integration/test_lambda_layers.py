@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.lambda_support import error_of, zip_source
-
-ACCOUNT = "123456789012"
+from tests.integration.lambda_support import ACCOUNT, error_of, zip_source
 
 USES_LAYERS = """
 import os, shutil, sys

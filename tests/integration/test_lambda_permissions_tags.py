@@ -13,14 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.lambda_support import ECHO, error_of
-
-ACCOUNT = "123456789012"
-
-
-def arn(region: str, name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
-    return f"{base}:{qualifier}" if qualifier else base
+from tests.integration.lambda_support import ACCOUNT, ECHO, arn, error_of
 
 
 def test_permission_lifecycle_and_statement_shapes(

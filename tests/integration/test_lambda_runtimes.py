@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from streamlab.aws_rules import PYTHON_RUNTIMES
 from streamlab.emulator.awslambda.interpreters import InterpreterDirectory, InterpreterSearch
 from streamlab.emulator.endpoint import EmbeddedEndpoint
-from tests.integration.lambda_support import NO_RETRIES, ROLE, zip_source
+from tests.integration.lambda_support import ROLE, local_client, zip_source
 
 THIS_PYTHON = platform.python_version()
 THIS_RUNTIME = f"python{sys.version_info[0]}.{sys.version_info[1]}"
@@ -51,17 +50,7 @@ def start_endpoint(streamlab_in_process: bool) -> Iterator[Callable[..., Callabl
         endpoint = EmbeddedEndpoint(port=0, **kwargs).start()
         started.append(endpoint)
 
-        def client(service: str) -> Any:
-            return boto3.client(
-                service,
-                endpoint_url=endpoint.url,
-                region_name="us-east-1",
-                aws_access_key_id="test",
-                aws_secret_access_key="test",
-                config=NO_RETRIES,
-            )
-
-        return client
+        return lambda service: local_client(endpoint.url, service)
 
     yield start
     for endpoint in started:

@@ -17,9 +17,7 @@ from typing import Any
 import pytest
 
 from streamlab.testing import eventually
-from tests.integration.lambda_support import ROLE, error_of, zip_source
-
-ACCOUNT = "123456789012"
+from tests.integration.lambda_support import ROLE, arn, error_of, payload_of, zip_source
 
 #: Reports which version ran and under which ARN it was invoked.
 WHO_AM_I = """
@@ -32,15 +30,6 @@ def handler(event, context):
         "label": os.environ.get("LABEL", ""),
     }
 """
-
-
-def payload_of(response: dict[str, Any]) -> Any:
-    return json.loads(response["Payload"].read())
-
-
-def arn(region: str, name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
-    return f"{base}:{qualifier}" if qualifier else base
 
 
 def test_publish_version_snapshots_latest_and_invoke_runs_each_version(

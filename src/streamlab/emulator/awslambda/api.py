@@ -31,7 +31,7 @@ from streamlab.emulator.awslambda.exceptions import (
     LambdaError,
     ServiceException,
     UnknownOperationException,
-    ValidationException,
+    constraint_violation,
 )
 from streamlab.emulator.awslambda.invoke import InvokeResult
 from streamlab.emulator.awslambda.layers import LayerVersion, check_compatible_architecture, check_compatible_runtime
@@ -324,10 +324,7 @@ class LambdaApi:
     def list_functions(self, request: Request) -> Response:
         version = request.arg("FunctionVersion")
         if version not in (None, "ALL"):
-            raise ValidationException(
-                f"1 validation error detected: Value '{version}' at 'functionVersion' failed to satisfy constraint: "
-                "Member must satisfy enum value set: [ALL]"
-            )
+            raise constraint_violation("functionVersion", version, "Member must satisfy enum value set: [ALL]")
         functions = self.functions.list_functions(request.region, all_versions=version == "ALL")
         return _page(request, functions, "Functions", 50)
 
@@ -463,10 +460,7 @@ class LambdaApi:
     def untag_resource(self, request: Request) -> Response:
         keys = request.args("tagKeys")
         if not keys:
-            raise ValidationException(
-                "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: "
-                "Member must not be null"
-            )
+            raise constraint_violation("tagKeys", None, "Member must not be null")
         self.settings.untag_resource(request.region, request.params["arn"], keys)
         return Response(204)
 

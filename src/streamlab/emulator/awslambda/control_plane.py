@@ -31,7 +31,7 @@ from streamlab.emulator.awslambda.exceptions import (
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
-    ValidationException,
+    constraint_violation,
 )
 from streamlab.emulator.awslambda.interpreters import InterpreterDirectory
 from streamlab.emulator.awslambda.layers import LayerStore, build_opt_directory
@@ -70,11 +70,12 @@ def parse_function_ref(reference: str) -> tuple[str, str | None, str | None]:
     """``name``, ``name:qualifier``, partial or full ARN -> (name, qualifier, region)."""
     match = _FUNCTION_REF.match(reference or "")
     if match is None:
-        raise ValidationException(
-            f"1 validation error detected: Value '{reference}' at 'functionName' failed to satisfy constraint: "
+        raise constraint_violation(
+            "functionName",
+            reference,
             "Member must satisfy regular expression pattern: "
             "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?"
-            "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+            "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
         )
     return match["name"], match["qualifier"], match["region"]
 
@@ -82,9 +83,8 @@ def parse_function_ref(reference: str) -> tuple[str, str | None, str | None]:
 def merge_qualifier(from_reference: str | None, explicit: str | None) -> str | None:
     """The qualifier a request means: in the name (``fn:live``) or the Qualifier parameter, not both differently."""
     if explicit is not None and not _QUALIFIER.match(explicit):
-        raise ValidationException(
-            f"1 validation error detected: Value '{explicit}' at 'qualifier' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"
+        raise constraint_violation(
+            "qualifier", explicit, "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"
         )
     if from_reference is not None and explicit is not None and from_reference != explicit:
         raise InvalidParameterValueException(_QUALIFIER_MISMATCH)
@@ -113,18 +113,11 @@ class Target:
 def _range(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterValueException(f"{name} must be an integer.")
+    member = name[0].lower() + name[1:]
     if value < low:
-        raise ValidationException(
-            f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' failed "
-            "to satisfy constraint: "
-            f"Member must have value greater than or equal to {low}"
-        )
+        raise constraint_violation(member, value, f"Member must have value greater than or equal to {low}")
     if value > high:
-        raise ValidationException(
-            f"1 validation error detected: Value '{value}' at '{name[0].lower() + name[1:]}' failed "
-            "to satisfy constraint: "
-            f"Member must have value less than or equal to {high}"
-        )
+        raise constraint_violation(member, value, f"Member must have value less than or equal to {high}")
     return value
 
 
@@ -151,10 +144,11 @@ def _validate_handler(handler: Any) -> str:
 
 def _validate_role(role: Any) -> str:
     if not isinstance(role, str) or not _ROLE.match(role):
-        raise ValidationException(
-            f"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: "
+        raise constraint_violation(
+            "role",
+            role,
             "Member must satisfy regular "
-            "expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
+            "expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
         )
     return role
 
@@ -175,10 +169,11 @@ def _validate_environment(environment: Any) -> dict[str, str]:
         )
     for key, value in variables.items():
         if not _ENV_KEY.match(key):
-            raise ValidationException(
-                f"1 validation error detected: Value '{key}' at 'environment.variables' failed to satisfy constraint: "
+            raise constraint_violation(
+                "environment.variables",
+                key,
                 "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "
-                "[a-zA-Z]([a-zA-Z0-9_])+]"
+                "[a-zA-Z]([a-zA-Z0-9_])+]",
             )
         if not isinstance(value, str):
             raise InvalidParameterValueException(f"Environment variable {key} must be a string.")
@@ -325,10 +320,7 @@ class FunctionsControlPlane:
         name, _, ref_region = parse_function_ref(name)
         region = ref_region or region
         if not _NAME.match(name):
-            raise ValidationException(
-                f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: "
-                "Member must have length less than or equal to 64"
-            )
+            raise constraint_violation("functionName", name, "Member must have length less than or equal to 64")
         if request.get("PackageType", "Zip") != "Zip":
             raise InvalidParameterValueException("Only PackageType Zip is supported by streamlab's Lambda service.")
         runtime = _validate_runtime(request.get("Runtime"))
@@ -583,9 +575,8 @@ class FunctionsControlPlane:
 
     def _alias_version(self, function: Function, version: Any) -> str:
         if not isinstance(version, str) or not (version == LATEST or _VERSION.match(version)):
-            raise ValidationException(
-                f"1 validation error detected: Value '{version}' at 'functionVersion' failed to satisfy constraint: "
-                "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)"
+            raise constraint_violation(
+                "functionVersion", version, "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)"
             )
         self._version_config(function, version)
         return version
@@ -597,18 +588,20 @@ class FunctionsControlPlane:
         shown = (
             "{" + ", ".join(f"{k}={float(v) if isinstance(v, int | float) else v}" for k, v in weights.items()) + "}"
         )
+        member = "routingConfig.additionalVersionWeights"
         if any(not isinstance(k, str) or not _VERSION.match(k) for k in weights):
-            raise ValidationException(
-                f"1 validation error detected: Value '{shown}' at 'routingConfig.additionalVersionWeights' failed "
-                "to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or "
-                "equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular "
-                "expression pattern: [0-9]+]"
+            raise constraint_violation(
+                member,
+                shown,
+                "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member "
+                "must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]",
             )
         if any(isinstance(w, bool) or not isinstance(w, int | float) or not 0.0 <= w <= 1.0 for w in weights.values()):
-            raise ValidationException(
-                f"1 validation error detected: Value '{shown}' at 'routingConfig.additionalVersionWeights' failed "
-                "to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or "
-                "equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]"
+            raise constraint_violation(
+                member,
+                shown,
+                "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must "
+                "have value greater than or equal to 0.0, Member must not be null]",
             )
         if len(weights) > 1:
             raise InvalidParameterValueException("Number of items in AdditionalVersionWeights cannot be greater than 1")
@@ -677,8 +670,7 @@ class FunctionsControlPlane:
 
 def _validate_alias_name(name: Any) -> str:
     if not isinstance(name, str) or not _ALIAS_NAME.match(name):
-        raise ValidationException(
-            f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+        raise constraint_violation(
+            "name", name, "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
         )
     return name

@@ -78,6 +78,15 @@ class ValidationException(LambdaError):
     error_type = None
 
 
+def constraint_violation(member: str, value: Any, constraint: str) -> ValidationException:
+    """A request member that breaks the API model's constraint, in AWS's wording:
+    ``1 validation error detected: Value 'x' at 'member' failed to satisfy constraint: ...``."""
+    shown = "null" if value is None else f"'{value}'"
+    return ValidationException(
+        f"1 validation error detected: Value {shown} at '{member}' failed to satisfy constraint: {constraint}"
+    )
+
+
 class InvalidRequestContentException(LambdaError):
     """The request body is not valid JSON (or the Invoke payload is not)."""
 

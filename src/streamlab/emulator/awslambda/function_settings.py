@@ -28,7 +28,7 @@ from streamlab.emulator.awslambda.exceptions import (
     ProvisionedConcurrencyConfigNotFoundException,
     ResourceConflictException,
     ResourceNotFoundException,
-    ValidationException,
+    constraint_violation,
 )
 from streamlab.emulator.awslambda.models import (
     LATEST,
@@ -79,9 +79,8 @@ def _taggable(arn: str) -> tuple[str, str]:
     """("function", name) or ("event-source-mapping", uuid); ValidationException for anything else."""
     match = _TAGGABLE.match(arn or "")
     if match is None:
-        raise ValidationException(
-            f"1 validation error detected: Value '{arn}' at 'resource' failed to satisfy constraint: "
-            f"Member must satisfy regular expression pattern: {_TAGGABLE_PATTERN}"
+        raise constraint_violation(
+            "resource", arn, f"Member must satisfy regular expression pattern: {_TAGGABLE_PATTERN}"
         )
     if match["kind"]:
         return "function", match["name"]
@@ -281,9 +280,8 @@ class FunctionSettings:
     # -- provisioned concurrency (accepted and reported, not simulated) -----------------
     def put_provisioned(self, region: str, reference: str, qualifier: str | None, value: Any) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationException(
-                f"1 validation error detected: Value '{value}' at 'provisionedConcurrentExecutions' failed to "
-                "satisfy constraint: Member must have value greater than or equal to 1"
+            raise constraint_violation(
+                "provisionedConcurrentExecutions", value, "Member must have value greater than or equal to 1"
             )
         target = self._provisioned_target(
             region,
@@ -395,10 +393,10 @@ def _destinations(function: Function, config: dict[str, Any], exists: FunctionEx
     for side in ("OnSuccess", "OnFailure"):
         destination = (config.get(side) or {}).get("Destination")
         if destination and not _DESTINATION_ARN.match(destination):
-            raise ValidationException(
-                f"1 validation error detected: Value '{destination}' at 'destinationConfig.{side[0].lower()}"
-                f"{side[1:]}.destination' failed to satisfy constraint: Member must satisfy regular expression "
-                f"pattern: {_DESTINATION_ARN.pattern[1:-1]}"
+            raise constraint_violation(
+                f"destinationConfig.{side[0].lower()}{side[1:]}.destination",
+                destination,
+                f"Member must satisfy regular expression pattern: {_DESTINATION_ARN.pattern[1:-1]}",
             )
         chosen[side] = destination or None
     for side, destination in chosen.items():
@@ -432,7 +430,4 @@ def _model_range(member: str, value: Any, low: int, high: int) -> None:
             if isinstance(value, int) and value < low
             else (f"less than or equal to {high}")
         )
-        raise ValidationException(
-            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
-            f"Member must have value {bound}"
-        )
+        raise constraint_violation(member, value, f"Member must have value {bound}")

@@ -31,6 +31,7 @@ from streamlab.emulator.awslambda.exceptions import (
     InvalidParameterValueException,
     ResourceNotFoundException,
     ValidationException,
+    constraint_violation,
 )
 from streamlab.emulator.awslambda.models import AttachedLayer, FunctionCode, aws_timestamp
 
@@ -147,9 +148,8 @@ class LayerStore:
     def get_by_arn(self, arn: str) -> LayerVersion:
         match = _LAYER_VERSION_ARN.match(arn or "")
         if match is None:
-            raise ValidationException(
-                f"1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: {_LAYER_VERSION_ARN_PATTERN}"
+            raise constraint_violation(
+                "arn", arn, f"Member must satisfy regular expression pattern: {_LAYER_VERSION_ARN_PATTERN}"
             )
         return self.get(match["region"], match["name"], int(match["version"]))
 
@@ -183,11 +183,12 @@ class LayerStore:
         for arn in arns:
             match = _LAYER_VERSION_ARN.match(arn)
             if match is None:
-                raise ValidationException(
-                    f"1 validation error detected: Value '[{', '.join(arns)}]' at 'layers' failed to satisfy "
-                    "constraint: Member must satisfy constraint: [Member must have length less than or equal to "
-                    "2048, Member must have length greater than or equal to 1, Member must satisfy regular "
-                    f"expression pattern: {_LAYER_VERSION_ARN_PATTERN}, Member must not be null]"
+                raise constraint_violation(
+                    "layers",
+                    f"[{', '.join(arns)}]",
+                    "Member must satisfy constraint: [Member must have length less than or equal to 2048, Member "
+                    "must have length greater than or equal to 1, Member must satisfy regular expression pattern: "
+                    f"{_LAYER_VERSION_ARN_PATTERN}, Member must not be null]",
                 )
             parsed.append((arn, match))
         seen: dict[str, str] = {}
@@ -229,10 +230,11 @@ def layer_python_paths(opt: Path, python_minor: str) -> list[str]:
 
 def check_layer_name(name: Any) -> str:
     if not isinstance(name, str) or not _LAYER_NAME.match(name):
-        raise ValidationException(
-            f"1 validation error detected: Value '{name}' at 'layerName' failed to satisfy constraint: "
+        raise constraint_violation(
+            "layerName",
+            name,
             "Member must satisfy regular expression pattern: "
-            "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
+            "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
         )
     return name
 
@@ -253,18 +255,16 @@ def _runtime_enum() -> tuple[str, ...]:
 
 def check_compatible_runtime(runtime: str | None) -> str | None:
     if runtime is not None and runtime not in _runtime_enum():
-        raise ValidationException(
-            f"1 validation error detected: Value '{runtime}' at 'compatibleRuntime' failed to satisfy constraint: "
-            f"Member must satisfy enum value set: [{', '.join(_runtime_enum())}]"
+        raise constraint_violation(
+            "compatibleRuntime", runtime, f"Member must satisfy enum value set: [{', '.join(_runtime_enum())}]"
         )
     return runtime
 
 
 def check_compatible_architecture(architecture: str | None) -> str | None:
     if architecture is not None and architecture not in ARCHITECTURES:
-        raise ValidationException(
-            f"1 validation error detected: Value '{architecture}' at 'compatibleArchitecture' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{', '.join(ARCHITECTURES)}]"
+        raise constraint_violation(
+            "compatibleArchitecture", architecture, f"Member must satisfy enum value set: [{', '.join(ARCHITECTURES)}]"
         )
     return architecture
 

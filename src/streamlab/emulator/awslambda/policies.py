@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ValidationException
+from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, constraint_violation
 
 _STATEMENT_ID = re.compile(r"^[a-zA-Z0-9-_]{1,100}$")
 _ACTION = re.compile(r"^(lambda:[*]|lambda:[a-zA-Z]+|[*])$")
@@ -35,15 +35,13 @@ def statement_from_request(request: dict[str, Any], resource_arn: str) -> dict[s
     """The policy statement of an AddPermission request, validated."""
     sid = request.get("StatementId")
     if not isinstance(sid, str) or not _STATEMENT_ID.match(sid):
-        raise ValidationException(
-            f"1 validation error detected: Value '{sid}' at 'statementId' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
+        raise constraint_violation(
+            "statementId", sid, "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
         )
     action = request.get("Action")
     if not isinstance(action, str) or not _ACTION.match(action):
-        raise ValidationException(
-            f"1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])"
+        raise constraint_violation(
+            "action", action, "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])"
         )
     statement: dict[str, Any] = {
         "Sid": sid,
