@@ -224,10 +224,6 @@ class FunctionsControlPlane:
         self._code_counter = itertools.count(1)
 
     # -- lookups ------------------------------------------------------------------------
-    def resolve(self, region: str, reference: str, qualifier: str | None = None) -> Function:
-        """The function a name/ARN refers to (any qualifier must exist); ResourceNotFoundException otherwise."""
-        return self.target(region, reference, qualifier).function
-
     def function(self, region: str, reference: str) -> Function:
         """The unqualified function; ``Function not found`` naming the unqualified ARN otherwise."""
         name, _, ref_region = parse_function_ref(reference)
