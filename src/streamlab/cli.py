@@ -68,8 +68,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not args.no_deploy and not args.stack.is_file():
         print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
         return 2
+    from streamlab.emulator.awslambda.interpreters import (
+        INTERPRETERS_ENV,
+        InterpreterConfigError,
+        parse_named_interpreters,
+    )
+
     try:
-        endpoint = EmbeddedEndpoint(host=args.host, port=args.port, server=args.server, esm_cadence=args.esm_cadence)
+        pythons = parse_named_interpreters(args.python or os.environ.get(INTERPRETERS_ENV))
+    except InterpreterConfigError as error:
+        print(f"streamlab up: --python / ${INTERPRETERS_ENV}: {error}", file=sys.stderr)
+        return 2
+    try:
+        endpoint = EmbeddedEndpoint(
+            host=args.host, port=args.port, server=args.server, esm_cadence=args.esm_cadence, lambda_pythons=pythons
+        )
     except PortInUseError as error:
         print(f"streamlab up: {error} (choose another with --port)", file=sys.stderr)
         return 1
@@ -263,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="how mappings find new records: wake on each write (default) or poll 4 times a second like AWS "
         f"(default from ${ESM_CADENCE_ENV}, else wake)",
+    )
+    up.add_argument(
+        "--python",
+        action="append",
+        metavar="RUNTIME=PATH",
+        help="the interpreter a Lambda runtime runs on, e.g. python3.12=/usr/bin/python3.12 (repeatable; default "
+        "from $STREAMLAB_LAMBDA_PYTHONS, else found on PATH, in pyenv or among uv's Pythons)",
     )
     up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
