@@ -161,6 +161,10 @@ def test_template_url_is_read_from_the_endpoints_s3(
         with pytest.raises(ClientError) as missing:
             cloudformation.validate_template(TemplateURL=f"https://s3.amazonaws.com/{bucket}/nope.yaml")
         assert missing.value.response["Error"]["Message"].startswith("S3 error:")
+        for bad in ("ftp://host/bucket/key", "https://s3.amazonaws.com/", "https://s3.amazonaws.com/Bad%20Bucket!/k"):
+            with pytest.raises(ClientError) as unsupported:
+                cloudformation.validate_template(TemplateURL=bad)
+            assert unsupported.value.response["Error"]["Message"] == "TemplateURL must be a supported URL."
         cloudformation.create_stack(StackName=stack_name, TemplateURL=f"https://s3.amazonaws.com/{bucket}/dir/t.yaml")
         _wait(cloudformation, "stack_create_complete", stack_name)
     finally:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from streamlab.aws_rules import STACK_NAME, TEMPLATE_BODY_MAX_BYTES, TEMPLATE_URL_MAX_BYTES
 from streamlab.emulator.cloudformation import lint, parameters, template
@@ -117,6 +117,8 @@ class CloudFormationService:
             raise ValidationError(
                 f"S3 error: {error.response.get('Error', {}).get('Message', 'Access Denied')}"
             ) from None
+        except BotoCoreError:  # not a bucket name S3 accepts
+            raise ValidationError("TemplateURL must be a supported URL.") from None
         body = answer["Body"].read(TEMPLATE_URL_MAX_BYTES + 1)
         if len(body) > TEMPLATE_URL_MAX_BYTES:
             raise ValidationError(f"Template may not exceed {TEMPLATE_URL_MAX_BYTES} bytes in size.")
