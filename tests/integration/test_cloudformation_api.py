@@ -189,3 +189,33 @@ def test_unknown_stacks_and_actions(cloudformation: Any, streamlab_client: Calla
     with pytest.raises(ClientError) as unsupported:
         raw.list_stack_sets()
     assert unsupported.value.response["Error"]["Code"] == "InvalidAction"
+
+
+def test_list_and_delete_change_sets(cloudformation: Any, stack_name: str) -> None:
+    first = cloudformation.create_change_set(
+        StackName=stack_name, ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=TEMPLATE
+    )
+    cloudformation.create_change_set(
+        StackName=stack_name, ChangeSetName="two", ChangeSetType="CREATE", TemplateBody=TEMPLATE
+    )
+    with pytest.raises(ClientError) as taken:
+        cloudformation.create_change_set(
+            StackName=stack_name, ChangeSetName="two", ChangeSetType="CREATE", TemplateBody=TEMPLATE
+        )
+    assert taken.value.response["Error"]["Code"] == "AlreadyExistsException"
+    summaries = cloudformation.list_change_sets(StackName=stack_name)["Summaries"]
+    assert sorted((s["ChangeSetName"], s["Status"], s["ExecutionStatus"]) for s in summaries) == [
+        ("one", "CREATE_COMPLETE", "AVAILABLE"),
+        ("two", "CREATE_COMPLETE", "AVAILABLE"),
+    ]
+    cloudformation.delete_change_set(ChangeSetName=first["Id"])
+    assert [s["ChangeSetName"] for s in cloudformation.list_change_sets(StackName=stack_name)["Summaries"]] == ["two"]
+    with pytest.raises(ClientError) as gone:
+        cloudformation.describe_change_set(ChangeSetName=first["Id"])
+    assert gone.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    # Executing one change set removes the stack's others, as CloudFormation does.
+    cloudformation.execute_change_set(ChangeSetName="two", StackName=stack_name)
+    _wait(cloudformation, "stack_create_complete", stack_name)
+    assert cloudformation.list_change_sets(StackName=stack_name)["Summaries"][0]["ExecutionStatus"] == (
+        "EXECUTE_COMPLETE"
+    )

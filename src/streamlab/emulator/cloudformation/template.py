@@ -141,7 +141,3 @@ def transforms(template: dict[str, Any]) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else [str(item) for item in value]
-
-
-def dump(template: dict[str, Any]) -> str:
-    return json.dumps(template, indent=2, default=str)
