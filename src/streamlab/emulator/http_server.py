@@ -18,12 +18,18 @@ import socket
 import threading
 from typing import Any, Protocol
 
+from streamlab.errors import StreamlabError
+
 SERVER_KINDS = ("cheroot", "waitress")
 DEFAULT_SERVER = "cheroot"
 
 
-class PortInUseError(RuntimeError):
+class PortInUseError(StreamlabError, RuntimeError):
     """The requested port is already taken by another process."""
+
+
+class ServerUnavailable(StreamlabError, RuntimeError):
+    """The server kind asked for is not installed."""
 
 
 class HTTPServer(Protocol):
@@ -76,7 +82,7 @@ class WaitressServer:
         try:
             from waitress.server import create_server
         except ImportError:
-            raise RuntimeError("the waitress server needs the bench extra: pip install -e '.[bench]'") from None
+            raise ServerUnavailable("the waitress server needs the bench extra: pip install -e '.[bench]'") from None
 
         self._socket = _bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
