@@ -154,7 +154,11 @@ def test_a_write_that_changes_nothing_writes_no_record(clock: Clock) -> None:
     assert store.record_change(TABLE.arn, None, item("a")) is not None
     assert store.record_change(TABLE.arn, item("a"), item("a")) is None
     assert store.record_change(TABLE.arn, None, None) is None
-    assert store.stats()["records"] == 1
+    tagged = {**item("a"), "tags": {"SS": ["x", "y"]}, "n": {"N": "1.0"}}
+    assert store.record_change(TABLE.arn, item("a"), tagged) is not None
+    reordered = {**item("a"), "tags": {"SS": ["y", "x"]}, "n": {"N": "1"}}
+    assert store.record_change(TABLE.arn, tagged, reordered) is None, "sets are unordered, 1.0 == 1"
+    assert store.stats()["records"] == 2
     assert store.describe(arn)["StreamStatus"] == "ENABLED"
 
 
@@ -246,7 +250,7 @@ def test_a_split_beyond_the_open_shard_limit_is_refused(clock: Clock) -> None:
     open_stream(store)
     with pytest.raises(LimitExceeded):
         store.reshard(TABLE.region, TABLE.name, children=2)
-    assert len(store.reshard(TABLE.region, TABLE.name, children=1)) == 4
+    assert len(store.reshard(TABLE.region, TABLE.name, children=1).opened) == 4
 
 
 def test_splitting_an_unknown_table_is_resource_not_found(clock: Clock) -> None:
@@ -288,7 +292,7 @@ def test_describe_stream_child_shards_filter(clock: Clock) -> None:
     store = make_store(clock)
     arn = open_stream(store)
     [parent] = store.describe(arn)["Shards"]
-    children = {shard.shard_id for shard in store.reshard(TABLE.region, TABLE.name, children=2)}
+    children = {shard.shard_id for shard in store.reshard(TABLE.region, TABLE.name, children=2).opened}
     filtered = store.describe(arn, children_of=parent["ShardId"])["Shards"]
     assert {shard["ShardId"] for shard in filtered} == children
 

@@ -25,6 +25,7 @@ from streamlab.emulator.streams.store import (
     DEFAULT_RETENTION_SECONDS,
     SHARDS_TAG,
     RecordsPage,
+    Reshard,
     StreamSettings,
     StreamStore,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ExpiredIterator",
     "LimitExceeded",
     "RecordsPage",
+    "Reshard",
     "ResourceNotFound",
     "Stream",
     "StreamRecord",

@@ -77,6 +77,38 @@ def item_size(item: Item) -> int:
     return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
 
 
+def _canonical(value: Any) -> Any:
+    """An AttributeValue in a form where equal values compare equal (sets unordered, numbers by value)."""
+    kind, inner = next(iter(value.items()))
+    if kind == "N":
+        return kind, _number(inner)
+    if kind == "NS":
+        return kind, frozenset(_number(n) for n in inner)
+    if kind in ("SS", "BS"):
+        return kind, frozenset(inner)
+    if kind == "L":
+        return kind, tuple(_canonical(element) for element in inner)
+    if kind == "M":
+        return kind, frozenset((name, _canonical(element)) for name, element in inner.items())
+    return kind, inner
+
+
+def _number(text: str) -> Any:
+    try:
+        return Decimal(text).normalize()
+    except (InvalidOperation, ValueError):
+        return text
+
+
+def same_item(first: Item | None, second: Item | None) -> bool:
+    """Whether two images hold the same item, as DynamoDB compares them (a write that changes nothing)."""
+    if first is None or second is None:
+        return first is second
+    if first.keys() != second.keys():
+        return False
+    return all(_canonical(first[name]) == _canonical(second[name]) for name in first)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):  # moto keeps some binaries raw; JSON carries base64
         return base64.b64encode(bytes(value)).decode("ascii")

@@ -32,7 +32,7 @@ from typing import Any
 
 from streamlab.emulator.streams.errors import ExpiredIterator, ValidationError, stream_not_found, table_not_found
 from streamlab.emulator.streams.iterators import IteratorCodec, IteratorState
-from streamlab.emulator.streams.records import VIEW_TYPES, Item, StreamRecord
+from streamlab.emulator.streams.records import VIEW_TYPES, Item, StreamRecord, same_item
 from streamlab.emulator.streams.shard import Shard
 from streamlab.emulator.streams.stream import Stream, TableInfo
 
@@ -61,6 +61,15 @@ class StreamSettings:
             raise ValueError(f"shard rotation must be a positive number of seconds, not {self.rotation_seconds}")
         if self.retention_seconds <= 0:
             raise ValueError(f"stream retention must be a positive number of seconds, not {self.retention_seconds}")
+
+
+@dataclass(frozen=True)
+class Reshard:
+    """What a split or rollover did: the shards it closed and the children it opened."""
+
+    stream_arn: str
+    closed: list[str]
+    opened: list[Shard]
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ class StreamStore:
 
         Returns the record written, or None: no stream, or nothing changed.
         """
-        if old == new:
+        if same_item(old, new):
             return None
         with self._lock:
             stream = self._current.get(table_arn)
@@ -160,13 +169,14 @@ class StreamStore:
                     return stream
         raise table_not_found(table_name)
 
-    def reshard(self, region: str, table_name: str, children: int = 2, account: str | None = None) -> list[Shard]:
+    def reshard(self, region: str, table_name: str, children: int = 2, account: str | None = None) -> Reshard:
         """Close the table's open shards and open their children (2: a split, 1: a rollover)."""
         with self._lock:
             stream = self.current_stream(region, table_name, account)
+            closed = [shard.shard_id for shard in stream.open_shards()]
             opened = stream.reshard(children, self._now_ms())
-        log.info("stream %s: %d shard(s) closed, %d opened", stream.arn, len(opened) // children, len(opened))
-        return opened
+        log.info("stream %s: %d shard(s) closed, %d opened", stream.arn, len(closed), len(opened))
+        return Reshard(stream.arn, closed, opened)
 
     # -- the reader side ---------------------------------------------------------------------
     def stream(self, arn: str) -> Stream:
