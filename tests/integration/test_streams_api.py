@@ -296,5 +296,3 @@ def test_enabling_an_enabled_stream_is_still_refused(stream: Stream) -> None:
         stream.dynamodb.update_table(
             TableName=stream.table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
         )
-
-
