@@ -7,7 +7,9 @@ Each test names the AWS behaviour it checks. Run them against plain moto to see 
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -145,3 +147,123 @@ def test_set_queue_attributes_keeps_the_policy_it_does_not_name(
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["VisibilityTimeout"] == "45"
     assert "sns.amazonaws.com" in attributes.get("Policy", "")
+
+
+# --- PartiQL ----------------------------------------------------------------------------------
+
+
+def test_partiql_update_with_number_literals_sets_numbers_and_writes_a_modify(stream: Stream) -> None:
+    """AWS (LocalStack's AWS-validated test_dynamodb_batch_execute_statement and
+    test_dynamodb_stream_records_with_update_item, 2025-10-08 / 2024-06-26): ``UPDATE t SET
+    Age=20 WHERE Username='user02'`` sets ``{"N": "20"}``, and an UPDATE writes a MODIFY record
+    (moto: InternalFailure, nothing changes)."""
+    stream.dynamodb.execute_statement(Statement=f"INSERT INTO \"{stream.table}\" VALUE {{'pk': 'alice'}}")
+    stream.dynamodb.execute_statement(Statement=f"UPDATE \"{stream.table}\" SET partiql=1 WHERE pk='alice'")
+    stream.dynamodb.batch_execute_statement(
+        Statements=[{"Statement": f"UPDATE \"{stream.table}\" SET Age=20, note='x = 3' WHERE pk='alice'"}]
+    )
+
+    item = stream.dynamodb.get_item(TableName=stream.table, Key={"pk": {"S": "alice"}})["Item"]
+    assert item == {"pk": {"S": "alice"}, "partiql": {"N": "1"}, "Age": {"N": "20"}, "note": {"S": "x = 3"}}
+    records = stream.read_all()
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "MODIFY"]
+    assert records[1]["dynamodb"]["NewImage"]["partiql"] == {"N": "1"}
+
+
+# --- DynamoDB answers ---------------------------------------------------------------------------
+
+
+def test_create_table_answers_like_aws_and_describe_table_has_the_same_table_id(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
+    """AWS (LocalStack's AWS-validated test_table_crud, 2025-10-08; the CreateTable answers of
+    test_lambda_integration_dynamodbstreams, 2025-11-25): TableId, TableStatus CREATING, no empty
+    index lists, no WarmThroughput, BillingModeSummary only for PAY_PER_REQUEST."""
+    dynamodb = streamlab_client("dynamodb")
+    name = streamlab_unique_name("shape")
+    created = dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )["TableDescription"]
+    assert set(created) == {
+        "AttributeDefinitions",
+        "CreationDateTime",
+        "DeletionProtectionEnabled",
+        "ItemCount",
+        "KeySchema",
+        "ProvisionedThroughput",
+        "TableArn",
+        "TableId",
+        "TableName",
+        "TableSizeBytes",
+        "TableStatus",
+    }
+    assert created["TableStatus"] == "CREATING"
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", created["TableId"])
+    assert dynamodb.describe_table(TableName=name)["Table"]["TableId"] == created["TableId"]
+
+    on_demand = make_stream(streamlab_client, streamlab_unique_name("shape-od"))
+    described = on_demand.dynamodb.describe_table(TableName=on_demand.table)["Table"]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_batch_write_and_transact_write_answer_only_what_was_asked(stream: Stream) -> None:
+    """AWS (LocalStack's AWS-validated test_batch_write_items / test_transaction_write_items):
+    BatchWriteItem answers {"UnprocessedItems": {}}, TransactWriteItems {}; ConsumedCapacity only
+    with ReturnConsumedCapacity."""
+    batch = stream.dynamodb.batch_write_item(
+        RequestItems={stream.table: [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}]}
+    )
+    transact = stream.dynamodb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": stream.table, "Item": {"pk": {"S": "b"}}}}]
+    )
+    asked = stream.dynamodb.batch_write_item(
+        RequestItems={stream.table: [{"PutRequest": {"Item": {"pk": {"S": "c"}}}}]}, ReturnConsumedCapacity="TOTAL"
+    )
+
+    assert {k: v for k, v in batch.items() if k != "ResponseMetadata"} == {"UnprocessedItems": {}}
+    assert {k: v for k, v in transact.items() if k != "ResponseMetadata"} == {}
+    assert "ConsumedCapacity" in asked
+
+
+# --- SNS ----------------------------------------------------------------------------------------
+
+
+def test_sns_notifications_are_signature_version_1_and_unsubscribe_their_subscription(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str], streamlab_in_process: bool
+) -> None:
+    """AWS (the SNS on-failure notification of LocalStack's AWS-validated
+    test_dynamodb_event_source_mapping_with_sns_on_failure_destination_config, 2025-11-25):
+    SignatureVersion "1" and an UnsubscribeURL naming the subscription; the signature verifies
+    with SHA1 over AWS's string to sign (sns-verify-signature-of-message.html)."""
+    sns, sqs = streamlab_client("sns", region="eu-west-1"), streamlab_client("sqs", region="eu-west-1")
+    topic = sns.create_topic(Name=streamlab_unique_name("envelope"))["TopicArn"]
+    url = sqs.create_queue(QueueName=streamlab_unique_name("envelope"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
+    sns.publish(TopicArn=topic, Message="hello", Subject="greeting")
+
+    [message] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    envelope = json.loads(message["Body"])
+    assert envelope["SignatureVersion"] == "1"
+    assert envelope["UnsubscribeURL"] == (
+        f"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription}"
+    )
+    if streamlab_in_process:  # the signing certificate lives in this process's moto
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sns.models import sns_backends
+
+        key_name = envelope["SigningCertURL"].rsplit("/", 1)[1]
+        pem = sns_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"]._message_public_keys[key_name]
+        signed = "".join(
+            f"{name}\n{envelope[name]}\n"
+            for name in ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+        )
+        x509.load_pem_x509_certificate(pem).public_key().verify(
+            base64.b64decode(envelope["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA1()
+        )
