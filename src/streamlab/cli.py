@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from streamlab.aws_rules import REGION_ORDER, resolve_region
 from streamlab.backends.base import BACKEND_NAMES
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
@@ -28,7 +29,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _region(args: argparse.Namespace) -> str:
-    return args.region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    return resolve_region(args.region)
 
 
 def _use_dummy_credentials_for_local_endpoint() -> None:
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
     up.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack to deploy (default %(default)s)")
     up.add_argument("--no-deploy", action="store_true", help="start the endpoint without deploying a stack")
-    up.add_argument("--region", help="region to deploy into (default AWS_DEFAULT_REGION or us-east-1)")
+    up.add_argument("--region", help=f"region to deploy into (default: {REGION_ORDER})")
     up.add_argument(
         "--esm-cadence",
         choices=ESM_CADENCES,
@@ -251,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     dep = sub.add_parser("deploy", help="apply the stack to an endpoint (no URL: real AWS)")
     dep.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
     dep.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
-    dep.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    dep.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     dep.set_defaults(func=cmd_deploy)
 
     from streamlab import logs_cli
@@ -265,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     redrive.add_argument("--queue", required=True, help="the on-failure queue: URL, ARN or name")
     redrive.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
-    redrive.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    redrive.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     redrive.set_defaults(func=cmd_redrive)
 
     from streamlab.measure import bench
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--writes", type=int, default=300, help="writes to measure (default %(default)s)")
     demo.add_argument("--keys", type=int, default=10, help="orders the writes are spread over (default %(default)s)")
     demo.add_argument("--rate", type=float, default=50.0, help="writes per second (default %(default)s)")
-    demo.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    demo.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -142,8 +142,9 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
 @pytest.mark.parametrize(
     ("overrides", "expected_text"),
     [
-        ({"Runtime": "nodejs20.x"}, "python3.9, python3.10, python3.11, python3.12, python3.13"),
+        ({"Runtime": "nodejs20.x"}, "python3.10, python3.11, python3.12, python3.13, python3.14"),
         ({"Runtime": "python2.7"}, "Supported runtimes"),
+        ({"Runtime": "python3.9"}, "Supported runtimes"),
         ({"Handler": "app handler"}, "Handler"),
         ({"Code": {"ZipFile": b"this is not a zip"}}, "Could not unzip uploaded file"),
         ({"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}}, "Reserved keys used in this request: AWS_REGION"),
@@ -152,6 +153,7 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
     ids=[
         "unsupported-runtime",
         "unknown-runtime",
+        "deprecated-runtime",
         "bad-handler",
         "bad-zip",
         "reserved-variable",

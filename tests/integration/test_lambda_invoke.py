@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from streamlab.aws_rules import PYTHON_RUNTIMES
 from streamlab.testing import eventually
 from tests.integration.lambda_support import ECHO
 
@@ -317,7 +318,7 @@ def test_environment_is_the_one_aws_sets(
     assert seen["client_context"] == {"tenant": "t1"}
 
 
-@pytest.mark.parametrize("runtime", ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"])
+@pytest.mark.parametrize("runtime", PYTHON_RUNTIMES)
 def test_every_python_runtime_runs(lambda_client: Any, make_function: Callable[..., str], runtime: str) -> None:
     name = make_function(
         "import os\ndef handler(event, context):\n    return os.environ['AWS_EXECUTION_ENV']\n", runtime=runtime

@@ -19,10 +19,11 @@ from typing import Any, Literal
 import boto3
 from botocore.config import Config
 
+from streamlab.aws_rules import resolve_region
+
 Backend = Literal["aws", "embedded", "other"]
 
 HEALTH_PATH = "/_streamlab/health"
-DEFAULT_REGION = "us-east-1"
 #: Credentials for local endpoints when the default chain has none (moto and LocalStack accept any).
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -80,14 +81,7 @@ class Target:
         anyway), so detection and credentials follow where the requests really go.
         """
         endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        region = (
-            region
-            or (session.region_name if session else None)
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or boto3.Session().region_name
-            or DEFAULT_REGION
-        )
+        region = resolve_region(region, session)
         if session is None:
             session = boto3.Session(region_name=region)
             if endpoint_url and session.get_credentials() is None:

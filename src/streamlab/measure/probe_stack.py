@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamlab.aws_rules import MappingState
 from streamlab.errors import StreamlabError, WaitTimeout
 from streamlab.streams import create_stream_table
 
@@ -117,7 +118,7 @@ def deploy_probe(
         )["UUID"]
         partial = ProbeStack(endpoint_url, region, table, function, mapping, stream_arn)
         deadline = time.monotonic() + settle_seconds
-        while lam.get_event_source_mapping(UUID=mapping)["State"] != "Enabled":
+        while lam.get_event_source_mapping(UUID=mapping)["State"] != MappingState.ENABLED:
             if time.monotonic() > deadline:
                 raise WaitTimeout("the event source mapping did not become Enabled")
             time.sleep(0.1 if endpoint_url else 1.0)

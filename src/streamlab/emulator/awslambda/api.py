@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from streamlab.aws_rules import DEFAULT_REGION
 from streamlab.emulator.awslambda.control_plane import parse_function_ref
 from streamlab.emulator.awslambda.exceptions import (
     InvalidParameterValueException,
@@ -26,7 +27,7 @@ from streamlab.emulator.awslambda.exceptions import (
     ServiceException,
     UnknownOperationException,
 )
-from streamlab.emulator.awslambda.models import DEFAULT_REGION, function_arn
+from streamlab.emulator.awslambda.models import function_arn
 from streamlab.emulator.routing import credential_scope
 
 if TYPE_CHECKING:

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from streamlab.aws_rules import PYTHON_RUNTIMES, RESERVED_ENVIRONMENT_VARIABLES
 from streamlab.emulator.awslambda.code import MAX_DIRECT_UPLOAD_BYTES, fetch_from_s3, unpack
-from streamlab.emulator.awslambda.environments import RESERVED_VARIABLES, EnvironmentManager
+from streamlab.emulator.awslambda.environments import EnvironmentManager
 from streamlab.emulator.awslambda.exceptions import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -32,7 +33,6 @@ from streamlab.emulator.awslambda.exceptions import (
 )
 from streamlab.emulator.awslambda.models import (
     LATEST,
-    SUPPORTED_RUNTIMES,
     Function,
     FunctionCode,
     FunctionConfig,
@@ -85,10 +85,10 @@ def _range(name: str, value: Any, low: int, high: int) -> int:
 
 
 def _validate_runtime(runtime: Any) -> str:
-    if runtime not in SUPPORTED_RUNTIMES:
+    if runtime not in PYTHON_RUNTIMES:
         raise InvalidParameterValueException(
             f"The runtime parameter of {runtime} is not supported by streamlab's Lambda service. "
-            f"Supported runtimes: {', '.join(SUPPORTED_RUNTIMES)}."
+            f"Supported runtimes: {', '.join(PYTHON_RUNTIMES)}."
         )
     return runtime
 
@@ -121,7 +121,7 @@ def _validate_environment(environment: Any) -> dict[str, str]:
     variables = (environment or {}).get("Variables") or {}
     if not isinstance(variables, dict):
         raise InvalidParameterValueException("Environment.Variables must be a map of strings.")
-    reserved = sorted(key for key in variables if key in RESERVED_VARIABLES)
+    reserved = sorted(key for key in variables if key in RESERVED_ENVIRONMENT_VARIABLES)
     if reserved:
         raise InvalidParameterValueException(
             "Lambda was unable to configure your environment variables because the environment "

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from streamlab.aws_rules import ACCOUNT_ID
 from streamlab.emulator.awslambda.invocation import LogLine
-from streamlab.emulator.awslambda.models import ACCOUNT_ID
 from streamlab.emulator.endpoint_clients import EndpointClients
 
 log = logging.getLogger(__name__)

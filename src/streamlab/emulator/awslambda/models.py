@@ -20,13 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-#: moto's default account: ARNs here and in moto's services must agree.
-ACCOUNT_ID = "123456789012"
-DEFAULT_REGION = "us-east-1"
-LATEST = "$LATEST"
+from streamlab.aws_rules import ACCOUNT_ID
 
-#: Python runtimes run on the interpreter streamlab runs on (see ``environments.py``).
-SUPPORTED_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
+LATEST = "$LATEST"
 
 
 def function_arn(region: str, name: str, qualifier: str | None = None) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from streamlab.aws_rules import DEFAULT_REGION
 from streamlab.emulator.awslambda.api import LambdaApi
 from streamlab.emulator.awslambda.control_plane import FunctionsControlPlane, parse_function_ref
 from streamlab.emulator.awslambda.environments import (
@@ -34,7 +35,7 @@ from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappin
 from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ResourceNotFoundException
 from streamlab.emulator.awslambda.invoke import AsyncInvoker, Invoker, InvokeResult, check_payload_size
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
-from streamlab.emulator.awslambda.models import DEFAULT_REGION, Function, FunctionStore, function_arn
+from streamlab.emulator.awslambda.models import Function, FunctionStore, function_arn
 from streamlab.emulator.endpoint_clients import EndpointClients
 
 log = logging.getLogger(__name__)

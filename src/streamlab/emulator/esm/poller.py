@@ -28,10 +28,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from streamlab.aws_rules import GET_RECORDS_LIMIT
 from streamlab.emulator.esm.arns import EndpointURL, arn_region, resolve_endpoint
 from streamlab.errors import StreamlabError
-
-GET_RECORDS_LIMIT = 1000
 
 
 class StreamReadError(StreamlabError):
