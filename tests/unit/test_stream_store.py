@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from streamlab.aws_rules import SHARD_ID
 from streamlab.emulator.streams import (
     ExpiredIterator,
     LimitExceeded,
@@ -30,7 +31,6 @@ TABLE = TableInfo(
     arn="arn:aws:dynamodb:eu-west-1:123456789012:table/orders",
     key_schema=({"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}),
 )
-SHARD_ID = re.compile(r"^shardId-[0-9]{20}-[a-zA-Z0-9]{1,36}$")  # LocalStack's check of AWS's format
 
 
 class Clock:
@@ -171,7 +171,7 @@ def test_a_stream_has_the_configured_shards_with_aws_shaped_ids_and_sequence_num
     description = store.describe(arn)
     shards = description["Shards"]
     assert len(shards) == 4
-    assert all(SHARD_ID.match(shard["ShardId"]) for shard in shards)
+    assert all(SHARD_ID.fullmatch(shard["ShardId"]) for shard in shards)
     assert [shard["ShardId"] for shard in shards] == sorted(shard["ShardId"] for shard in shards)
     assert all(
         "ParentShardId" not in shard and "EndingSequenceNumber" not in shard["SequenceNumberRange"] for shard in shards

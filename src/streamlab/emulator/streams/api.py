@@ -14,17 +14,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from streamlab.aws_rules import DESCRIBE_STREAM_LIMIT, GET_RECORDS_LIMIT, SEQUENCE_NUMBER, SHARD_ITERATOR_TYPES
 from streamlab.emulator.streams.errors import StreamsError, ValidationError
 from streamlab.emulator.streams.iterators import invalid_iterator
 from streamlab.emulator.streams.records import encode
 from streamlab.emulator.streams.store import StreamStore
 
-ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
-#: GetRecords' Limit: "The maximum number of records to return ... The upper limit is 1000."
-GET_RECORDS_LIMIT = 1000
-#: DescribeStream's and ListStreams' Limit: "The upper limit is 100."
-DESCRIBE_LIMIT = 100
-_SEQUENCE_NUMBER = re.compile(r"[0-9]{21,40}")
 _STREAM_ARN = re.compile(r"arn:[\w-]+:dynamodb:[\w-]*:\d{12}:table/[^/]+/stream/.+")
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
@@ -55,9 +50,11 @@ def _stream_arn(value: Any) -> str:
 
 def validate_iterator_request(iterator_type: Any, sequence_number: Any) -> str:
     """The checks GetShardIterator makes before it looks at the stream; returns the iterator type."""
-    if iterator_type not in ITERATOR_TYPES:
+    if iterator_type not in SHARD_ITERATOR_TYPES:
         raise _constraint(
-            iterator_type, "shardIteratorType", f"Member must satisfy enum value set: [{', '.join(ITERATOR_TYPES)}]"
+            iterator_type,
+            "shardIteratorType",
+            f"Member must satisfy enum value set: [{', '.join(SHARD_ITERATOR_TYPES)}]",
         )
     needs_number = iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
     if needs_number and sequence_number is None:
@@ -65,7 +62,7 @@ def validate_iterator_request(iterator_type: Any, sequence_number: Any) -> str:
     if not needs_number and sequence_number is not None:
         raise ValidationError(f"Must not specify a SequenceNumber for ShardIteratorType {iterator_type}")
     if sequence_number is not None and not (
-        isinstance(sequence_number, str) and _SEQUENCE_NUMBER.fullmatch(sequence_number)
+        isinstance(sequence_number, str) and SEQUENCE_NUMBER.fullmatch(sequence_number)
     ):
         raise ValidationError(f"Invalid SequenceNumber: {sequence_number}")
     return str(iterator_type)
@@ -100,7 +97,7 @@ class StreamsApi:
     # -- operations --------------------------------------------------------------------------
     def describe_stream(self, request: dict[str, Any], region: str, account: str | None) -> bytes:
         arn = _stream_arn(request.get("StreamArn"))
-        limit = _limit(request.get("Limit"), "limit", DESCRIBE_LIMIT, DESCRIBE_LIMIT, strict=False)
+        limit = _limit(request.get("Limit"), "limit", DESCRIBE_STREAM_LIMIT, DESCRIBE_STREAM_LIMIT, strict=False)
         children_of = None
         shard_filter = request.get("ShardFilter")
         if shard_filter is not None:
@@ -141,7 +138,7 @@ class StreamsApi:
         return answer + b"}"
 
     def list_streams(self, request: dict[str, Any], region: str, account: str | None) -> bytes:
-        limit = _limit(request.get("Limit"), "limit", DESCRIBE_LIMIT, DESCRIBE_LIMIT, strict=False)
+        limit = _limit(request.get("Limit"), "limit", DESCRIBE_STREAM_LIMIT, DESCRIBE_STREAM_LIMIT, strict=False)
         table_name = request.get("TableName")
         streams = self.store.list_streams(region, table_name, account)
         start = request.get("ExclusiveStartStreamArn")

@@ -22,10 +22,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from streamlab.aws_rules import SHARD_ITERATOR_TTL_SECONDS
 from streamlab.emulator.streams.errors import ValidationError
 
-#: AWS: "A shard iterator expires 15 minutes after it is returned to the requester."
-ITERATOR_TTL_MS = 15 * 60 * 1000
+ITERATOR_TTL_MS = SHARD_ITERATOR_TTL_SECONDS * 1000
 _TAG_BYTES = 16
 
 

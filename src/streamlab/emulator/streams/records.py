@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")
-VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 _WITH_NEW = frozenset({"NEW_IMAGE", "NEW_AND_OLD_IMAGES"})
 _WITH_OLD = frozenset({"OLD_IMAGE", "NEW_AND_OLD_IMAGES"})
 

@@ -30,9 +30,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from streamlab.aws_rules import STREAM_RETENTION_SECONDS, STREAM_VIEW_TYPES
 from streamlab.emulator.streams.errors import ExpiredIterator, ValidationError, stream_not_found, table_not_found
 from streamlab.emulator.streams.iterators import IteratorCodec, IteratorState
-from streamlab.emulator.streams.records import VIEW_TYPES, Item, StreamRecord, same_item
+from streamlab.emulator.streams.records import Item, StreamRecord, same_item
 from streamlab.emulator.streams.shard import Shard
 from streamlab.emulator.streams.stream import Stream, TableInfo
 
@@ -40,8 +41,7 @@ log = logging.getLogger(__name__)
 
 #: Table tag that sets how many shards the table's stream starts with.
 SHARDS_TAG = "streamlab:stream-shards"
-#: AWS keeps stream records 24 hours.
-DEFAULT_RETENTION_SECONDS = 24 * 60 * 60
+DEFAULT_RETENTION_SECONDS = STREAM_RETENTION_SECONDS
 MAX_SHARDS = 64
 
 
@@ -122,7 +122,7 @@ class StreamStore:
         self, table: TableInfo, label: str, view_type: str, tags: Mapping[str, str] | None = None
     ) -> Stream:
         """A table enabled its stream (CreateTable or UpdateTable): it gets a new one, ENABLED."""
-        if view_type not in VIEW_TYPES:
+        if view_type not in STREAM_VIEW_TYPES:
             raise ValidationError(f"Invalid StreamViewType: {view_type}")
         settings = self.settings
         shards = shard_count_from_tags(tags or {}, settings.shards, settings.max_open_shards)
