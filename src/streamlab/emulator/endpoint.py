@@ -19,7 +19,7 @@ from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactor
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, make_server
-from streamlab.emulator.stream_mappings import StreamMappingBridge
+from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 
 DEFAULT_HOST = "127.0.0.1"
@@ -65,7 +65,10 @@ class EmbeddedEndpoint:
         self.streams: StreamStore | None = moto_patches.stream_store() if self.moto_compat else None
         if self.streams is not None:
             self.streams.configure(stream_settings or StreamSettings())
-        self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
+        self.lambda_service = LambdaService(
+            endpoint_url=lambda: self.url,
+            source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
+        )
         self.gateway = Gateway(self.lambda_service, StreamsApi(self.streams) if self.streams is not None else None)
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence

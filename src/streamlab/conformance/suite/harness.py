@@ -466,8 +466,11 @@ class Scenario:
         self.queues.append((url, arn))
         return url, arn
 
-    def topic_to_queue(self) -> tuple[str, str]:
-        """(topic arn, queue url): an SNS topic delivering raw messages to a fresh SQS queue."""
+    def topic_to_queue(self, raw: bool = True) -> tuple[str, str]:
+        """(topic arn, queue url): an SNS topic delivering to a fresh SQS queue.
+
+        ``raw``: the queue gets the message itself; otherwise SNS's Notification envelope.
+        """
         sns, sqs = self.client("sns"), self.client("sqs")
         topic = sns.create_topic(Name=new_name("conf-topic"))["TopicArn"]
         self.topics.append((topic, ""))
@@ -485,7 +488,9 @@ class Scenario:
             ],
         }
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": str(raw).lower()}
+        )
         return topic, url
 
     def messages(self, url: str, count: int, timeout: float | None = None) -> list[dict[str, Any]]:

@@ -313,7 +313,7 @@ class LambdaApi:
         if not reference:
             raise InvalidParameterValueException("FunctionName is required.")
         mapping = self.service.event_source_mappings.create(
-            request.region, self._function_arn(request, reference), body
+            request.region, lambda: self._function_arn(request, reference), body
         )
         return json_response(202, mapping.to_api())
 

@@ -3,6 +3,11 @@
 Every error is rendered the way AWS renders it for the REST-JSON protocol: an
 ``x-amzn-ErrorType`` header naming the code and a ``{"Type", "message"}`` body, so
 ``botocore`` raises ``client.exceptions.<Code>`` with ``response["Error"]["Message"]``.
+ResourceNotFoundException spells it ``Message``: in LocalStack's AWS-validated Lambda snapshots
+(``test_lambda_api.snapshot.json`` and its neighbours, validated up to 2025-11-27) all 128
+ResourceNotFoundException bodies say ``Message``, every InvalidParameterValueException,
+ResourceConflictException, PreconditionFailedException and TooManyRequestsException body
+``message``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ class LambdaError(StreamlabError):
     status: int = 500
     #: "User" for a caller's mistake, "Service" for ours (the ``Type`` field AWS sends).
     error_type: str = "Service"
+    #: The body member the message goes in (AWS's spelling differs between errors).
+    message_key: str = "message"
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -27,7 +34,7 @@ class LambdaError(StreamlabError):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        return {"Type": self.error_type, "message": self.message, **self.extra}
+        return {"Type": self.error_type, self.message_key: self.message, **self.extra}
 
 
 class ServiceException(LambdaError):
@@ -39,6 +46,7 @@ class ResourceNotFoundException(LambdaError):
     code = "ResourceNotFoundException"
     status = 404
     error_type = "User"
+    message_key = "Message"
 
 
 class ResourceConflictException(LambdaError):

@@ -31,7 +31,7 @@ from streamlab.emulator.awslambda.environments import (
     EnvironmentSettings,
     build_runtime_dir,
 )
-from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore
+from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore, SourceCheck
 from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ResourceNotFoundException
 from streamlab.emulator.awslambda.invoke import AsyncInvoker, Invoker, InvokeResult, check_payload_size
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
@@ -55,7 +55,9 @@ class LambdaService:
         max_idle_environments: int = 24,
         runtime_packages: tuple[str, ...] = RUNTIME_PACKAGES + EXTRA_RUNTIME_PACKAGES,
         async_retry_delays: tuple[float, ...] = (60.0, 120.0),
+        source_checks: dict[str, SourceCheck] | None = None,
     ) -> None:
+        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists."""
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
@@ -70,7 +72,7 @@ class LambdaService:
         self.logs = LogShipper(_default_logs_writer(endpoint_url))
         self.invoker = Invoker(self.environments, self.logs)
         self.async_invoker = AsyncInvoker(self.invoker, retry_delays=async_retry_delays)
-        self.event_source_mappings = EventSourceMappingStore()
+        self.event_source_mappings = EventSourceMappingStore(source_checks=source_checks)
         self._clients = EndpointClients(endpoint_url)
         self.control = FunctionsControlPlane(self.store, self.environments, self._work_dir / "code", self._s3_client)
         self._api = LambdaApi(self)
