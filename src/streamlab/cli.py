@@ -8,13 +8,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streamlab.aws_rules import REGION_ORDER, resolve_region
+from streamlab.aws_rules import REGION_ORDER, STREAM_RETENTION_SECONDS, resolve_region
 from streamlab.backends.base import BACKEND_NAMES
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
+from streamlab.emulator.streams.store import MAX_SHARDS
 
 DEFAULT_STACK = Path("setup/stack.toml")
 
@@ -47,9 +48,33 @@ def _deploy_stack(stack_path: Path, endpoint_url: str | None, region: str | None
     deploy(stack, endpoint_url=endpoint_url, region=region, log=lambda line: print(line, flush=True), backend=backend)
 
 
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from streamlab.emulator.endpoint import EmbeddedEndpoint
     from streamlab.emulator.http_server import PortInUseError
+    from streamlab.emulator.streams import StreamSettings
 
     if not _is_loopback(args.host):
         print(
@@ -61,7 +86,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
         return 2
     try:
-        endpoint = EmbeddedEndpoint(host=args.host, port=args.port, server=args.server, esm_cadence=args.esm_cadence)
+        endpoint = EmbeddedEndpoint(
+            host=args.host,
+            port=args.port,
+            server=args.server,
+            esm_cadence=args.esm_cadence,
+            stream_settings=StreamSettings(
+                shards=args.stream_shards,
+                rotation_seconds=args.shard_rotation,
+                retention_seconds=args.stream_retention,
+            ),
+        )
     except PortInUseError as error:
         print(f"streamlab up: {error} (choose another with --port)", file=sys.stderr)
         return 1
@@ -212,6 +247,13 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return run_conformance(endpoint_url, args.json, args.backend, extra_args=extra_args)
 
 
+def cmd_streams(args: argparse.Namespace) -> int:
+    from streamlab import streams_cli
+
+    _use_dummy_credentials_for_local_endpoint()
+    return streams_cli.run(args)
+
+
 def cmd_redrive(args: argparse.Namespace) -> int:
     from streamlab.redrive import RedriveError, redrive
 
@@ -246,6 +288,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="how mappings find new records: wake on each write (default) or poll 4 times a second like AWS "
         f"(default from ${ESM_CADENCE_ENV}, else wake)",
     )
+    up.add_argument(
+        "--stream-shards",
+        type=_whole_number(1, MAX_SHARDS),
+        default=1,
+        metavar="N",
+        help="shards each table's stream starts with (default %(default)s; a table's tag streamlab:stream-shards "
+        "overrides it)",
+    )
+    up.add_argument(
+        "--shard-rotation",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="close every open shard and open a child for it this often (default: never; AWS does it every few hours)",
+    )
+    up.add_argument(
+        "--stream-retention",
+        type=_seconds,
+        default=STREAM_RETENTION_SECONDS,
+        metavar="SECONDS",
+        help="how long stream records are kept before they are trimmed (default %(default)s, AWS's 24 hours)",
+    )
     up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 
@@ -268,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
     redrive.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     redrive.set_defaults(func=cmd_redrive)
+
+    from streamlab import streams_cli
+
+    streams = sub.add_parser("streams", help="a table's stream: split its shards (embedded), print its lineage")
+    streams_cli.add_arguments(streams)
+    streams.set_defaults(func=cmd_streams)
 
     from streamlab.measure import bench
 

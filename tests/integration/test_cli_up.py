@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from streamlab.cli import _is_loopback
+from streamlab.streams import create_stream_table
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -111,3 +112,80 @@ def test_missing_stack_file_is_a_clear_error(tmp_path: Path) -> None:
 )
 def test_only_loopback_counts_as_private(host: str, loopback: bool) -> None:
     assert _is_loopback(host) is loopback
+
+
+def test_up_shapes_streams_and_streams_split_and_shards_work_against_it() -> None:
+    """``up --stream-shards 2 --shard-rotation 1``: a new table's stream starts with 2 shards and
+    rolls them over every second; ``streamlab streams split`` splits the open ones, ``streams
+    shards`` prints the lineage."""
+    import boto3
+
+    process = start_up("--no-deploy", "--port", "0", "--stream-shards", "2", "--shard-rotation", "1")
+    try:
+        url = endpoint_in(wait_for_ready(process))
+        options = {
+            "endpoint_url": url,
+            "region_name": "eu-west-1",
+            "aws_access_key_id": "t",
+            "aws_secret_access_key": "t",
+        }
+        dynamodb, streams = boto3.client("dynamodb", **options), boto3.client("dynamodbstreams", **options)
+        arn = create_stream_table(dynamodb, "cli-shards")
+
+        def shard_list() -> list[dict]:
+            return streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+
+        first = shard_list()
+        assert len(first) in (2, 4), "2 shards, or already rolled over once"
+        deadline = time.monotonic() + 10
+        while len(shard_list()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        rolled = shard_list()
+        assert len(rolled) >= 6, rolled
+        assert all(s["ParentShardId"] in {p["ShardId"] for p in rolled} for s in rolled[2:]), (
+            "children of listed shards"
+        )
+
+        env = {**os.environ, "AWS_ENDPOINT_URL": url}
+        split = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "streams", "split", "cli-shards", "--region", "eu-west-1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+        )
+        assert split.returncode == 0, split.stderr
+        assert "opened 4" in split.stdout.splitlines()[0], split.stdout
+        shards = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "streams", "shards", "cli-shards", "--region", "eu-west-1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+        )
+        assert shards.returncode == 0, shards.stderr
+        lines = shards.stdout.splitlines()
+        assert lines[0].startswith(arn)
+        assert any(line.startswith("      shardId-") for line in lines), "grandchildren are indented twice"
+        missing = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "streams", "split", "no-such-table"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+        )
+        assert missing.returncode == 1
+        assert "no table no-such-table" in missing.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def test_up_refuses_a_shard_count_out_of_range() -> None:
+    process = start_up("--no-deploy", "--port", "0", "--stream-shards", "0")
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "--stream-shards" in stderr

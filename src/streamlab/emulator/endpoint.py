@@ -61,10 +61,17 @@ class EmbeddedEndpoint:
         # Bind first: a taken port must fail before anything else is started.
         self._server: HTTPServer = make_server(self._route, host, port, kind=server)
         # DynamoDB Streams is streamlab's stream store, fed by moto's tables (one per process, as
-        # moto's state is); plain moto keeps its own single-shard streams.
+        # moto's state is); plain moto keeps its own single-shard streams. ``stream_settings``
+        # reshape the process's streams from now on; None leaves them as they are.
         self.streams: StreamStore | None = moto_patches.stream_store() if self.moto_compat else None
-        if self.streams is not None:
-            self.streams.configure(stream_settings or StreamSettings())
+        if self.streams is not None and stream_settings is not None:
+            if self.streams.settings not in (StreamSettings(), stream_settings):
+                log.warning(
+                    "stream settings %s replace %s for every endpoint of this process",
+                    stream_settings,
+                    self.streams.settings,
+                )
+            self.streams.configure(stream_settings)
         self.lambda_service = LambdaService(
             endpoint_url=lambda: self.url,
             source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
