@@ -189,3 +189,53 @@ def test_up_refuses_a_shard_count_out_of_range() -> None:
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
     assert "--stream-shards" in stderr
+
+
+def test_up_trims_records_past_its_stream_retention() -> None:
+    """``up --stream-retention 2``: two seconds after a write its record is trimmed; an iterator
+    into it answers TrimmedDataAccessException and TRIM_HORIZON starts after it (AWS: the same,
+    after 24 hours)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    process = start_up("--no-deploy", "--port", "0", "--stream-retention", "2")
+    try:
+        url = endpoint_in(wait_for_ready(process))
+        options = {
+            "endpoint_url": url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "t",
+            "aws_secret_access_key": "t",
+        }
+        dynamodb, streams = boto3.client("dynamodb", **options), boto3.client("dynamodbstreams", **options)
+        arn = create_stream_table(dynamodb, "retained")
+        dynamodb.put_item(TableName="retained", Item={"pk": {"S": "old"}})
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        horizon = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        assert len(streams.get_records(ShardIterator=horizon)["Records"]) == 1
+
+        def trimmed() -> str | None:
+            try:
+                streams.get_records(ShardIterator=horizon)
+            except ClientError as error:
+                return str(error.response["Error"]["Code"])
+            return None
+
+        deadline = time.monotonic() + 10
+        while (code := trimmed()) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert code == "TrimmedDataAccessException"
+        dynamodb.put_item(TableName="retained", Item={"pk": {"S": "new"}})
+        fresh = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in streams.get_records(ShardIterator=fresh)["Records"]] == [
+            "new"
+        ]
+        with urllib.request.urlopen(f"{url}/_streamlab/health", timeout=5) as response:
+            assert json.loads(response.read())["streams"]["records"] == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)

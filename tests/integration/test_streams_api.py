@@ -6,6 +6,10 @@ in-process embedded endpoint and are skipped against any other endpoint.
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,8 +37,12 @@ def embedded(streamlab_in_process: bool) -> None:
 
 @pytest.fixture
 def frozen_clock(embedded: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    """The stream store's clock, frozen at a start time; assign ``[0]`` to move it."""
-    now = [1_800_000_000.0]
+    """The stream store's clock, frozen at the current time; assign ``[0]`` to move it.
+
+    The store is the process's: moved a day ahead, its maintenance would trim every other test's
+    records, so tests move it by minutes only (retention is tested in its own process).
+    """
+    now = [time.time()]
     monkeypatch.setattr(moto_patches.stream_store(), "clock", lambda: now[0])
     return now
 
@@ -296,3 +304,95 @@ def test_enabling_an_enabled_stream_is_still_refused(stream: Stream) -> None:
         stream.dynamodb.update_table(
             TableName=stream.table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
         )
+
+
+# --- Shards, splits and retention -----------------------------------------------------------------
+
+
+def post_split(url: str, body: object, method: str = "POST") -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(f"{url}/_streamlab/streams/split", data=json.dumps(body).encode(), method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_shards_tag_sets_the_shard_count_and_a_split_opens_two_children_each(
+    streamlab_client: Callable[..., Any],
+    streamlab_unique_name: Callable[[str], str],
+    streamlab_endpoint_url: str,
+    embedded: None,
+) -> None:
+    """Table tag streamlab:stream-shards=4: the stream has 4 shards; POST /_streamlab/streams/split
+    closes them (EndingSequenceNumber) and opens 8 children naming their parents; DescribeStream
+    pages with Limit / ExclusiveStartShardId / LastEvaluatedShardId as AWS documents."""
+    dynamodb, streams = streamlab_client("dynamodb"), streamlab_client("dynamodbstreams")
+    name = streamlab_unique_name("tagged")
+    arn = dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        Tags=[{"Key": "streamlab:stream-shards", "Value": "4"}],
+    )["TableDescription"]["LatestStreamArn"]
+    roots = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    assert len(roots) == 4
+    for index in range(20):
+        dynamodb.put_item(TableName=name, Item={"pk": {"S": f"k{index}"}})
+
+    status, answer = post_split(streamlab_endpoint_url, {"TableName": name, "Region": "us-east-1"})
+    assert status == 200, answer
+    assert answer["StreamArn"] == arn
+    assert sorted(answer["ClosedShards"]) == sorted(s["ShardId"] for s in roots)
+    assert len(answer["OpenedShards"]) == 8
+
+    pages, request = [], {"StreamArn": arn, "Limit": 5}
+    while True:
+        description = streams.describe_stream(**request)["StreamDescription"]
+        pages.append(description["Shards"])
+        if "LastEvaluatedShardId" not in description:
+            break
+        request["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
+    assert [len(page) for page in pages] == [5, 5, 2]
+    shards = [shard for page in pages for shard in page]
+    closed = [s for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]]
+    assert {s["ShardId"] for s in closed} == {s["ShardId"] for s in roots}
+    children = [s for s in shards if "ParentShardId" in s]
+    assert sorted({s["ParentShardId"] for s in children}) == sorted(s["ShardId"] for s in roots)
+    for shard in closed:  # each closed shard ends at its last record and holds the records it had
+        numbers = shard["SequenceNumberRange"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        page = streams.get_records(ShardIterator=iterator["ShardIterator"])
+        if page["Records"]:
+            assert page["Records"][-1]["dynamodb"]["SequenceNumber"] == numbers["EndingSequenceNumber"]
+            assert int(page["Records"][0]["dynamodb"]["SequenceNumber"]) > int(numbers["StartingSequenceNumber"])
+        assert "NextShardIterator" not in page
+
+
+@pytest.mark.parametrize(
+    ("body", "method", "status"),
+    [
+        ({"TableName": "no-such-table-anywhere"}, "POST", 404),
+        ({"Region": "us-east-1"}, "POST", 400),
+        ({"TableName": "t", "Region": "../etc"}, "POST", 400),
+        ({"TableName": "t", "Children": 3}, "POST", 400),
+        ([], "POST", 400),
+        ({"TableName": "t"}, "GET", 405),
+    ],
+)
+def test_a_bad_split_request_is_a_clear_json_error(
+    streamlab_endpoint_url: str, embedded: None, body: object, method: str, status: int
+) -> None:
+    answer_status, answer = post_split(streamlab_endpoint_url, body, method)
+    assert answer_status == status
+    assert answer["error"]
+    assert answer["message"]
+
+
+def test_an_unknown_streamlab_route_is_404_json(streamlab_endpoint_url: str, embedded: None) -> None:
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{streamlab_endpoint_url}/_streamlab/nothing-here", timeout=10)
+    assert caught.value.code == 404
+    assert json.loads(caught.value.read())["error"] == "NotFound"
