@@ -10,12 +10,17 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from streamlab.aws_rules import REGION_ORDER, STREAM_RETENTION_SECONDS, resolve_region
 from streamlab.backends.base import BACKEND_NAMES
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
 from streamlab.emulator.streams.store import MAX_SHARDS
+
+if TYPE_CHECKING:
+    from streamlab.deploy.target import Backend
+    from streamlab.measure.delivery import DeliveryReport
 
 DEFAULT_STACK = Path("setup/stack.toml")
 
@@ -39,7 +44,9 @@ def _use_dummy_credentials_for_local_endpoint() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
 
-def _deploy_stack(stack_path: Path, endpoint_url: str | None, region: str | None, backend: str | None = None) -> None:
+def _deploy_stack(
+    stack_path: Path, endpoint_url: str | None, region: str | None, backend: Backend | None = None
+) -> None:
     """Load and apply a stack; StackError / DeployError carry the message for the user."""
     from streamlab.deploy import deploy
     from streamlab.stack import load_stack
@@ -184,7 +191,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if handler.clean else 1
 
 
-def _measure_probe(clients: dict, args: argparse.Namespace):  # -> DeliveryReport
+def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> DeliveryReport:
     """Write ``args.writes`` versions over ``args.keys`` orders to Orders, paced at ``args.rate``;
     read the probe's lines from CloudWatch Logs and compare.
 

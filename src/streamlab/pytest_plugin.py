@@ -114,7 +114,8 @@ def streamlab_endpoint_url(request: pytest.FixtureRequest) -> str | None:
     explicit = _explicit_url(request.config)
     if explicit:
         return explicit
-    return request.getfixturevalue("streamlab_backend").url
+    url: str | None = request.getfixturevalue("streamlab_backend").url
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -164,7 +164,7 @@ class LocalStackBackend(Backend):
             self.stop()
             raise
         self.url = url
-        return url
+        return str(url)
 
     def dump_logs(self) -> None:
         """Write the container's logs to ``log_stream`` (why LocalStack did not come up)."""

@@ -90,8 +90,8 @@ def apply_mapping(
             FunctionName=function_name,
             **create_parameters(mapping, destination_arn),
         )
-        details = ("stream replaced",) if stale else ()
-        return Change("mapping", mapping.label, "updated" if stale else "created", details)
+        replaced: tuple[str, ...] = ("stream replaced",) if stale else ()
+        return Change("mapping", mapping.label, "updated" if stale else "created", replaced)
 
     desired = desired_parameters(mapping, destination_arn)
     changed = {k: v for k, v in desired.items() if not _same(k, current, v)}
@@ -134,17 +134,17 @@ def _same(key: str, current: dict[str, Any], wanted: Any) -> bool:
         "TumblingWindowInSeconds": 0,
     }
     if key == "Enabled":
-        return (current.get("State", MappingState.ENABLED) not in _OFF_STATES) == wanted
+        return bool((current.get("State", MappingState.ENABLED) not in _OFF_STATES) == wanted)
     if key == "FunctionResponseTypes":
         return sorted(current.get("FunctionResponseTypes") or []) == sorted(wanted)
     if key == "FilterCriteria":
         have = [f.get("Pattern", "") for f in ((current.get("FilterCriteria") or {}).get("Filters") or [])]
         return _patterns(have) == _patterns([f["Pattern"] for f in wanted["Filters"]])
     if key == "DestinationConfig":
-        have = ((current.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        return (have or None) == (wanted["OnFailure"].get("Destination") or None)
+        destination = ((current.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        return bool((destination or None) == (wanted["OnFailure"].get("Destination") or None))
     value = current.get(key)
-    return (defaults[key] if value is None else value) == wanted
+    return bool((defaults[key] if value is None else value) == wanted)
 
 
 def _patterns(patterns: list[str]) -> list[str]:

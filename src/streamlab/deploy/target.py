@@ -100,7 +100,8 @@ class Target:
 
     @cached_property
     def _identity(self) -> dict[str, Any]:
-        return self.client("sts").get_caller_identity()
+        identity: dict[str, Any] = self.client("sts").get_caller_identity()
+        return identity
 
     @property
     def account(self) -> str:

@@ -97,7 +97,7 @@ class EmbeddedEndpoint:
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
         self._holds_moto_patches = False
 
-    def _route(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)
 
     @property

@@ -66,7 +66,7 @@ def _continue_safe_channel(base: type) -> type:
     channel keeps the request's completion state across the interim response.
     """
 
-    class ContinueSafeChannel(base):  # type: ignore[valid-type,misc]
+    class ContinueSafeChannel(base):  # type: ignore[misc]  # waitress's channel class is untyped
         def send_continue(self) -> None:
             completed = self.request.completed
             super().send_continue()

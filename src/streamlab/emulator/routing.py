@@ -51,12 +51,12 @@ def is_lambda_request(environ: dict[str, Any]) -> bool:
     scope = credential_scope(environ)
     if scope is not None:
         return scope.service == "lambda"
-    return environ.get("PATH_INFO", "").startswith(_LAMBDA_PATH_PREFIXES)
+    return str(environ.get("PATH_INFO", "")).startswith(_LAMBDA_PATH_PREFIXES)
 
 
 def dynamodb_operation(environ: dict[str, Any]) -> str | None:
     """``PutItem`` for ``X-Amz-Target: DynamoDB_20120810.PutItem``; None for other services."""
-    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
     prefix, _, operation = target.partition(".")
     if prefix.startswith("DynamoDB_"):
         return operation

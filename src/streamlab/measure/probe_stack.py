@@ -14,6 +14,7 @@ import io
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def teardown_probe(stack: ProbeStack) -> None:
     """Delete mapping, function, table and the function's log group; ignore what is already gone."""
     ddb, lam = client("dynamodb", stack.endpoint_url, stack.region), client("lambda", stack.endpoint_url, stack.region)
     logs = client("logs", stack.endpoint_url, stack.region)
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: lam.delete_function(FunctionName=stack.function),
         lambda: ddb.delete_table(TableName=stack.table),
         lambda: logs.delete_log_group(logGroupName=stack.log_group),

@@ -64,7 +64,8 @@ def fetch_from_s3(
     if version:
         options["VersionId"] = version
     try:
-        return client.get_object(**options)["Body"].read()
+        body: bytes = client.get_object(**options)["Body"].read()
+        return body
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", str(error))

@@ -90,7 +90,7 @@ def _validate_runtime(runtime: Any) -> str:
             f"The runtime parameter of {runtime} is not supported by streamlab's Lambda service. "
             f"Supported runtimes: {', '.join(PYTHON_RUNTIMES)}."
         )
-    return runtime
+    return str(runtime)
 
 
 def _validate_handler(handler: Any) -> str:

@@ -58,7 +58,7 @@ EXTRA_RUNTIME_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 
 MEMORY_SAMPLE_INTERVAL_S = 0.25
 
-_SIGNAL_TEXT = {
+_SIGNAL_TEXT: dict[int, str] = {
     signal.SIGKILL: "killed",
     signal.SIGSEGV: "segmentation fault",
     signal.SIGABRT: "aborted",
@@ -404,7 +404,8 @@ def _decode(line: bytes) -> str:
 
 def _error_type_of(body: bytes) -> str | None:
     try:
-        return json.loads(body).get("errorType")
+        error_type: str | None = json.loads(body).get("errorType")
+        return error_type
     except (ValueError, AttributeError):
         return None
 

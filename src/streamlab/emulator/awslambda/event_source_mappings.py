@@ -1,10 +1,9 @@
 """Event source mapping records: validation, the AWS response shape, and a store that
 tells subscribers about every change.
 
-The polling engine is a separate, later component. It subscribes with
-:meth:`EventSourceMappingStore.subscribe` and receives a :class:`MappingChange` after
-each create, update and delete (outside the store's lock, so it may call back into the
-store), and reports progress with :meth:`EventSourceMappingStore.set_state` /
+The polling engine subscribes with :meth:`EventSourceMappingStore.subscribe` and receives a
+:class:`MappingChange` after each create, update and delete (outside the store's lock, so it may
+call back into the store), and reports progress with
 :meth:`EventSourceMappingStore.set_last_processing_result`.
 
 Ranges follow shared/reference/esm-semantics.md. Messages and states are AWS's where
@@ -330,8 +329,7 @@ class EventSourceMappingStore:
     """All mappings by UUID, plus the subscribers the polling engine registers.
 
     ``settle_delay`` mimics AWS's asynchronous state changes (Creating -> Enabled,
-    Updating -> Enabled/Disabled, Deleting -> gone). A polling engine that wants to drive
-    the states itself sets ``auto_settle = False`` and calls :meth:`set_state`.
+    Updating -> Enabled/Disabled, Deleting -> gone).
     """
 
     def __init__(self, settle_delay: float = 0.05, source_checks: dict[str, SourceCheck] | None = None) -> None:
@@ -341,7 +339,6 @@ class EventSourceMappingStore:
         self._mappings: dict[str, EventSourceMapping] = {}
         self._listeners: list[MappingListener] = []
         self.settle_delay = settle_delay
-        self.auto_settle = True
         self._timers: set[threading.Timer] = set()
 
     # -- subscription -------------------------------------------------------------------
@@ -463,18 +460,6 @@ class EventSourceMappingStore:
         return result
 
     # -- writes (the polling engine) ----------------------------------------------------
-    def set_state(self, mapping_uuid: str, state: str, reason: str | None = None) -> None:
-        """Set ``State`` (and ``StateTransitionReason``); state ``Deleted`` removes the mapping."""
-        with self._lock:
-            if state == "Deleted":
-                self._mappings.pop(mapping_uuid, None)
-                return
-            mapping = self._mappings.get(mapping_uuid)
-            if mapping is not None:
-                mapping.state = state
-                if reason is not None:
-                    mapping.state_transition_reason = reason
-
     def set_last_processing_result(self, mapping_uuid: str, result: str) -> None:
         """``"OK"``, ``"PROBLEM: Function call failed"`` … as the engine observes them."""
         with self._lock:
@@ -484,8 +469,6 @@ class EventSourceMappingStore:
 
     # -- settling -----------------------------------------------------------------------
     def _schedule_settle(self, mapping_uuid: str) -> None:
-        if not self.auto_settle:
-            return
         if self.settle_delay <= 0:
             self._settle(mapping_uuid)
             return

@@ -128,10 +128,6 @@ class LambdaService:
         function = self.function(function_name, qualifier, region=region)
         return self.invoker.invoke(function, payload, tail=log_type == "Tail", client_context=client_context)
 
-    def invoke_async(self, function_name: str, payload: bytes, *, region: str | None = None) -> None:
-        """Queue an ``Event`` invocation (retried like Lambda's asynchronous invocations)."""
-        self.submit_event(self.function(function_name, region=region), payload)
-
     def function(self, function_name: str, qualifier: str | None = None, *, region: str | None = None) -> Function:
         """The stored function a name/ARN refers to (ResourceNotFoundException otherwise)."""
         name, ref_qualifier, ref_region = parse_function_ref(function_name)

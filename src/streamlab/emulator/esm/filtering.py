@@ -187,4 +187,7 @@ class RecordFilter:
         return cls(patterns) if patterns else None
 
     def matches(self, event_record: Mapping[str, Any]) -> bool:
-        return any(pattern.matches_event(dict(event_record)) for pattern in self._patterns)
+        record: Any = dict(
+            event_record
+        )  # moto types the event as EventBridge's shape; a record is matched the same way
+        return any(pattern.matches_event(record) for pattern in self._patterns)

@@ -21,13 +21,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from streamlab.aws_rules import MAX_INVOKE_PAYLOAD_BYTES, MAX_WINDOW_STATE_BYTES, ProcessingResult
+from streamlab.aws_rules import GET_RECORDS_LIMIT, MAX_INVOKE_PAYLOAD_BYTES, MAX_WINDOW_STATE_BYTES, ProcessingResult
 from streamlab.emulator.esm.batcher import Batcher
 from streamlab.emulator.esm.checkpoint import ShardProgress
 from streamlab.emulator.esm.destinations import failure_record
 from streamlab.emulator.esm.invoker import BatchDelivery, RetryPolicy, Verdict, judge
 from streamlab.emulator.esm.parallel import Lane, group_by_lane, lane_for_key
-from streamlab.emulator.esm.poller import GET_RECORDS_LIMIT, ShardCursor
+from streamlab.emulator.esm.poller import ShardCursor
 from streamlab.emulator.esm.records import StreamRecord, encode_json, event_payload
 from streamlab.emulator.esm.windows import TumblingWindow
 

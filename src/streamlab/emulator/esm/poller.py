@@ -146,7 +146,7 @@ class Boto3StreamReader:
         if sequence_number is not None:
             request["SequenceNumber"] = sequence_number
         try:
-            return self._client.get_shard_iterator(**request)["ShardIterator"]
+            return str(self._client.get_shard_iterator(**request)["ShardIterator"])
         except ClientError as error:
             raise _translate(error) from None
 

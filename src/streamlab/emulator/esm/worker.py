@@ -25,14 +25,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from streamlab.aws_rules import ProcessingResult
+from streamlab.aws_rules import GET_RECORDS_LIMIT, ProcessingResult
 from streamlab.emulator.esm.checkpoint import CheckpointStore
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.destinations import FailureDestination
 from streamlab.emulator.esm.filtering import RecordFilter
 from streamlab.emulator.esm.invoker import InvokeFunction
 from streamlab.emulator.esm.pipeline import ShardPipeline
-from streamlab.emulator.esm.poller import GET_RECORDS_LIMIT, ShardCursor, StreamNotFound, StreamReader, ready_shards
+from streamlab.emulator.esm.poller import ShardCursor, StreamNotFound, StreamReader, ready_shards
 from streamlab.emulator.esm.records import StreamRecord
 from streamlab.errors import StreamlabError
 
