@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from streamlab.conformance.suite.harness import Mapping, Scenario, eventually
+from streamlab.conformance.suite.harness import Mapping, Scenario
+from streamlab.testing import eventually
 
 #: The queue ARN test_event_source_mapping_exceptions uses (a queue nobody has).
 SOME_QUEUE = "arn:aws:sqs:{region}:111111111111:somequeue"

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from streamlab.conformance.suite.harness import Scenario, Table, eventually, new_name
+from streamlab.conformance.suite.harness import Scenario, Table, new_name
+from streamlab.testing import eventually
 
 #: AWS's stream labels: an ISO 8601 time to the millisecond (API reference example "2015-05-20T20:51:10.252").
 STREAM_LABEL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}")

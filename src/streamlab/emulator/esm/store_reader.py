@@ -18,8 +18,8 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from streamlab.aws_rules import GET_RECORDS_LIMIT
 from streamlab.emulator.esm.poller import (
-    GET_RECORDS_LIMIT,
     ExpiredIterator,
     RecordsPage,
     ShardInfo,
