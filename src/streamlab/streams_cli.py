@@ -18,12 +18,13 @@ import urllib.request
 from typing import Any
 
 from streamlab.aws_rules import resolve_region
+from streamlab.errors import StreamlabError
 
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 SPLIT_PATH = "/_streamlab/streams/split"
 
 
-class StreamsCommandError(Exception):
+class StreamsCommandError(StreamlabError):
     """A message for the user; the command exits 1."""
 
 
