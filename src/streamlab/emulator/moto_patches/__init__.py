@@ -66,6 +66,7 @@ PATCHES: tuple[Patch, ...] = (
     _compat(partiql.accept_number_literals_in_updates),
     _compat(dynamodb.answer_create_table_like_aws),
     _compat(dynamodb.answer_writes_with_what_was_asked),
+    _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
     _compat(sns.sign_and_address_notifications_like_aws),
     _speed(speedups.cache_response_method_names),

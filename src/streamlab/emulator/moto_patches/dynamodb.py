@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
@@ -89,3 +90,20 @@ def answer_writes_with_what_was_asked(patcher: Patcher) -> None:
     """
     for operation in ("batch_write_item", "transact_write_items"):
         patcher.replace(DynamoHandler, operation, _only_what_was_asked(getattr(DynamoHandler, operation)))
+
+
+def _untracked_item(cls: type[Item], *args: Any, **kwargs: Any) -> Item:
+    return object.__new__(cls)
+
+
+def forget_items_once_replaced(patcher: Patcher) -> None:
+    """An item that was overwritten or deleted is freed; memory does not grow with every write.
+
+    moto's models register every instance they ever create in a class-level list
+    (``BaseModel.__new__`` appends to ``cls.instances_tracked``, which only moto's own
+    ``/moto-api/data.json`` dump reads), so each PutItem, UpdateItem and DeleteItem keeps one more
+    ``Item`` alive for good: about 2 KB per write of a 1 KiB item, on a table whose size does not
+    change. DynamoDB items are created without that registration; the table's own dicts still hold
+    the live ones.
+    """
+    patcher.replace(Item, "__new__", staticmethod(_untracked_item))
