@@ -267,3 +267,19 @@ def test_sns_notifications_are_signature_version_1_and_unsubscribe_their_subscri
         x509.load_pem_x509_certificate(pem).public_key().verify(
             base64.b64decode(envelope["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA1()
         )
+
+
+def test_an_overwritten_item_is_freed(stream: Stream, streamlab_in_process: bool) -> None:
+    """A table that holds one item holds one item's memory however often it is rewritten (moto
+    registers every Item it creates in a class-level list, for good)."""
+    if not streamlab_in_process:
+        pytest.skip("counts this process's objects: needs the in-process embedded endpoint")
+    import gc
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    for version in range(200):
+        stream.put("rewritten", v={"N": str(version)})
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, Item) and o.hash_key.value == "rewritten"]
+    assert len(alive) == 1
