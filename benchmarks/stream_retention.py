@@ -20,49 +20,21 @@ from __future__ import annotations
 
 import argparse
 import gc
-import http.client
 import json
 import subprocess
 import sys
 import time
 import uuid
-from typing import Any
 
 import boto3
 import psutil
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
+from streamlab.measure.writers import SignedHTTPWriter
 from streamlab.streams import create_stream_table
 
 MIB = 1024 * 1024
 REGION = "us-east-1"
 DAY = 24 * 60 * 60
-
-
-class Writer:
-    """PutItem as boto3 sends it (JSON 1.0, SigV4 for ``dynamodb``), on one keep-alive connection."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._connection = http.client.HTTPConnection(host, port)
-        self._signer = SigV4Auth(Credentials("test", "test"), "dynamodb", REGION)
-        self._url = f"http://{host}:{port}/"
-
-    def put(self, table: str, item: dict[str, Any]) -> None:
-        body = json.dumps({"TableName": table, "Item": item})
-        request = AWSRequest(
-            method="POST",
-            url=self._url,
-            data=body,
-            headers={"X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0"},
-        )
-        self._signer.add_auth(request)
-        self._connection.request("POST", "/", body=body, headers=dict(request.headers))
-        response = self._connection.getresponse()
-        payload = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"PutItem failed: HTTP {response.status} {payload[:300]!r}")
 
 
 def run(label: str, args: argparse.Namespace) -> list[tuple[float, float, int]]:
@@ -80,7 +52,7 @@ def run(label: str, args: argparse.Namespace) -> list[tuple[float, float, int]]:
         )
         table = f"retention-{uuid.uuid4().hex[:8]}"
         create_stream_table(dynamodb, table, "NEW_AND_OLD_IMAGES")
-        writer = Writer(endpoint.host, endpoint.port)
+        writer = SignedHTTPWriter(endpoint.url, REGION)
         payload = "x" * args.item_bytes
         print(f"[{label}] {'seconds':>7} {'writes':>8} {'RSS MiB':>8} {'records held':>12}", flush=True)
         started = time.monotonic()
@@ -88,7 +60,9 @@ def run(label: str, args: argparse.Namespace) -> list[tuple[float, float, int]]:
         interval = 1.0 / args.rate
         while (elapsed := time.monotonic() - started) < args.duration:
             key = f"k{writes % args.keys}"
-            writer.put(table, {"pk": {"S": key}, "n": {"N": str(writes)}, "payload": {"S": payload}})
+            writer.put_item(
+                TableName=table, Item={"pk": {"S": key}, "n": {"N": str(writes)}, "payload": {"S": payload}}
+            )
             writes += 1
             if elapsed >= next_sample:
                 gc.collect()

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -45,6 +46,13 @@ def wait_for_ready(process: subprocess.Popen[str], timeout: float = 60) -> str:
             return line
     process.kill()
     raise AssertionError(f"no Ready line; stdout={''.join(lines)!r} stderr={process.stderr.read()!r}")
+
+
+def clients(url: str, region: str, *services: str) -> list[Any]:
+    import boto3
+
+    options = {"endpoint_url": url, "region_name": region, "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    return [boto3.client(service, **options) for service in services]
 
 
 def endpoint_in(line: str) -> str:
@@ -118,18 +126,10 @@ def test_up_shapes_streams_and_streams_split_and_shards_work_against_it() -> Non
     """``up --stream-shards 2 --shard-rotation 1``: a new table's stream starts with 2 shards and
     rolls them over every second; ``streamlab streams split`` splits the open ones, ``streams
     shards`` prints the lineage."""
-    import boto3
-
     process = start_up("--no-deploy", "--port", "0", "--stream-shards", "2", "--shard-rotation", "1")
     try:
         url = endpoint_in(wait_for_ready(process))
-        options = {
-            "endpoint_url": url,
-            "region_name": "eu-west-1",
-            "aws_access_key_id": "t",
-            "aws_secret_access_key": "t",
-        }
-        dynamodb, streams = boto3.client("dynamodb", **options), boto3.client("dynamodbstreams", **options)
+        dynamodb, streams = clients(url, "eu-west-1", "dynamodb", "dynamodbstreams")
         arn = create_stream_table(dynamodb, "cli-shards")
 
         def shard_list() -> list[dict]:
@@ -195,19 +195,12 @@ def test_up_trims_records_past_its_stream_retention() -> None:
     """``up --stream-retention 2``: two seconds after a write its record is trimmed; an iterator
     into it answers TrimmedDataAccessException and TRIM_HORIZON starts after it (AWS: the same,
     after 24 hours)."""
-    import boto3
     from botocore.exceptions import ClientError
 
     process = start_up("--no-deploy", "--port", "0", "--stream-retention", "2")
     try:
         url = endpoint_in(wait_for_ready(process))
-        options = {
-            "endpoint_url": url,
-            "region_name": "us-east-1",
-            "aws_access_key_id": "t",
-            "aws_secret_access_key": "t",
-        }
-        dynamodb, streams = boto3.client("dynamodb", **options), boto3.client("dynamodbstreams", **options)
+        dynamodb, streams = clients(url, "us-east-1", "dynamodb", "dynamodbstreams")
         arn = create_stream_table(dynamodb, "retained")
         dynamodb.put_item(TableName="retained", Item={"pk": {"S": "old"}})
         shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -170,62 +169,7 @@ def test_partiql_update_with_number_literals_sets_numbers_and_writes_a_modify(st
     assert records[1]["dynamodb"]["NewImage"]["partiql"] == {"N": "1"}
 
 
-# --- DynamoDB answers ---------------------------------------------------------------------------
-
-
-def test_create_table_answers_like_aws_and_describe_table_has_the_same_table_id(
-    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
-) -> None:
-    """AWS (LocalStack's AWS-validated test_table_crud, 2025-10-08; the CreateTable answers of
-    test_lambda_integration_dynamodbstreams, 2025-11-25): TableId, TableStatus CREATING, no empty
-    index lists, no WarmThroughput, BillingModeSummary only for PAY_PER_REQUEST."""
-    dynamodb = streamlab_client("dynamodb")
-    name = streamlab_unique_name("shape")
-    created = dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
-    )["TableDescription"]
-    assert set(created) == {
-        "AttributeDefinitions",
-        "CreationDateTime",
-        "DeletionProtectionEnabled",
-        "ItemCount",
-        "KeySchema",
-        "ProvisionedThroughput",
-        "TableArn",
-        "TableId",
-        "TableName",
-        "TableSizeBytes",
-        "TableStatus",
-    }
-    assert created["TableStatus"] == "CREATING"
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", created["TableId"])
-    assert dynamodb.describe_table(TableName=name)["Table"]["TableId"] == created["TableId"]
-
-    on_demand = make_stream(streamlab_client, streamlab_unique_name("shape-od"))
-    described = on_demand.dynamodb.describe_table(TableName=on_demand.table)["Table"]
-    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-
-
-def test_batch_write_and_transact_write_answer_only_what_was_asked(stream: Stream) -> None:
-    """AWS (LocalStack's AWS-validated test_batch_write_items / test_transaction_write_items):
-    BatchWriteItem answers {"UnprocessedItems": {}}, TransactWriteItems {}; ConsumedCapacity only
-    with ReturnConsumedCapacity."""
-    batch = stream.dynamodb.batch_write_item(
-        RequestItems={stream.table: [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}]}
-    )
-    transact = stream.dynamodb.transact_write_items(
-        TransactItems=[{"Put": {"TableName": stream.table, "Item": {"pk": {"S": "b"}}}}]
-    )
-    asked = stream.dynamodb.batch_write_item(
-        RequestItems={stream.table: [{"PutRequest": {"Item": {"pk": {"S": "c"}}}}]}, ReturnConsumedCapacity="TOTAL"
-    )
-
-    assert {k: v for k, v in batch.items() if k != "ResponseMetadata"} == {"UnprocessedItems": {}}
-    assert {k: v for k, v in transact.items() if k != "ResponseMetadata"} == {}
-    assert "ConsumedCapacity" in asked
+# CreateTable's and the write answers' shapes: the conformance scenarios of test_recorded_streams.py.
 
 
 # --- SNS ----------------------------------------------------------------------------------------

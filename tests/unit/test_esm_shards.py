@@ -6,6 +6,7 @@ embedded endpoint runs); ``invoke`` records what each invocation received and wh
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ import pytest
 from streamlab.emulator.esm import EventSourceMappingEngine, InvokeResult, MappingConfig
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.streams import StreamSettings, StreamStore, TableInfo, stream_label
+from streamlab.testing import eventually
 
 TABLE = TableInfo(
     account="123456789012",
@@ -59,13 +61,7 @@ class Recorder:
             ]
 
 
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out")
+wait_for = functools.partial(eventually, timeout=10.0, interval=0.01)
 
 
 def write(store: StreamStore, key: str, version: int) -> None:

@@ -511,6 +511,18 @@ class Scenario:
         eventually(enough, timeout or self.backend.retries, self.backend.poll * 2, f"{count} message(s) on {url}")
         return bodies
 
+    def s3_failure_object(self, bucket: str, mapping_uuid: str) -> tuple[str, dict[str, Any]]:
+        """(key, body) of the first on-failure object the mapping wrote to ``bucket``."""
+        s3 = self.client("s3")
+        prefix = f"aws/lambda/{mapping_uuid}/"
+        keys = eventually(
+            lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])],
+            self.backend.retries,
+            self.backend.poll * 4,
+            f"an object under s3://{bucket}/{prefix}",
+        )
+        return keys[0], json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+
     # observing -------------------------------------------------------------------------------
     def invocations(self, table: Table) -> list[Invocation]:
         return self.recorder.invocations(table.name)

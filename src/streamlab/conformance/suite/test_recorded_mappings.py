@@ -16,7 +16,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.conformance.suite.harness import Mapping, Scenario
-from streamlab.testing import eventually
 
 #: The queue ARN test_event_source_mapping_exceptions uses (a queue nobody has).
 SOME_QUEUE = "arn:aws:sqs:{region}:111111111111:somequeue"
@@ -280,15 +279,7 @@ def test_the_s3_on_failure_payload_carries_records_with_float_creation_times(sce
         DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
     )
     scenario.put(table, "poison", directive="raise")
-    s3 = scenario.client("s3")
-    prefix = f"aws/lambda/{uuid}/"
-    keys = eventually(
-        lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])],
-        scenario.backend.retries,
-        scenario.backend.poll * 4,
-        f"an object under s3://{bucket}/{prefix}",
-    )
-    body = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    _, body = scenario.s3_failure_object(bucket, uuid)
     [record] = body["payload"]["Records"]
     assert list(record) == [
         "eventID",
