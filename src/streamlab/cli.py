@@ -17,6 +17,7 @@ from streamlab.backends.base import BACKEND_NAMES
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
 from streamlab.emulator.streams.store import MAX_SHARDS
+from streamlab.endpoints import EndpointError, add_target_arguments, target_endpoint
 
 if TYPE_CHECKING:
     from streamlab.deploy.target import Backend
@@ -132,16 +133,26 @@ def cmd_up(args: argparse.Namespace) -> int:
         endpoint.stop()
 
 
+def _target(args: argparse.Namespace) -> str | None:
+    """``--endpoint-url`` / AWS_ENDPOINT_URL / the local endpoint; None (AWS) only with ``--aws``."""
+    endpoint_url = target_endpoint(args.endpoint_url, args.aws)
+    if endpoint_url is None:
+        # boto3 reads AWS_ENDPOINT_URL(_<SERVICE>) itself: with --aws it must not redirect anything.
+        for name in [n for n in os.environ if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
+            del os.environ[name]
+    else:
+        _use_dummy_credentials_for_local_endpoint()
+    return endpoint_url
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     from streamlab.deploy import DeployError
     from streamlab.stack import StackError
 
-    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint_url:
-        _use_dummy_credentials_for_local_endpoint()
     try:
+        endpoint_url = _target(args)
         _deploy_stack(args.stack, endpoint_url, args.region)
-    except (StackError, FileNotFoundError) as error:
+    except (StackError, FileNotFoundError, EndpointError) as error:
         print(f"streamlab deploy: {error}", file=sys.stderr)
         return 2
     except DeployError as error:
@@ -236,10 +247,12 @@ def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> Deliver
 def cmd_logs(args: argparse.Namespace) -> int:
     from streamlab import logs_cli
 
-    if args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"):
-        _use_dummy_credentials_for_local_endpoint()
     try:
+        args.endpoint_url = _target(args)
         return logs_cli.run(args)
+    except EndpointError as error:
+        print(f"streamlab logs: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
 
@@ -257,19 +270,22 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 def cmd_streams(args: argparse.Namespace) -> int:
     from streamlab import streams_cli
 
-    _use_dummy_credentials_for_local_endpoint()
-    return streams_cli.run(args)
+    args.aws = getattr(args, "aws", False)  # split has no --aws: only a streamlab endpoint splits
+    try:
+        endpoint_url = _target(args)
+    except EndpointError as error:
+        print(f"streamlab streams: {error}", file=sys.stderr)
+        return 2
+    return streams_cli.run(args, endpoint_url)
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     from streamlab.redrive import RedriveError, redrive
 
-    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint_url:
-        _use_dummy_credentials_for_local_endpoint()
     try:
+        endpoint_url = _target(args)
         report = redrive(args.queue, endpoint_url, args.region, log=lambda line: print(line, flush=True))
-    except RedriveError as error:
+    except (RedriveError, EndpointError) as error:
         print(f"streamlab redrive: {error}", file=sys.stderr)
         return 2
     return 0 if report.ok else 1
@@ -320,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 
-    dep = sub.add_parser("deploy", help="apply the stack to an endpoint (no URL: real AWS)")
-    dep.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
+    dep = sub.add_parser("deploy", help="apply the stack to an endpoint (the local one unless --aws)")
+    add_target_arguments(dep)
     dep.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
     dep.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     dep.set_defaults(func=cmd_deploy)
@@ -336,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         "redrive", help="re-invoke functions with the stream records their on-failure records name"
     )
     redrive.add_argument("--queue", required=True, help="the on-failure queue: URL, ARN or name")
-    redrive.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
+    add_target_arguments(redrive)
     redrive.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     redrive.set_defaults(func=cmd_redrive)
 

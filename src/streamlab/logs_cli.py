@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from streamlab.aws_rules import REGION_ORDER, resolve_region
+from streamlab.endpoints import add_target_arguments, target_endpoint
 
 
 def log_group_of(function_name: str) -> str:
@@ -99,16 +100,14 @@ def add_arguments(parser: Any) -> None:
     """The ``streamlab logs`` options, for the CLI to attach to its subcommand parser."""
     parser.add_argument("name", help="function name or ARN")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
-    parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
+    add_target_arguments(parser)
     parser.add_argument("--region", default=None, help=f"region (default: {REGION_ORDER})")
     parser.add_argument("--since", type=float, default=None, help="only events from the last N minutes")
 
 
 def run(args: Any) -> int:
     """Run ``streamlab logs`` from parsed :func:`add_arguments` options; returns the exit code."""
-    import os
-
-    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint_url = args.endpoint_url
     region = resolve_region(args.region)
     since_ms = int((time.time() - args.since * 60) * 1000) if args.since else None
     print_logs(args.name, endpoint_url, follow=args.follow, region=region, since_ms=since_ms)
@@ -121,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="streamlab logs", description="Print a Lambda function's CloudWatch Logs.")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    args.endpoint_url = target_endpoint(args.endpoint_url, args.aws)
+    return run(args)
 
 
 if __name__ == "__main__":

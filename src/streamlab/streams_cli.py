@@ -2,26 +2,24 @@
 
 ``split`` asks an embedded endpoint to close the table's open stream shards and open their
 children (``POST /_streamlab/streams/split``; AWS has no such call, its shards split on their
-own). ``shards`` prints a stream's shard lineage through DescribeStream (any local endpoint,
-LocalStack included). Both aim at ``--endpoint-url``, else ``AWS_ENDPOINT_URL``, else
-127.0.0.1:4566.
+own). ``shards`` prints a stream's shard lineage through DescribeStream, so it works on any
+backend (``--aws`` for AWS itself). Both aim at ``--endpoint-url``, else ``AWS_ENDPOINT_URL``,
+else the local endpoint (:mod:`streamlab.endpoints`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
 from streamlab.aws_rules import resolve_region
+from streamlab.emulator.streams.control import SPLIT_PATH
+from streamlab.endpoints import add_target_arguments
 from streamlab.errors import StreamlabError
-
-LOCAL_ENDPOINT = "http://127.0.0.1:4566"
-SPLIT_PATH = "/_streamlab/streams/split"
 
 
 class StreamsCommandError(StreamlabError):
@@ -37,23 +35,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     shards = commands.add_parser("shards", help="print a table's stream shards and their lineage")
     shards.add_argument("table", help="table name")
+    split.add_argument("--endpoint-url", help="endpoint (default: AWS_ENDPOINT_URL, else the local one)")
+    add_target_arguments(shards)
     for command in (split, shards):
-        command.add_argument("--endpoint-url", help=f"endpoint (default AWS_ENDPOINT_URL, else {LOCAL_ENDPOINT})")
         command.add_argument("--region", help="region (default: AWS_DEFAULT_REGION, the profile, else us-east-1)")
     split.set_defaults(streams_func=split_command)
     shards.set_defaults(streams_func=shards_command)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, endpoint_url: str | None) -> int:
+    """Run the subcommand against ``endpoint_url`` (None: AWS itself, ``shards --aws`` only)."""
     try:
-        return int(args.streams_func(args))
+        return int(args.streams_func(args, endpoint_url))
     except StreamsCommandError as error:
         print(f"streamlab streams {args.streams_command}: {error}", file=sys.stderr)
         return 1
-
-
-def _endpoint(args: argparse.Namespace) -> str:
-    return str(args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or LOCAL_ENDPOINT).rstrip("/")
 
 
 def request_split(endpoint_url: str, table: str, region: str, children: int = 2) -> dict[str, Any]:
@@ -77,9 +73,11 @@ def request_split(endpoint_url: str, table: str, region: str, children: int = 2)
         raise StreamsCommandError(f"cannot reach {endpoint_url}: {error}") from None
 
 
-def split_command(args: argparse.Namespace) -> int:
+def split_command(args: argparse.Namespace, endpoint_url: str | None) -> int:
+    if endpoint_url is None:
+        raise StreamsCommandError("AWS splits its shards itself; split needs a streamlab endpoint")
     region = resolve_region(args.region)
-    answer = request_split(_endpoint(args), args.table, region, 1 if args.rollover else 2)
+    answer = request_split(endpoint_url, args.table, region, 1 if args.rollover else 2)
     print(f"{answer['StreamArn']}: closed {len(answer['ClosedShards'])} shard(s), opened {len(answer['OpenedShards'])}")
     for opened in answer["OpenedShards"]:
         print(f"  {opened['ParentShardId']} -> {opened['ShardId']}")
@@ -106,11 +104,11 @@ def lineage_lines(shards: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def shards_command(args: argparse.Namespace) -> int:
+def shards_command(args: argparse.Namespace, endpoint_url: str | None) -> int:
     import boto3
     from botocore.exceptions import ClientError
 
-    region, endpoint_url = resolve_region(args.region), _endpoint(args)
+    region = resolve_region(args.region)
     dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
     streams = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint_url)
     try:
