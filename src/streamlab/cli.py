@@ -93,12 +93,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not args.no_deploy and not args.stack.is_file():
         print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
         return 2
+    from streamlab.emulator.awslambda.interpreters import (
+        INTERPRETERS_ENV,
+        InterpreterConfigError,
+        parse_named_interpreters,
+    )
+
+    try:
+        pythons = parse_named_interpreters(args.python or os.environ.get(INTERPRETERS_ENV))
+    except InterpreterConfigError as error:
+        print(f"streamlab up: --python / ${INTERPRETERS_ENV}: {error}", file=sys.stderr)
+        return 2
     try:
         endpoint = EmbeddedEndpoint(
             host=args.host,
             port=args.port,
             server=args.server,
             esm_cadence=args.esm_cadence,
+            lambda_pythons=pythons,
             stream_settings=StreamSettings(
                 shards=args.stream_shards,
                 rotation_seconds=args.shard_rotation,
@@ -332,6 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=STREAM_RETENTION_SECONDS,
         metavar="SECONDS",
         help="how long stream records are kept before they are trimmed (default %(default)s, AWS's 24 hours)",
+    )
+    up.add_argument(
+        "--python",
+        action="append",
+        metavar="RUNTIME=PATH",
+        help="the interpreter a Lambda runtime runs on, e.g. python3.12=/usr/bin/python3.12 (repeatable; default "
+        "from $STREAMLAB_LAMBDA_PYTHONS, else found on PATH, in pyenv or among uv's Pythons)",
     )
     up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)

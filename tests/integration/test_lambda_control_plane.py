@@ -12,14 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.lambda_support import ECHO, ROLE, zip_source
-
-ACCOUNT = "123456789012"
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+from streamlab.aws_rules import PYTHON_RUNTIMES
+from tests.integration.lambda_support import ACCOUNT, ECHO, ROLE, error_of, zip_source
 
 
 def test_create_function_answers_pending_then_waiters_see_active(
@@ -142,7 +136,7 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
 @pytest.mark.parametrize(
     ("overrides", "expected_text"),
     [
-        ({"Runtime": "nodejs20.x"}, "python3.10, python3.11, python3.12, python3.13, python3.14"),
+        ({"Runtime": "nodejs20.x"}, ", ".join(PYTHON_RUNTIMES)),
         ({"Runtime": "python2.7"}, "Supported runtimes"),
         ({"Runtime": "python3.9"}, "Supported runtimes"),
         ({"Handler": "app handler"}, "Handler"),

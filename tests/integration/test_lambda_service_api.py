@@ -19,7 +19,7 @@ from streamlab.emulator.awslambda.exceptions import ResourceNotFoundException, T
 from streamlab.emulator.endpoint import EmbeddedEndpoint
 from streamlab.streams import create_stream_table
 from streamlab.testing import eventually
-from tests.integration.lambda_support import ECHO, NO_RETRIES, ROLE, zip_source
+from tests.integration.lambda_support import ECHO, ROLE, local_client, zip_source
 
 SLEEPER = """
 import time
@@ -39,17 +39,7 @@ def endpoint() -> Iterator[EmbeddedEndpoint]:
 
 @pytest.fixture
 def client(endpoint: EmbeddedEndpoint) -> Callable[[str], Any]:
-    def make(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=NO_RETRIES,
-        )
-
-    return make
+    return lambda service: local_client(endpoint.url, service)
 
 
 def create(client: Callable[[str], Any], name: str, source: str = ECHO, **kwargs: Any) -> str:

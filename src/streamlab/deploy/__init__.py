@@ -94,10 +94,11 @@ def deploy(
 
 
 def function_platform(function: Function, backend: Backend, runtime: dict[str, Any] | None = None) -> Platform:
-    """Where a function's dependencies must run: the embedded endpoint's interpreter (``runtime``
-    from its health answer; this one when not known), else Lambda's Linux for the function's runtime."""
+    """Where a function's dependencies must run: the interpreter the embedded endpoint runs the
+    function's runtime on (``runtime`` from its health answer; this one when not known), else
+    Lambda's Linux for the function's runtime."""
     if backend == "embedded":
-        return platform_for_runtime(runtime)
+        return platform_for_runtime(runtime, function.runtime)
     return lambda_platform(function.python_version)
 
 

@@ -87,8 +87,11 @@ class Target:
             if endpoint_url and session.get_credentials() is None:
                 session = boto3.Session(region_name=region, **LOCAL_CREDENTIALS)
         runtime = None
-        if backend is None:
-            backend, runtime = probe_endpoint(endpoint_url)
+        # An embedded endpoint is asked even when named: its health answer says which Python each
+        # runtime runs on, which is what the functions' dependencies must be built for.
+        if backend is None or (backend == "embedded" and endpoint_url):
+            detected, runtime = probe_endpoint(endpoint_url)
+            backend = backend or detected
         return cls(session, endpoint_url, region, backend, runtime)
 
     def client(self, service: str) -> Any:

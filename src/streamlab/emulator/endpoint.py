@@ -9,11 +9,17 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 from streamlab.emulator import moto_patches
+from streamlab.emulator.awslambda.interpreters import (
+    INTERPRETERS_ENV,
+    SEARCH_SOURCES,
+    InterpreterSearch,
+    parse_named_interpreters,
+)
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
 from streamlab.emulator.esm.store_reader import StoreStreamReader
@@ -53,7 +59,13 @@ class EmbeddedEndpoint:
         esm_cadence: str | None = None,
         moto_compat: bool | None = None,
         stream_settings: StreamSettings | None = None,
+        lambda_pythons: Mapping[str, str] | None = None,
+        python_search: tuple[str, ...] = SEARCH_SOURCES,
     ) -> None:
+        """``lambda_pythons`` names the interpreter of a runtime (``{"python3.12": "/opt/py312/bin/python3"}``,
+        default from ``STREAMLAB_LAMBDA_PYTHONS``); ``python_search`` is where the others are looked
+        for (see :mod:`streamlab.emulator.awslambda.interpreters`; ``()`` uses only the named ones and
+        the endpoint's own)."""
         esm_cadence = esm_cadence or os.environ.get(ESM_CADENCE_ENV) or "wake"
         self.moto_compat = moto_compat if moto_compat is not None else os.environ.get(MOTO_COMPAT_ENV, "1") != "0"
         if esm_cadence not in ESM_CADENCES:
@@ -72,11 +84,18 @@ class EmbeddedEndpoint:
                     self.streams.settings,
                 )
             self.streams.configure(stream_settings)
+        if lambda_pythons is None:
+            lambda_pythons = parse_named_interpreters(os.environ.get(INTERPRETERS_ENV))
         self.lambda_service = LambdaService(
             endpoint_url=lambda: self.url,
+            interpreters=InterpreterSearch(named=dict(lambda_pythons), sources=("endpoint", *python_search)),
             source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
         )
-        self.gateway = Gateway(self.lambda_service, StreamsApi(self.streams) if self.streams is not None else None)
+        self.gateway = Gateway(
+            self.lambda_service,
+            runtimes=self.lambda_service.runtimes,
+            streams=StreamsApi(self.streams) if self.streams is not None else None,
+        )
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
         # The engine reads the store in-process (a GetRecords over HTTP costs ~150 times the

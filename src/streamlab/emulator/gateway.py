@@ -65,8 +65,15 @@ class Gateway:
     ``streams`` None (plain moto, ``STREAMLAB_MOTO_COMPAT=0``) leaves DynamoDB Streams to moto.
     """
 
-    def __init__(self, lambda_app: WSGIApp, streams: StreamsApi | None = None) -> None:
+    def __init__(
+        self,
+        lambda_app: WSGIApp,
+        runtimes: Callable[[], dict[str, Any]] | None = None,
+        streams: StreamsApi | None = None,
+    ) -> None:
         self._lambda_app = lambda_app
+        #: What each Lambda runtime's functions run on, for the health answer.
+        self._runtimes = runtimes
         self._streams = streams
         self._moto_app = moto_dispatch.CachedDispatcher()
         # moto's DynamoDB keeps tables in plain dicts and lists: one lock keeps each write whole
@@ -181,8 +188,12 @@ class Gateway:
                 "status": "ready" if ready else "starting",
                 "version": __version__,
                 "services": {name: "available" for name in ("lambda", *MOTO_SERVICES)},
-                # What functions run on here, so a deploy from elsewhere builds dependencies for it.
-                "runtime": runtime_description(),
+                # What functions run on here, so a deploy from elsewhere builds dependencies for it:
+                # the endpoint's interpreter, and the one each Lambda runtime gets.
+                "runtime": {
+                    **runtime_description(),
+                    **({"runtimes": self._runtimes()} if self._runtimes is not None else {}),
+                },
                 **({"streams": self._streams.store.stats()} if self._streams is not None else {}),
             }
         ).encode()

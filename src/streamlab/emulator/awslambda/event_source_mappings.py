@@ -459,6 +459,14 @@ class EventSourceMappingStore:
         self._schedule_settle(mapping_uuid)
         return result
 
+    def set_tags(self, mapping_uuid: str, tags: dict[str, str]) -> None:
+        """TagResource / UntagResource on the mapping's ARN (tags change nothing the engine runs)."""
+        with self._lock:
+            mapping = self._mappings.get(mapping_uuid)
+            if mapping is None:
+                raise ResourceNotFoundException("The resource you requested does not exist.")
+            mapping.tags = dict(tags)
+
     # -- writes (the polling engine) ----------------------------------------------------
     def set_last_processing_result(self, mapping_uuid: str, result: str) -> None:
         """``"OK"``, ``"PROBLEM: Function call failed"`` … as the engine observes them."""

@@ -3,11 +3,6 @@
 Every error is rendered the way AWS renders it for the REST-JSON protocol: an
 ``x-amzn-ErrorType`` header naming the code and a ``{"Type", "message"}`` body, so
 ``botocore`` raises ``client.exceptions.<Code>`` with ``response["Error"]["Message"]``.
-ResourceNotFoundException spells it ``Message``: in LocalStack's AWS-validated Lambda snapshots
-(``test_lambda_api.snapshot.json`` and its neighbours, validated up to 2025-11-27) all 128
-ResourceNotFoundException bodies say ``Message``, every InvalidParameterValueException,
-ResourceConflictException, PreconditionFailedException and TooManyRequestsException body
-``message``.
 """
 
 from __future__ import annotations
@@ -22,10 +17,11 @@ class LambdaError(StreamlabError):
 
     code: str = "ServiceException"
     status: int = 500
-    #: "User" for a caller's mistake, "Service" for ours (the ``Type`` field AWS sends).
-    error_type: str = "Service"
-    #: The body member the message goes in (AWS's spelling differs between errors).
-    message_key: str = "message"
+    #: "User" for a caller's mistake, "Service" for ours (the ``Type`` field AWS sends); None: no Type.
+    error_type: str | None = "Service"
+    #: AWS spells the member ``Message`` for some errors and ``message`` for others (LocalStack's
+    #: AWS-validated snapshots of test_lambda_api, 2025-11-25); botocore reads both.
+    message_key = "message"
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -34,7 +30,8 @@ class LambdaError(StreamlabError):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        return {"Type": self.error_type, self.message_key: self.message, **self.extra}
+        body: dict[str, Any] = {} if self.error_type is None else {"Type": self.error_type}
+        return {**body, self.message_key: self.message, **self.extra}
 
 
 class ServiceException(LambdaError):
@@ -47,6 +44,12 @@ class ResourceNotFoundException(LambdaError):
     status = 404
     error_type = "User"
     message_key = "Message"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(LambdaError):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
+    error_type = "User"
 
 
 class ResourceConflictException(LambdaError):
@@ -68,9 +71,20 @@ class InvalidParameterValueException(LambdaError):
 
 
 class ValidationException(LambdaError):
+    """A request member breaks the API model's constraints (AWS sends no ``Type`` with it)."""
+
     code = "ValidationException"
     status = 400
-    error_type = "User"
+    error_type = None
+
+
+def constraint_violation(member: str, value: Any, constraint: str) -> ValidationException:
+    """A request member that breaks the API model's constraint, in AWS's wording:
+    ``1 validation error detected: Value 'x' at 'member' failed to satisfy constraint: ...``."""
+    shown = "null" if value is None else f"'{value}'"
+    return ValidationException(
+        f"1 validation error detected: Value {shown} at '{member}' failed to satisfy constraint: {constraint}"
+    )
 
 
 class InvalidRequestContentException(LambdaError):
