@@ -113,9 +113,7 @@ class LayerOperations(Protocol):
 
 
 class MappingOperations(Protocol):
-    def create(
-        self, region: str, function: str | Callable[[], str], request: dict[str, Any]
-    ) -> EventSourceMapping: ...
+    def create(self, region: str, function: str | Callable[[], str], request: dict[str, Any]) -> EventSourceMapping: ...
     def get(self, mapping_uuid: str) -> EventSourceMapping: ...
     def list(
         self, event_source_arn: str | None = None, function_arn: str | None = None
