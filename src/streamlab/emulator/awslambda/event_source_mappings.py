@@ -279,7 +279,6 @@ def _apply_settings(mapping: EventSourceMapping, request: dict[str, Any], creati
         mapping.filter_criteria = _validated_filters(request["FilterCriteria"])
     if request.get("DestinationConfig") is not None:
         mapping.destination_config = _validated_destination(request["DestinationConfig"])
-
     if request.get("Tags") is not None and creating:
         mapping.tags = dict(request["Tags"])
     for name in _PASSTHROUGH:
