@@ -34,8 +34,12 @@ def detect_backend(endpoint_url: str | None, timeout: float = 2.0) -> Backend:
     return probe_endpoint(endpoint_url, timeout)[0]
 
 
-def probe_endpoint(endpoint_url: str | None, timeout: float = 2.0) -> tuple[Backend, dict[str, Any] | None]:
-    """The backend kind, and for an embedded endpoint the ``runtime`` its functions run on."""
+def probe_endpoint(endpoint_url: str | None, timeout: float = 20.0) -> tuple[Backend, dict[str, Any] | None]:
+    """The backend kind, and for an embedded endpoint the ``runtime`` its functions run on.
+
+    The timeout is generous: an endpoint's first health answer searches for every runtime's
+    interpreter, and a probe that gave up early would build zips for the wrong Python.
+    """
     if not endpoint_url:
         return "aws", None
     url = endpoint_url.rstrip("/") + HEALTH_PATH
