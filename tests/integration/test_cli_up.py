@@ -227,7 +227,8 @@ def test_up_trims_records_past_its_stream_retention() -> None:
         assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in streams.get_records(ShardIterator=fresh)["Records"]] == [
             "new"
         ]
-        with urllib.request.urlopen(f"{url}/_streamlab/health", timeout=5) as response:
+        # The first health answer looks for every runtime's interpreter: it may take seconds.
+        with urllib.request.urlopen(f"{url}/_streamlab/health", timeout=60) as response:
             assert json.loads(response.read())["streams"]["records"] == 1
     finally:
         process.send_signal(signal.SIGTERM)
