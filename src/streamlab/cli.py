@@ -48,7 +48,7 @@ def _deploy_stack(stack_path: Path, endpoint_url: str | None, region: str | None
 
 def cmd_up(args: argparse.Namespace) -> int:
     from streamlab.emulator.endpoint import EmbeddedEndpoint
-    from streamlab.emulator.http_server import PortInUseError
+    from streamlab.emulator.http_server import PortInUseError, ServerSettings
 
     if not _is_loopback(args.host):
         print(
@@ -60,7 +60,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
         return 2
     try:
-        endpoint = EmbeddedEndpoint(host=args.host, port=args.port, server=args.server, esm_cadence=args.esm_cadence)
+        settings = ServerSettings() if args.server_threads is None else ServerSettings(threads=args.server_threads)
+        endpoint = EmbeddedEndpoint(
+            host=args.host, port=args.port, server=args.server, esm_cadence=args.esm_cadence, server_settings=settings
+        )
     except PortInUseError as error:
         print(f"streamlab up: {error} (choose another with --port)", file=sys.stderr)
         return 1
@@ -244,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how mappings find new records: wake on each write (default) or poll 4 times a second like AWS "
         f"(default from ${ESM_CADENCE_ENV}, else wake)",
     )
+    # For benchmarks/concurrency.py, which compares servers: not part of the interface.
     up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
+    up.add_argument("--server-threads", type=int, default=None, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 
     dep = sub.add_parser("deploy", help="apply the stack to an endpoint (no URL: real AWS)")

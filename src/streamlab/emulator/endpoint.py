@@ -17,7 +17,7 @@ from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine
 from streamlab.emulator.esm.moto_reader import MotoStreamReader
 from streamlab.emulator.gateway import Gateway
-from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, make_server
+from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
 from streamlab.emulator.stream_mappings import StreamMappingBridge
 
 DEFAULT_HOST = "127.0.0.1"
@@ -42,6 +42,7 @@ class EmbeddedEndpoint:
         port: int = DEFAULT_PORT,
         server: str = DEFAULT_SERVER,
         esm_cadence: str | None = None,
+        server_settings: ServerSettings | None = None,
     ) -> None:
         esm_cadence = esm_cadence or os.environ.get(ESM_CADENCE_ENV) or "wake"
         if esm_cadence not in ESM_CADENCES:
@@ -49,7 +50,7 @@ class EmbeddedEndpoint:
         moto_compat.apply()
         moto_speedups.apply()
         # Bind first: a taken port must fail before anything else is started.
-        self._server: HTTPServer = make_server(self._route, host, port, kind=server)
+        self._server: HTTPServer = make_server(self._route, host, port, kind=server, settings=server_settings)
         self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
         self.gateway = Gateway(self.lambda_service)
         mapping_store = self.lambda_service.event_source_mappings
