@@ -102,7 +102,8 @@ class Connection:
             self.writer.close()
 
     async def call(self, target: str, payload: dict[str, Any]) -> dict[str, Any]:
-        assert self.reader is not None and self.writer is not None
+        if self.reader is None or self.writer is None:
+            raise ConnectionError("not connected")
         body = json.dumps(payload).encode()
         service = "dynamodbstreams" if target.startswith("DynamoDBStreams") else "dynamodb"
         auth = self._auth[service]
@@ -361,12 +362,13 @@ def measure_server(kind: str, client_counts: Sequence[int], seconds: float, idle
             if idle:
                 plan += [(f"4 clients + {idle} idle", 4, idle, False), (f"4 clients + {idle} trickling", 4, idle, True)]
             for label, clients, idle_count, trickle in plan:
-                row = {"server": kind, "run": label, **run(pool, url, stream, clients, seconds, processes, idle_count, trickle)}
+                figures = run(pool, url, stream, clients, seconds, processes, idle_count, trickle)
+                row = {"server": kind, "run": label, **figures}
                 rows.append(row)
                 print(
                     f"{kind:<10} {label:<26} {row['ops_per_s']:8.0f} ops/s  p50 {fmt(row['p50_ms'])} ms  "
-                    f"p99 {fmt(row['p99_ms'])} ms   PutItem p99 {fmt(row['put_p99_ms'])} ms  max {fmt(row['put_max_ms'])}"
-                    f" ms  errors {row['errors']}",
+                    f"p99 {fmt(row['p99_ms'])} ms   PutItem p99 {fmt(row['put_p99_ms'])} ms  "
+                    f"max {fmt(row['put_max_ms'])} ms  errors {row['errors']}",
                     flush=True,
                 )
                 for example in row["error_examples"]:

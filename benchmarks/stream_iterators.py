@@ -39,7 +39,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from streamlab.emulator import moto_compat
+from streamlab.emulator.endpoint import MOTO_COMPAT_ENV
 from streamlab.streams import create_stream_table, first_shard_id
 
 MIB = 1024 * 1024
@@ -206,7 +206,7 @@ def main() -> None:
         baseline_args.append("--direct")
     baseline = subprocess.Popen(
         [sys.executable, __file__, *baseline_args],
-        env={**os.environ, moto_compat.DISABLE_ENV: "0"},
+        env={**os.environ, MOTO_COMPAT_ENV: "0"},
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -210,7 +210,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     endpoint_url = args.endpoint_url or (os.environ.get("AWS_ENDPOINT_URL") if args.backend != "aws" else None)
     if endpoint_url:
         _use_dummy_credentials_for_local_endpoint()
-    return run_conformance(endpoint_url, args.json, args.backend)
+    extra_args = ["-k", args.select] if args.select else None
+    return run_conformance(endpoint_url, args.json, args.backend, extra_args=extra_args)
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
@@ -290,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BACKEND_NAMES,
         default=None,
         help="backend to start, or what --endpoint-url is, for its timing (default: $STREAMLAB_BACKEND, else embedded)",
+    )
+    conformance.add_argument(
+        "-k", dest="select", metavar="EXPRESSION", help="only the scenarios whose names match (pytest's -k)"
     )
     conformance.set_defaults(func=cmd_conformance)
 

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamlab.errors import StreamlabError
+
 #: Bumped when the zip layout changes, so old cache entries are not reused.
 FORMAT_VERSION = "streamlab-zip-1"
 #: The earliest timestamp a zip entry can carry; any fixed value makes the bytes reproducible.
@@ -45,7 +47,7 @@ _SKIP_SUFFIXES = (".pyc", ".pyo")
 _DONE_MARKER = ".streamlab-complete"
 
 
-class PackagingError(RuntimeError):
+class PackagingError(StreamlabError, RuntimeError):
     """A function's code could not be collected or its dependencies installed."""
 
 

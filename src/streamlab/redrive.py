@@ -46,6 +46,7 @@ from streamlab.deploy.target import Target, error_code
 from streamlab.emulator.esm.arns import arn_region
 from streamlab.emulator.esm.filtering import RecordFilter
 from streamlab.emulator.esm.records import to_lambda_record
+from streamlab.errors import StreamlabError
 
 #: A synchronous invoke may take the function's whole timeout (at most 15 minutes).
 _INVOKE_CONFIG = Config(read_timeout=905, connect_timeout=10, retries={"max_attempts": 0})
@@ -58,7 +59,7 @@ _RETENTION = "DynamoDB Streams keeps records 24 hours"
 REDRIVEN, FAILED, EXPIRED, SKIPPED = "redriven", "failed", "expired", "skipped"
 
 
-class RedriveError(RuntimeError):
+class RedriveError(StreamlabError, RuntimeError):
     """The queue itself cannot be used (not found, not reachable)."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from streamlab._toml_schema import Section, key_path, show
+from streamlab.errors import StreamlabError
 
 # --- AWS vocabularies ------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ DEFAULT_ROLE_NAME = "streamlab-lambda-execution"
 DEFAULT_RUNTIME = "python3.12"
 
 
-class StackError(ValueError):
+class StackError(StreamlabError, ValueError):
     """``stack.toml`` is not a valid stack; :attr:`problems` holds one line per mistake."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

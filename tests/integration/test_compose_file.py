@@ -153,7 +153,7 @@ def test_workflow_has_embedded_container_and_localstack_jobs():
     assert container["env"] == {"STREAMLAB_BACKEND": "container", "STREAMLAB_CONTAINER_NETWORK": "host"}
     runs = "\n".join(step.get("run", "") for step in container["steps"])
     assert "docker build -f docker/embedded.Dockerfile -t streamlab-embedded:local ." in runs
-    assert "pytest -q -rs tests/integration tests/conformance" in runs
+    assert "pytest -q -rs tests/integration src/streamlab/conformance/suite" in runs
     assert "redis-server" in runs
 
     embedded = jobs["embedded"]

@@ -138,7 +138,7 @@ def test_invalid_parameters_are_rejected(
     }
     request = {key: value for key, value in request.items() if value is not None}
     # Outside the API model's bounds AWS answers ValidationException; Lambda's own checks
-    # answer InvalidParameterValueException (tests/conformance/test_parameters.py has the sources).
+    # answer InvalidParameterValueException (src/streamlab/conformance/suite/test_parameters.py has the sources).
     model_bound = {
         "BatchSize",
         "MaximumBatchingWindowInSeconds",

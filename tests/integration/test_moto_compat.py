@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from streamlab.emulator import moto_compat
+from streamlab.emulator.moto_patches import stream_iterators
 from streamlab.streams import create_stream_table, first_shard_id
 
 Record = dict[str, Any]
@@ -89,7 +89,7 @@ def embedded(streamlab_in_process: bool) -> None:
 def frozen_clock(embedded: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """The endpoint's iterator clock, frozen at a start time; assign ``[0]`` to move it."""
     now = [1_800_000_000.0]
-    monkeypatch.setattr(moto_compat, "clock", lambda: now[0])
+    monkeypatch.setattr(stream_iterators, "clock", lambda: now[0])
     return now
 
 

@@ -8,28 +8,27 @@ from types import SimpleNamespace
 
 import pytest
 
-from streamlab import conformance
-from streamlab.conformance import ConformanceReporter, Result, find_suite, format_matrix, summary
+from streamlab.conformance import ConformanceReporter, Result, format_matrix, summary
+from streamlab.conformance import runner as conformance
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_find_suite_from_the_checkout_and_from_a_subdirectory() -> None:
-    assert find_suite(REPO) == REPO / "tests" / "conformance"
-    assert find_suite(REPO / "src" / "streamlab") == REPO / "tests" / "conformance"
+def test_the_suite_ships_inside_the_package() -> None:
+    assert conformance.SUITE == REPO / "src" / "streamlab" / "conformance" / "suite"
+    assert (conformance.SUITE / "conftest.py").is_file()
+    assert (conformance.SUITE / "pytest.ini").is_file()
+    assert len(list(conformance.SUITE.glob("test_*.py"))) >= 8
 
 
-def test_find_suite_falls_back_to_the_package_checkout(tmp_path: Path) -> None:
-    assert find_suite(tmp_path) == REPO / "tests" / "conformance"
-
-
-def test_missing_suite_is_a_clear_error(
+def test_the_suite_runs_with_its_own_configuration_wherever_it_is_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(conformance, "__file__", str(tmp_path / "site-packages" / "streamlab" / "conformance.py"))
+    """A user's project may have pytest settings of its own; the suite must not pick them up."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --an-option-no-plugin-knows\n")
     monkeypatch.chdir(tmp_path)
-    assert conformance.run_conformance(None, None, "embedded") == 2
-    assert "no tests/conformance/ found" in capsys.readouterr().err
+    exit_code = conformance.run_conformance(None, None, "embedded", extra_args=["-k", "no_scenario_has_this_name"])
+    assert exit_code == conformance.NOTHING_CHECKED, capsys.readouterr()
 
 
 def test_aws_backend_refuses_an_endpoint_url(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from streamlab.backends.base import BackendUnavailable, docker_available, short_error
+from streamlab.errors import WaitTimeout
 
 LOG = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def wait_http(url: str, ready: Callable[[bytes], bool], timeout: float, what: st
         except (OSError, ValueError, urllib.error.URLError) as exc:
             last = exc
         time.sleep(0.25)
-    raise TimeoutError(f"{what} at {url} not ready within {timeout:.0f} s (last: {last})")
+    raise WaitTimeout(f"{what} at {url} not ready within {timeout:.0f} s (last: {last})")
 
 
 def dump_container_logs(container: Any, title: str, stream: TextIO, tail: int = 500) -> None:

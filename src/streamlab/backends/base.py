@@ -5,10 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from types import TracebackType
 
+from streamlab.errors import StreamlabError
+
 BACKEND_NAMES = ("embedded", "container", "localstack", "aws")
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(StreamlabError, RuntimeError):
     """The backend cannot run here (no Docker, no credentials); the message says why."""
 
 

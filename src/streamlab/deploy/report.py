@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from streamlab.errors import StreamlabError
+
 Action = Literal["created", "updated", "unchanged"]
 
 
-class DeployError(RuntimeError):
+class DeployError(StreamlabError, RuntimeError):
     """A resource could not be brought to its declared state (the message names it and why)."""
 
 

@@ -43,7 +43,6 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
-
 def _reason(status: int) -> bytes:
     try:
         return HTTPStatus(status).phrase.encode()
@@ -241,13 +240,11 @@ class _Connection(asyncio.Protocol):
         """Answer a request that cannot be read (malformed, too large, too slow) and close."""
         if self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             _, headers, body = _error_answer(status, "BadRequest" if status == 400 else "RequestRejected", message)
+            headers.append(("Connection", "close"))
+            response = h11.Response(status_code=status, headers=headers, reason=_reason(status))
             with contextlib.suppress(h11.LocalProtocolError):
                 self._write(
-                    self._h11.send(
-                        h11.Response(status_code=status, headers=[*headers, ("Connection", "close")], reason=_reason(status))
-                    )
-                    + self._h11.send(h11.Data(data=body))
-                    + self._h11.send(h11.EndOfMessage())
+                    self._h11.send(response) + self._h11.send(h11.Data(data=body)) + self._h11.send(h11.EndOfMessage())
                 )
         self._close()
 

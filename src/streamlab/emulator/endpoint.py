@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from streamlab.emulator import moto_compat, moto_speedups
+from streamlab.emulator import moto_patches
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine
 from streamlab.emulator.esm.moto_reader import MotoStreamReader
@@ -28,6 +28,8 @@ DEFAULT_PORT = 4566
 #: second as a backstop; ``aws``: AWS's 4 polls a second only, for latency figures like AWS's.
 ESM_CADENCES = ("wake", "aws")
 ESM_CADENCE_ENV = "STREAMLAB_ESM_CADENCE"
+#: ``STREAMLAB_MOTO_COMPAT=0`` runs on plain moto (speed-ups only): a defect can be reproduced.
+MOTO_COMPAT_ENV = "STREAMLAB_MOTO_COMPAT"
 AWS_POLL_INTERVAL_SECONDS = 0.25
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,12 @@ class EmbeddedEndpoint:
         server: str = DEFAULT_SERVER,
         esm_cadence: str | None = None,
         server_settings: ServerSettings | None = None,
+        moto_compat: bool | None = None,
     ) -> None:
         esm_cadence = esm_cadence or os.environ.get(ESM_CADENCE_ENV) or "wake"
+        self.moto_compat = moto_compat if moto_compat is not None else os.environ.get(MOTO_COMPAT_ENV, "1") != "0"
         if esm_cadence not in ESM_CADENCES:
             raise ValueError(f"unknown ESM cadence {esm_cadence!r}; expected one of {', '.join(ESM_CADENCES)}")
-        moto_compat.apply()
-        moto_speedups.apply()
         # Bind first: a taken port must fail before anything else is started.
         self._server: HTTPServer = make_server(self._route, host, port, kind=server, settings=server_settings)
         self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
@@ -68,6 +70,7 @@ class EmbeddedEndpoint:
         if esm_cadence == "wake":
             self.gateway.add_write_listener(self.esm_engine.wake)
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
+        self._holds_moto_patches = False
 
     def _route(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)
@@ -86,6 +89,10 @@ class EmbeddedEndpoint:
         return f"http://{host}:{self.port}"
 
     def start(self) -> EmbeddedEndpoint:
+        # moto is patched while an endpoint runs, and restored when the last one stops.
+        if not self._holds_moto_patches:
+            moto_patches.acquire(compat=self.moto_compat)
+            self._holds_moto_patches = True
         self._server.start()
         self.lambda_service.start()
         self.gateway.ready.set()
@@ -97,6 +104,9 @@ class EmbeddedEndpoint:
         self._mappings.close()
         self.lambda_service.stop()
         self._server.stop()
+        if self._holds_moto_patches:
+            self._holds_moto_patches = False
+            moto_patches.release()
 
     def __enter__(self) -> EmbeddedEndpoint:
         return self.start()

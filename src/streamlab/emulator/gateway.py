@@ -17,10 +17,8 @@ from http import HTTPStatus
 from typing import Any
 from xml.sax.saxutils import escape
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
 from streamlab import __version__
-from streamlab.emulator import direct_dynamodb
+from streamlab.emulator.moto_patches import dispatch as moto_dispatch
 from streamlab.emulator.request_validation import (
     RequestError,
     json_error_body,
@@ -55,32 +53,12 @@ DYNAMODB_WRITES = frozenset(
 )
 
 
-class _CachedDispatcher(DomainDispatcherApplication):
-    """moto's dispatcher, minus a directory scan on every request.
-
-    ``get_backend_for_host`` lists moto's package directory for each call (tens of
-    ``stat`` calls per request, a third of a PutItem's server time); its answer depends on
-    the host name alone, so it is remembered.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(create_backend_app)
-        self._backend_for_host: dict[str | None, Any] = {}
-
-    def get_backend_for_host(self, host: str | None) -> Any:
-        try:
-            return self._backend_for_host[host]
-        except KeyError:
-            backend = self._backend_for_host[host] = super().get_backend_for_host(host)
-            return backend
-
-
 class Gateway:
     """Routes each request to the Lambda service or to moto, and serves the health check."""
 
     def __init__(self, lambda_app: WSGIApp) -> None:
         self._lambda_app = lambda_app
-        self._moto_app = _CachedDispatcher()
+        self._moto_app = moto_dispatch.CachedDispatcher()
         # moto's DynamoDB keeps tables and stream shards in plain dicts and lists: one
         # lock keeps sequence numbers in write order and GetRecords off half-made writes.
         self._dynamodb_lock = threading.Lock()
@@ -149,7 +127,7 @@ class Gateway:
         region = scope.region if scope is not None else "us-east-1"
         try:
             with self._dynamodb_lock:
-                status, headers, payload = direct_dynamodb.dispatch(service, region, environ, body)
+                status, headers, payload = moto_dispatch.dispatch(service, region, environ, body)
         except Exception as error:  # moto raised instead of answering: report, don't drop the connection
             log.exception("moto failed on %s", environ.get("HTTP_X_AMZ_TARGET"))
             return _json_error(

@@ -1,27 +1,28 @@
-"""The HTTP/1.1 server the embedded endpoint runs on: waitress, chosen by measurement.
+"""The HTTP/1.1 server the embedded endpoint runs on, chosen by measurement: an asyncio loop.
 
-A load test holds one keep-alive connection per simulated user, and the endpoint is CPU-bound
-on 2 cores, so what a server must do is share that CPU among any number of connections and
-never let a connection that sends nothing, or trickles its headers, hold what the others need.
+A load test holds one keep-alive connection per simulated user, and the endpoint is CPU-bound on
+2 cores, so a server must share that CPU among any number of connections and never let one that
+sends nothing, or trickles its headers, hold what the others need. ``benchmarks/concurrency.py``
+(4 / 50 / 200 keep-alive clients cycling PutItem, UpdateItem, Query, GetRecords; then 4 clients
+beside 64 idle or header-trickling sockets; 2 cores shared with other work; figures and command
+in the notes of issue 12) measured three servers:
 
-waitress reads and parses every connection in one asynchronous loop and hands a worker thread
-only a complete request, so an idle or trickling socket costs a file descriptor, not a thread.
-cheroot gives every new connection to a worker thread at once, which then blocks in ``recv``
-until the request line arrives (its timeout restarts with every byte). ``benchmarks/concurrency.py``
-on 2 cores shared with other work (mixed PutItem / UpdateItem / Query / GetRecords, each client
-one keep-alive connection; see the notes of issue 12 for the figures and the command):
-
-- cheroot, 16 threads: 50 clients 0.55x the throughput of 4, with connections dropped; 20 idle
-  sockets stalled every request for 9 s, 20 trickling ones for 76 s;
-- waitress: 50 and 200 clients share the throughput of 4 (~1.0x); with 64 idle or trickling
-  sockets open the PutItem p99 stays within 1.6x of the run without them.
+- cheroot, 16 threads (the default until then): a new connection takes a worker thread until its
+  request line arrives, and the read timeout restarts with every byte. 50 clients got 0.55x the
+  throughput of 4, with connections dropped; 20 idle sockets stalled every request for 9 s, 20
+  trickling ones for 76 s. With 256 threads it shares well (200 clients 0.97x) but every idle
+  socket still holds a thread, so a few hundred of them stop it again;
+- waitress: idle and trickling sockets hold no thread (PutItem p99 1.3x beside 64 of them), but
+  its loop asks every channel whether it is readable and writable on every pass: at 200 clients
+  that was 40% of the endpoint's CPU (py-spy) and 0.41x the throughput of 4;
+- asyncio (:mod:`streamlab.emulator.asyncio_http`, h11 parsing, epoll): 50 clients 1.18x, 200
+  clients 1.13x the throughput of 4; beside 64 idle or trickling sockets the PutItem p99 0.8-0.9x.
 
 Limits that keep a hostile or broken client from holding the endpoint (:class:`ServerSettings`):
-a connection must finish its request headers within ``header_timeout`` of connecting or of
-starting the request, an idle keep-alive connection is closed after ``idle_timeout``, the listen
-backlog is ``backlog``, and the loop polls (``poll(2)``, not ``select(2)``, which stops at 1024
-descriptors). cheroot stays selectable (``streamlab up --server cheroot``) so the comparison can
-be re-run; waitress 3.0 needs one fix, for ``Expect: 100-continue`` (:func:`_continue_safe_channel`).
+request headers due ``header_timeout`` after connecting or after the request's first byte, idle
+keep-alive connections closed after ``idle_timeout``, a listen backlog of ``backlog``. waitress and
+cheroot stay selectable (``streamlab up --server``, the ``bench`` extra) so the comparison can be
+re-run; waitress 3.0 needs one fix there, for ``Expect: 100-continue`` (:func:`_continue_safe_channel`).
 """
 
 from __future__ import annotations
@@ -35,12 +36,18 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from streamlab.errors import StreamlabError
+
 SERVER_KINDS = ("asyncio", "waitress", "cheroot")
 DEFAULT_SERVER = "asyncio"
 
 
-class PortInUseError(RuntimeError):
+class PortInUseError(StreamlabError, RuntimeError):
     """The requested port is already taken by another process."""
+
+
+class ServerUnavailable(StreamlabError, RuntimeError):
+    """The server kind asked for is not installed."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ def _continue_safe_channel(base: type) -> type:
     the request being received began, for the header timeout.
     """
 
-    class StreamlabChannel(base):  # type: ignore[valid-type,misc]
+    class StreamlabChannel(base):  # type: ignore[misc]  # waitress has no type information
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             # When the request whose headers are still coming began; None between requests.
@@ -129,7 +136,7 @@ class WaitressServer:
             from waitress.server import TcpWSGIServer
             from waitress.task import ThreadedTaskDispatcher
         except ImportError:
-            raise RuntimeError("the waitress server is not installed: pip install waitress") from None
+            raise ServerUnavailable("the waitress server needs the bench extra: pip install -e '.[bench]'") from None
 
         # waitress logs every queued task as a warning once all threads are busy: under load,
         # that is the normal state of a CPU-bound endpoint, not news.
@@ -196,7 +203,10 @@ class CherootServer:
     """cheroot's threaded WSGI server, in a background thread (kept to re-run the comparison)."""
 
     def __init__(self, app: Any, host: str, port: int, settings: ServerSettings) -> None:
-        from cheroot import wsgi
+        try:
+            from cheroot import wsgi
+        except ImportError:
+            raise ServerUnavailable("the cheroot server needs the bench extra: pip install -e '.[bench]'") from None
 
         probe = _bind(host, port, settings.backlog)
         self.host, self.port = probe.getsockname()[:2]

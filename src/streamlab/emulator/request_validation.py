@@ -19,6 +19,8 @@ import botocore.session
 from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationNotFoundError, Shape
 
+from streamlab.errors import StreamlabError
+
 #: X-Amz-Target prefixes of the JSON-protocol services the gateway serves, by service name.
 TARGET_PREFIXES = {
     "DynamoDB_20120810": "dynamodb",
@@ -51,7 +53,7 @@ _WIRE_NAMES = {
 
 
 @dataclass(frozen=True)
-class RequestError(Exception):
+class RequestError(StreamlabError):
     """An AWS error the gateway answers with instead of calling the backend."""
 
     code: str

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from streamlab.backends import Backend, BackendUnavailable, backend_from_name
+from streamlab.errors import WaitTimeout
 from streamlab.measure.bench_report import format_table, render_html
 from streamlab.measure.delivery import DeliveryReport, DeliveryTuple, analyze
 from streamlab.measure.floor import FloorResult, measure_floor
@@ -207,9 +208,7 @@ def _warm_up(stack: ProbeStack, run: str, timeout: float) -> None:
     for key in sorted(keys):
         ddb.put_item(TableName=stack.table, Item={"pk": {"S": key}, "v": {"N": "1"}, "w": {"N": repr(time.time())}})
     if len(collect_deliveries(logs, stack.function, since_ms, keys, expected=len(keys), timeout=timeout)) < len(keys):
-        raise TimeoutError(
-            f"the probe mapping delivered no warm-up write within {timeout:g} s: is the mapping running?"
-        )
+        raise WaitTimeout(f"the probe mapping delivered no warm-up write within {timeout:g} s: is the mapping running?")
 
 
 def _write(pool: Any, plans: Sequence[WriterPlan], total: int, duration: float, show: bool) -> list[PacedWrite]:

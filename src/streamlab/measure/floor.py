@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from streamlab.errors import WaitTimeout
 from streamlab.measure.stats import summarize
 from streamlab.streams import create_stream_table
 
@@ -56,7 +57,7 @@ def measure_floor(ddb: Any, streams: Any, writes: int = 200) -> FloorResult:
                     latencies.append((time.perf_counter() - acknowledged) * 1000)
                     break
                 if time.perf_counter() > give_up:
-                    raise TimeoutError(f"write {key} did not reach the stream within {POLL_GIVE_UP_SECONDS} s")
+                    raise WaitTimeout(f"write {key} did not reach the stream within {POLL_GIVE_UP_SECONDS} s")
         return FloorResult(samples=len(latencies), latency_ms=summarize(latencies))
     finally:
         ddb.delete_table(TableName=table)

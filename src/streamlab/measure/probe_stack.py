@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamlab.errors import StreamlabError, WaitTimeout
 from streamlab.streams import create_stream_table
 
 #: Local endpoints accept any role; AWS needs a real one (``role_arn``).
@@ -26,7 +27,7 @@ PROBE_SOURCE = Path("handlers") / "probe.py"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
-class ProbeSourceNotFound(FileNotFoundError):
+class ProbeSourceNotFound(StreamlabError, FileNotFoundError):
     """handlers/probe.py is neither under the current directory nor in streamlab's checkout."""
 
 
@@ -118,7 +119,7 @@ def deploy_probe(
         deadline = time.monotonic() + settle_seconds
         while lam.get_event_source_mapping(UUID=mapping)["State"] != "Enabled":
             if time.monotonic() > deadline:
-                raise TimeoutError("the event source mapping did not become Enabled")
+                raise WaitTimeout("the event source mapping did not become Enabled")
             time.sleep(0.1 if endpoint_url else 1.0)
     except BaseException:
         teardown_probe(partial)

@@ -26,6 +26,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from streamlab.errors import StreamlabError
 from streamlab.measure.delivery import WriteTuple
 
 #: ``(key, version, written_at, write_ack)``: when the PutItem was sent and when it returned (epoch s).
@@ -36,6 +37,10 @@ WRITES_PER_WRITER = 50.0
 MAX_WRITERS = 8
 
 _clients: dict[tuple[str, str], Any] = {}
+
+
+class WriteFailed(StreamlabError, RuntimeError):
+    """A write the load generator sent was refused."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ class SignedHTTPWriter:
                 if attempt == 2:
                     raise
         if response.status != 200:
-            raise RuntimeError(f"PutItem failed: HTTP {response.status} {payload[:200]!r}")
+            raise WriteFailed(f"PutItem failed: HTTP {response.status} {payload[:200]!r}")
         return json.loads(payload or b"{}")
 
 

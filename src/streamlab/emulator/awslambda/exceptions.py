@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamlab.errors import StreamlabError
 
-class LambdaError(Exception):
+
+class LambdaError(StreamlabError):
     """Base of every error the service reports to a caller."""
 
     code: str = "ServiceException"

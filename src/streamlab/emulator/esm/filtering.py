@@ -27,6 +27,8 @@ from typing import Any
 from moto.events.exceptions import InvalidEventPatternException
 from moto.events.models import EventPattern
 
+from streamlab.errors import StreamlabError
+
 MAX_FILTERS = 5
 INVALID_PATTERN_MESSAGE = "Invalid filter pattern definition."
 
@@ -34,7 +36,7 @@ _NUMERIC_OPERATORS = ("<", "<=", "=", ">=", ">")
 _STRING_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "wildcard")
 
 
-class InvalidFilterCriteria(ValueError):
+class InvalidFilterCriteria(StreamlabError, ValueError):
     """A FilterCriteria AWS would refuse; the control plane answers InvalidParameterValueException."""
 
     def __init__(self, message: str = INVALID_PATTERN_MESSAGE, detail: str | None = None) -> None:

@@ -29,11 +29,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from streamlab.emulator.esm.arns import EndpointURL, arn_region, resolve_endpoint
+from streamlab.errors import StreamlabError
 
 GET_RECORDS_LIMIT = 1000
 
 
-class StreamReadError(Exception):
+class StreamReadError(StreamlabError):
     """A stream read failed in a way the poller knows how to recover from."""
 
 

@@ -33,6 +33,7 @@ from streamlab.emulator.esm.invoker import InvokeFunction
 from streamlab.emulator.esm.pipeline import OK, PROBLEM_FUNCTION_CALL_FAILED, ShardPipeline
 from streamlab.emulator.esm.poller import GET_RECORDS_LIMIT, ShardCursor, StreamNotFound, StreamReader, ready_shards
 from streamlab.emulator.esm.records import StreamRecord
+from streamlab.errors import StreamlabError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ __all__ = [
     "MappingWorker",
     "WorkerSettings",
 ]
+
+
+class LaneCrashed(StreamlabError, RuntimeError):
+    """A lane of the worker's run died; the watchdog restarts the run from the checkpoint."""
 
 
 @dataclass
@@ -250,7 +255,7 @@ class MappingWorker:
         next_refresh = 0.0
         while not self._stop.is_set():
             if self._crash is not None:
-                raise RuntimeError(f"a lane crashed: {self._crash!r}")
+                raise LaneCrashed(f"a lane crashed: {self._crash!r}")
             now = time.monotonic()
             if now >= next_refresh:
                 self._refresh_shards()

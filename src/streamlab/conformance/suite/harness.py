@@ -1,4 +1,4 @@
-"""Conformance harness: the DynamoDB Streams -> Lambda semantics, through the public AWS API only.
+"""The conformance harness: DynamoDB Streams -> Lambda semantics, through the public AWS API only.
 
 Nothing here imports streamlab's emulator: every step is a boto3 call (create a streamed table,
 create a function from an inline zip, create an event source mapping, write items, read what the
@@ -40,19 +40,19 @@ import os
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from streamlab.pytest_plugin import backend_name
+from streamlab.testing import eventually
 
 SLOW_ENV = "STREAMLAB_CONFORMANCE_SLOW"
+
+
 PARTITION = "p"  # every item of a test shares one partition key: one shard, one sequence
+
 
 HANDLER_SOURCE = r'''
 import json
@@ -195,84 +195,10 @@ def slow_enabled() -> bool:
     return os.environ.get(SLOW_ENV, "") not in ("", "0", "false", "no")
 
 
-def eventually(check: Callable[[], Any], timeout: float, interval: float = 0.05, message: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy (returned) or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = check()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {message or check}; last: {last!r}"[:2000])
-        time.sleep(interval)
-
-
-# -- pytest wiring -----------------------------------------------------------------------------
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "conformance: a documented DynamoDB Streams -> Lambda behaviour, public API only"
-    )
-    config.addinivalue_line("markers", "slow_on_aws: needs minutes of real time on AWS (60 s record age minimum)")
-    config.addinivalue_line(
-        "markers",
-        "early_start(arm): call arm(scenario) at session start; the test runs last and receives "
-        "(scenario, state) as `armed`",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.fspath).startswith(here):
-            item.add_marker(pytest.mark.conformance)
-            if item.get_closest_marker("slow_on_aws") and backend_name(config) == "aws" and not slow_enabled():
-                item.add_marker(pytest.mark.skip(reason=f"takes minutes on AWS; set {SLOW_ENV}=1 to run it"))
-    # Tests that wait on the clock (a 60 s record age) are armed at session start and run last,
-    # so their wait overlaps the rest of the suite instead of adding to it.
-    items.sort(key=lambda item: item.get_closest_marker("early_start") is not None)
-
-
-@pytest.fixture(scope="session")
-def backend(streamlab_backend_name: str) -> Backend:
-    return Backend.named(streamlab_backend_name)
-
-
-@pytest.fixture(scope="session")
-def conformance_endpoint(streamlab_endpoint_url: str | None) -> str | None:
-    """The plugin's endpoint: an explicit URL, else the started backend's; None on AWS (boto3's own)."""
-    return streamlab_endpoint_url
-
-
 ClientFactory = Callable[..., Any]
 
 
-@pytest.fixture(scope="session")
-def client(conformance_endpoint: str | None, streamlab_region: str, backend: Backend) -> ClientFactory:
-    """``client("dynamodb", region=None, validate=True)``: a cached boto3 client for the backend under test.
-
-    ``validate=False`` turns off boto3's own parameter checks, so the service answers instead.
-    """
-    cache: dict[tuple[str, str, bool], Any] = {}
-
-    def make(service: str, region: str | None = None, validate: bool = True) -> Any:
-        key = (service, region or streamlab_region, validate)
-        if key not in cache:
-            options: dict[str, Any] = {
-                "region_name": key[1],
-                "config": Config(retries={"mode": "standard", "max_attempts": 3}, parameter_validation=validate),
-            }
-            if conformance_endpoint is not None:
-                options.update(
-                    endpoint_url=conformance_endpoint, aws_access_key_id="test", aws_secret_access_key="test"
-                )
-            cache[key] = boto3.client(service, **options)
-        return cache[key]
-
-    return make
-
-
-def _name(prefix: str) -> str:
+def new_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
@@ -364,41 +290,6 @@ def execution_policy(bucket: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="session")
-def recorder(client: ClientFactory, streamlab_region: str) -> Iterator[Recorder]:
-    s3 = client("s3")
-    bucket = f"streamlab-conformance-{uuid.uuid4().hex[:16]}"
-    options: dict[str, Any] = {}
-    if streamlab_region != "us-east-1":
-        options["CreateBucketConfiguration"] = {"LocationConstraint": streamlab_region}
-    s3.create_bucket(Bucket=bucket, **options)
-    yield Recorder(client, bucket, streamlab_region)
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if objects:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
-        s3.delete_bucket(Bucket=bucket)
-    except ClientError:
-        pass
-
-
-@pytest.fixture(scope="session")
-def execution_role(client: ClientFactory, recorder: Recorder, backend: Backend) -> Iterator[str]:
-    iam = client("iam")
-    name = _name("streamlab-conformance")
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=name, PolicyName="conformance", PolicyDocument=json.dumps(execution_policy(recorder.bucket))
-    )
-    yield arn
-    try:
-        iam.delete_role_policy(RoleName=name, PolicyName="conformance")
-        iam.delete_role(RoleName=name)
-    except ClientError:
-        pass
-
-
 def handler_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -424,7 +315,7 @@ class Functions:
 
     def _create(self, mode: str, region: str | None) -> str:
         lam = self.client("lambda", region=region)
-        name = _name(f"streamlab-conf-{mode}")
+        name = new_name(f"streamlab-conf-{mode}")
         request = dict(
             FunctionName=name,
             Runtime="python3.12",
@@ -461,13 +352,6 @@ class Functions:
                 self.client("lambda", region=region).delete_function(FunctionName=arn)
 
 
-@pytest.fixture(scope="session")
-def functions(client: ClientFactory, execution_role: str, recorder: Recorder, backend: Backend) -> Iterator[Functions]:
-    made = Functions(client, execution_role, recorder, backend)
-    yield made
-    made.delete_all()
-
-
 # -- per-test resources --------------------------------------------------------------------------
 @dataclass
 class Table:
@@ -502,7 +386,7 @@ class Scenario:
         """A table with key (pk, sk) and a stream; every test item uses pk = PARTITION."""
         region = region or self.region
         dynamodb = self.client("dynamodb", region=region)
-        name = _name("conf")
+        name = new_name("conf")
         description = dynamodb.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -577,7 +461,7 @@ class Scenario:
     def queue(self) -> tuple[str, str]:
         """(url, arn) of a fresh SQS queue."""
         sqs = self.client("sqs")
-        url = sqs.create_queue(QueueName=_name("conf-dlq"))["QueueUrl"]
+        url = sqs.create_queue(QueueName=new_name("conf-dlq"))["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.queues.append((url, arn))
         return url, arn
@@ -585,7 +469,7 @@ class Scenario:
     def topic_to_queue(self) -> tuple[str, str]:
         """(topic arn, queue url): an SNS topic delivering raw messages to a fresh SQS queue."""
         sns, sqs = self.client("sns"), self.client("sqs")
-        topic = sns.create_topic(Name=_name("conf-topic"))["TopicArn"]
+        topic = sns.create_topic(Name=new_name("conf-topic"))["TopicArn"]
         self.topics.append((topic, ""))
         url, queue_arn = self.queue()
         policy = {
@@ -689,52 +573,3 @@ def item(sk: str, **attributes: Any) -> dict[str, Any]:
         else:
             result[name] = {"S": str(value)}
     return result
-
-
-@pytest.fixture(scope="session", autouse=True)
-def early_start(
-    request: pytest.FixtureRequest,
-    client: ClientFactory,
-    backend: Backend,
-    recorder: Recorder,
-    functions: Functions,
-    streamlab_region: str,
-) -> Iterator[dict[str, tuple[Scenario, Any]]]:
-    """Arms every selected ``early_start`` test at the start of the session (see the marker)."""
-    armed: dict[str, tuple[Scenario, Any]] = {}
-    scenarios: list[Scenario] = []
-    try:
-        for item in request.session.items:
-            marker = item.get_closest_marker("early_start")
-            if marker is None or item.get_closest_marker("skip") is not None:
-                continue
-            made = Scenario(client, backend, recorder, functions, streamlab_region)
-            scenarios.append(made)
-            try:
-                armed[item.nodeid] = (made, marker.args[0](made))
-            except Exception as error:  # fails that test only, not the whole session
-                armed[item.nodeid] = (made, error)
-        yield armed
-    finally:
-        for made in scenarios:
-            made.close()
-
-
-@pytest.fixture
-def armed(request: pytest.FixtureRequest, early_start: dict[str, tuple[Scenario, Any]]) -> tuple[Scenario, Any]:
-    """(scenario, state) that this test's ``early_start`` arm function returned at session start."""
-    made, state = early_start[request.node.nodeid]
-    if isinstance(state, Exception):
-        raise AssertionError(f"arming at session start failed: {state!r}") from state
-    return made, state
-
-
-@pytest.fixture
-def scenario(
-    client: ClientFactory, backend: Backend, recorder: Recorder, functions: Functions, streamlab_region: str
-) -> Iterator[Scenario]:
-    made = Scenario(client, backend, recorder, functions, streamlab_region)
-    try:
-        yield made
-    finally:
-        made.close()

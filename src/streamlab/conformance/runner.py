@@ -1,8 +1,9 @@
 """``streamlab conformance``: run the conformance suite and print a pass/fail matrix.
 
-The suite itself lives in the repository's ``tests/conformance/`` (public AWS API only, so it
-runs unchanged on the embedded endpoint, LocalStack and AWS). This module finds it, runs it with
-``pytest.main`` and a small reporting plugin, prints one line per documented behaviour
+The suite ships inside the package (``streamlab/conformance/suite/``: public AWS API only, so it
+runs unchanged on the embedded endpoint, LocalStack and AWS), so an installed streamlab runs it
+from anywhere. This module runs it with ``pytest.main`` and a small reporting plugin, prints one
+line per documented behaviour
 (behaviour | result | seconds) and optionally writes the same as JSON:
 
     {"backend", "endpoint_url", "results": [{"test", "behaviour", "outcome", "duration"}],
@@ -25,33 +26,12 @@ from typing import Any, TextIO
 
 from streamlab.backends.base import BACKEND_NAMES as BACKENDS
 
-SUITE = Path("tests") / "conformance"
+#: The suite's directory, and the pytest configuration it runs with wherever it is installed.
+SUITE = Path(__file__).resolve().parent / "suite"
+SUITE_CONFIG = SUITE / "pytest.ini"
 #: Exit code when every scenario was skipped (pytest's own code for "no tests ran").
 NOTHING_CHECKED = 5
 BEHAVIOUR_WIDTH = 100
-
-
-class SuiteNotFound(Exception):
-    """The conformance tests are not where a source checkout keeps them."""
-
-
-def find_suite(start: Path | None = None) -> Path:
-    """``tests/conformance`` of the current directory (or a parent), else of streamlab's own checkout.
-
-    The suite ships with the repository, not the wheel: an installed streamlab finds it only
-    when run from (inside) a checkout, or when installed in editable mode from one.
-    """
-    candidates: list[Path] = []
-    here = (start or Path.cwd()).resolve()
-    candidates += [directory / SUITE for directory in (here, *here.parents)]
-    candidates.append(Path(__file__).resolve().parents[2] / SUITE)  # src/streamlab/conformance.py -> checkout
-    for candidate in candidates:
-        if (candidate / "conftest.py").is_file():
-            return candidate
-    raise SuiteNotFound(
-        "streamlab conformance: no tests/conformance/ found in the current directory, its parents, "
-        "or streamlab's source checkout; run it from a streamlab checkout (git clone ... && cd streamlab)"
-    )
 
 
 @dataclass
@@ -163,7 +143,7 @@ def run_conformance(
     extra_args: list[str] | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Run tests/conformance against a backend; print the matrix; return pytest's exit code.
+    """Run the conformance suite against a backend; print the matrix; return pytest's exit code.
 
     ``backend`` defaults to ``STREAMLAB_BACKEND`` or ``embedded``. Without ``endpoint_url`` the
     pytest plugin starts the backend (the embedded endpoint in-process; the container backend and
@@ -182,20 +162,17 @@ def run_conformance(
     if chosen == "aws" and endpoint_url:
         print("streamlab conformance: the aws backend uses AWS's own endpoints; drop --endpoint-url", file=sys.stderr)
         return 2
-    try:
-        suite = find_suite()
-    except SuiteNotFound as error:
-        print(error, file=sys.stderr)
-        return 2
-
     reporter = ConformanceReporter()
     args = [
-        str(suite),
+        str(SUITE),
         "-q",
         "-p",
         "no:cacheprovider",
+        # The suite's own configuration, whatever the current directory's pytest settings are.
+        "-c",
+        str(SUITE_CONFIG),
         "--rootdir",
-        str(suite.parents[1]),
+        str(SUITE),
         # streamlab (this module) is imported before pytest starts: nothing to rewrite in it anyway.
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",

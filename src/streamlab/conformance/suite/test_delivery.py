@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from tests.conformance.conftest import Invocation, Scenario, item, sk_of, text_of
+from streamlab.conformance.suite.harness import Invocation, Scenario, item, sk_of, text_of
 
 
 def first_occurrences(values: list[str]) -> list[str]:

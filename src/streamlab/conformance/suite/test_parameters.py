@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conformance.conftest import Mapping, Scenario
+from streamlab.conformance.suite.harness import Mapping, Scenario
 
 VALIDATION = "ValidationException"
 INVALID = "InvalidParameterValueException"

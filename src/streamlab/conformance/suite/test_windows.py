@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from tests.conformance.conftest import Invocation, Scenario
+from streamlab.conformance.suite.harness import Invocation, Scenario
 
 WINDOW = 3
 

@@ -1,10 +1,4 @@
-"""Fixes for moto's DynamoDB Streams defects, applied at start-up through moto's public classes.
-
-Every fix is one function below, named after what it makes moto do, with a docstring that says
-what moto 5.2.5 does and what AWS does instead. :func:`apply` installs them all once per
-process (it is idempotent); nothing installed on disk is edited. Setting the environment
-variable ``STREAMLAB_MOTO_COMPAT=0`` makes :func:`apply` a no-op, so a defect can be
-reproduced (and the benchmark's baseline measured) against plain moto.
+"""DynamoDB Streams shard iterators and errors, as AWS answers them.
 
 Shard iterators: stateless and signed
 -------------------------------------
@@ -37,37 +31,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import functools
 import hashlib
 import hmac
-import os
 import re
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
-from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
-from moto.sqs.models import Queue
+
+from streamlab.emulator.moto_patches.patching import Patcher
+from streamlab.errors import StreamlabError
 
 #: AWS: "A shard iterator expires 15 minutes after it is returned to the requester."
 ITERATOR_TTL_SECONDS: float = 15 * 60
 
 #: Seconds since the epoch; iterators are stamped and checked with it. Replace it in tests.
 clock: Callable[[], float] = time.time
-
-#: ``STREAMLAB_MOTO_COMPAT=0`` leaves moto unpatched.
-DISABLE_ENV = "STREAMLAB_MOTO_COMPAT"
 
 #: GetRecords' Limit: "The maximum number of records to return ... The upper limit is 1000."
 MAX_GET_RECORDS_LIMIT = 1000
@@ -78,239 +64,8 @@ _SEQUENCE_NUMBER = re.compile(r"^[0-9]{21,40}$")  # the SequenceNumber shape: 21
 _STREAM_ARN = re.compile(r"^arn:[\w-]+:dynamodb:[\w-]*:\d{12}:table/[^/]+/stream/.+$")
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
-_applied = False
-_lock = threading.Lock()
 
-
-def apply() -> None:
-    """Patch moto once per process (idempotent; a no-op with ``STREAMLAB_MOTO_COMPAT=0``)."""
-    global _applied
-    with _lock:
-        if _applied or os.environ.get(DISABLE_ENV, "1") == "0":
-            return
-        _applied = True
-        # StreamShard.add is wrapped three times; the UpdateItem coalescing must be outermost,
-        # so the single record it writes at the end still passes the two filters below it.
-        skip_records_for_unchanged_items()
-        skip_records_while_stream_disabled()
-        allow_reenabling_a_disabled_stream()
-        emit_one_record_per_update_item()
-        use_table_region_in_records()
-        round_creation_time_to_seconds()
-        size_records_by_keys_and_images()
-        use_current_event_version()
-        serve_stateless_expiring_iterators()
-        answer_streams_errors_like_aws()
-        keep_queue_policy_unless_set()
-
-
-# --------------------------------------------------------------------------------------------
-# Stream records
-# --------------------------------------------------------------------------------------------
-
-
-def skip_records_for_unchanged_items() -> None:
-    """No record for a write that changes nothing.
-
-    moto appends a MODIFY for every PutItem/UpdateItem of an existing item, even when the item is
-    identical afterwards. AWS writes a stream record only when an item is inserted, changed or
-    deleted: a PutItem that rewrites the same item, or an UpdateItem that sets the values it
-    already has, leaves the stream untouched (and a DeleteItem of a missing item writes nothing,
-    which moto already gets right).
-    """
-    original = StreamShard.add
-
-    @functools.wraps(original)
-    def add(self: StreamShard, old: Item | None, new: Item | None) -> None:
-        if old is None and new is None:
-            return
-        if old is not None and new is not None and old == new:
-            return
-        original(self, old, new)
-
-    StreamShard.add = add  # type: ignore[method-assign]
-
-
-def skip_records_while_stream_disabled() -> None:
-    """Writes to a table whose stream was disabled succeed and write no record.
-
-    moto keeps the table's shard after ``UpdateTable(StreamSpecification={StreamEnabled: False})``
-    but drops the StreamViewType, so every later PutItem/UpdateItem/DeleteItem fails with HTTP 500
-    (KeyError in StreamShard.add). AWS stops writing records to a disabled stream and the table
-    keeps working. The view type is remembered so DescribeStream can still describe the stream.
-    """
-    original_add = StreamShard.add
-    original_set = Table.set_stream_specification
-
-    @functools.wraps(original_add)
-    def add(self: StreamShard, old: Item | None, new: Item | None) -> None:
-        if (self.table.stream_specification or {}).get("StreamEnabled"):
-            original_add(self, old, new)
-
-    @functools.wraps(original_set)
-    def set_stream_specification(self: Table, streams: dict[str, Any] | None) -> None:
-        original_set(self, streams)
-        view_type = (self.stream_specification or {}).get("StreamViewType")
-        if view_type:
-            self.streamlab_view_type = view_type  # type: ignore[attr-defined]
-
-    StreamShard.add = add  # type: ignore[method-assign]
-    Table.set_stream_specification = set_stream_specification  # type: ignore[method-assign]
-
-
-def allow_reenabling_a_disabled_stream() -> None:
-    """UpdateTable can turn a disabled stream back on, as a new stream with a new ARN.
-
-    moto refuses (StreamAlreadyEnabledException) once a table ever had a stream, because
-    disabling never clears the stream label. AWS allows enabling a stream on a table whose
-    stream is disabled, and gives it a new label, hence a new LatestStreamArn. Unlike AWS,
-    which keeps the old stream readable for 24 hours, moto has room for one stream a table,
-    so the old stream's records are gone once the new one starts.
-    """
-    original = DynamoDBBackend.update_table_streams
-
-    @functools.wraps(original)
-    def update_table_streams(self: DynamoDBBackend, table: Table, stream_specification: dict[str, Any]) -> None:
-        currently_enabled = (table.stream_specification or {}).get("StreamEnabled")
-        turning_on = stream_specification.get("StreamEnabled") or stream_specification.get("StreamViewType")
-        if turning_on and not currently_enabled:
-            table.set_stream_specification(stream_specification)
-            return
-        original(self, table, stream_specification)
-
-    DynamoDBBackend.update_table_streams = update_table_streams  # type: ignore[method-assign]
-
-
-_deferred = threading.local()
-
-
-@contextlib.contextmanager
-def _coalesced_records(shard: StreamShard | None) -> Iterator[None]:
-    """Within the block, collect the shard's (old, new) pairs; then write one record for them all."""
-    pending: dict[int, list[tuple[Item | None, Item | None]]] = _deferred.__dict__.setdefault("by_shard", {})
-    if shard is None or id(shard) in pending:
-        yield
-        return
-    pending[id(shard)] = []
-    try:
-        yield
-    finally:
-        changes = pending.pop(id(shard))
-        if changes:
-            shard.add(changes[0][0], changes[-1][1])
-
-
-def emit_one_record_per_update_item() -> None:
-    """An UpdateItem that creates an item writes exactly one INSERT, with the whole new item.
-
-    moto creates the missing item with a keys-only PutItem (one INSERT with a keys-only
-    NewImage), then applies the update and appends a second INSERT. AWS writes one record per
-    item change: one INSERT whose NewImage is the item as the update left it. The updates' stream
-    writes are collected and written once, from the item before to the item after the call.
-    """
-    original_update = DynamoDBBackend.update_item
-    original_add = StreamShard.add
-
-    @functools.wraps(original_update)
-    def update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Item:
-        with _coalesced_records(self.get_table(table_name).stream_shard):
-            return original_update(self, table_name, *args, **kwargs)
-
-    @functools.wraps(original_add)
-    def add(self: StreamShard, old: Item | None, new: Item | None) -> None:
-        pending = getattr(_deferred, "by_shard", {}).get(id(self))
-        if pending is not None:
-            pending.append((old, new))
-        else:
-            original_add(self, old, new)
-
-    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
-    StreamShard.add = add  # type: ignore[method-assign]
-
-
-def use_table_region_in_records() -> None:
-    """awsRegion is the table's region.
-
-    moto hard-codes ``"awsRegion": "us-east-1"`` in every record. AWS sets it to the region the
-    stream lives in (Record.awsRegion: "The region in which the GetRecords request was received"),
-    which is the table's region.
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, table: Table, *args: Any, **kwargs: Any) -> None:
-        original(self, table, *args, **kwargs)
-        self.record["awsRegion"] = table.region_name
-
-    StreamRecord.__init__ = __init__  # type: ignore[method-assign]
-
-
-def round_creation_time_to_seconds() -> None:
-    """ApproximateCreationDateTime is whole epoch seconds.
-
-    moto stamps the record with the current time to the microsecond (on the wire: epoch seconds
-    with a fraction). AWS: "in UNIX epoch time format and rounded down to the closest second".
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        stream_record = self.record["dynamodb"]
-        created = stream_record["ApproximateCreationDateTime"]
-        stream_record["ApproximateCreationDateTime"] = created.replace(microsecond=0)
-
-    StreamRecord.__init__ = __init__  # type: ignore[method-assign]
-
-
-def _attributes_size(attributes: dict[str, Any]) -> int:
-    """DynamoDB's size of an attribute map: each name's UTF-8 length plus its value's size."""
-    return sum(bytesize(name) + DynamoType(value).size() for name, value in attributes.items())
-
-
-def size_records_by_keys_and_images() -> None:
-    """SizeBytes counts the record's keys and images.
-
-    moto sets SizeBytes to the length of the record's JSON text (type tags, sequence number,
-    view type and timestamp included), several times AWS's figure. AWS counts the item size of
-    Keys plus NewImage and OldImage where present: a record whose key is {ID: "2", Title: "aaa"}
-    and whose NewImage is that same item has SizeBytes 22. Consumers batch by it.
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        stream_record = self.record["dynamodb"]
-        parts = [stream_record[part] for part in ("Keys", "NewImage", "OldImage") if part in stream_record]
-        stream_record["SizeBytes"] = max(1, sum(_attributes_size(part) for part in parts))
-
-    StreamRecord.__init__ = __init__  # type: ignore[method-assign]
-
-
-def use_current_event_version() -> None:
-    """eventVersion is "1.1".
-
-    moto writes eventVersion "1.0"; DynamoDB Streams' GetRecords (and the Lambda events built from
-    it) has written "1.1" for years. Clients should not depend on it, but fixtures and snapshot
-    tests recorded against AWS do.
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self.record["eventVersion"] = "1.1"
-
-    StreamRecord.__init__ = __init__  # type: ignore[method-assign]
-
-
-# --------------------------------------------------------------------------------------------
-# AWS errors
-# --------------------------------------------------------------------------------------------
-
-
-class StreamsError(JsonRESTError):
+class StreamsError(JsonRESTError, StreamlabError):
     """An HTTP 400 DynamoDB Streams error; boto3 shows ``code`` as ClientError's Error.Code."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -513,7 +268,7 @@ def _handle_get_shard_iterator(self: DynamoDBStreamsHandler) -> ActionResult:
     return ActionResult({"ShardIterator": iterator})
 
 
-def serve_stateless_expiring_iterators() -> None:
+def serve_stateless_expiring_iterators(patcher: Patcher) -> None:
     """Shard iterators that expire 15 minutes after issue and cost no memory.
 
     moto stores every iterator it issues, forever (one per GetRecords, since each returns a new
@@ -521,12 +276,12 @@ def serve_stateless_expiring_iterators() -> None:
     returned; a GetRecords with an older one fails with ExpiredIteratorException. See the module
     docstring for why the state lives in the (signed) iterator string instead of a store.
     """
-    DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign,assignment]
-    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
-    DynamoDBStreamsHandler.get_shard_iterator = _handle_get_shard_iterator  # type: ignore[method-assign]
+    patcher.replace(DynamoDBStreamsBackend, "get_shard_iterator", get_shard_iterator)
+    patcher.replace(DynamoDBStreamsBackend, "get_records", get_records)
+    patcher.replace(DynamoDBStreamsHandler, "get_shard_iterator", _handle_get_shard_iterator)
 
 
-def answer_streams_errors_like_aws() -> None:
+def answer_streams_errors_like_aws(patcher: Patcher) -> None:
     """Bad input and unknown resources get AWS's HTTP 400 errors, not HTTP 500.
 
     moto answers a garbage or unknown shard iterator, an unknown ShardId, an unknown iterator type,
@@ -537,28 +292,4 @@ def answer_streams_errors_like_aws() -> None:
     before the oldest record. GetShardIterator/GetRecords raise these (see above); this adds
     DescribeStream, which also failed with HTTP 500 for a stream whose table disabled it.
     """
-    DynamoDBStreamsBackend.describe_stream = describe_stream  # type: ignore[method-assign]
-
-
-# --------------------------------------------------------------------------------------------
-# Other services the stack uses
-# --------------------------------------------------------------------------------------------
-
-
-def keep_queue_policy_unless_set() -> None:
-    """SetQueueAttributes changes only the attributes it names.
-
-    moto sets a queue's Policy to whatever the call carries, so changing the visibility timeout
-    of a queue that an SNS topic may send to silently removes the topic's permission. AWS leaves
-    attributes the request does not name as they are (an empty Policy removes it).
-    """
-    original = Queue._set_attributes
-
-    @functools.wraps(original)
-    def _set_attributes(self: Queue, attributes: dict[str, Any], now: Any = None) -> None:
-        policy = getattr(self, "policy", None)
-        original(self, attributes, now)
-        if "Policy" not in attributes:
-            self.policy = policy
-
-    Queue._set_attributes = _set_attributes  # type: ignore[method-assign]
+    patcher.replace(DynamoDBStreamsBackend, "describe_stream", describe_stream)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conformance.conftest import Scenario, item, sk_of
+from streamlab.conformance.suite.harness import Scenario, item, sk_of
 
 GATHER = {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
 

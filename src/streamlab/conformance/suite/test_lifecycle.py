@@ -7,7 +7,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from tests.conformance.conftest import Mapping, Scenario, eventually, sk_of
+from streamlab.conformance.suite.harness import Mapping, Scenario, eventually, sk_of
 
 
 def color_filter(color: str) -> dict[str, list[dict[str, str]]]:

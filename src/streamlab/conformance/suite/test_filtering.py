@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.conftest import Scenario, sk_of
+from streamlab.conformance.suite.harness import Scenario, sk_of
 
 SENTINEL_FILTER = {"dynamodb": {"Keys": {"sk": {"S": ["zz-sentinel"]}}}}
 

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tests.conformance.conftest import PARTITION, Scenario, text_of
+from streamlab.conformance.suite.harness import PARTITION, Scenario, text_of
 
 BLOB = b"\x00\x01streamlab\xff"
 

@@ -1,0 +1,165 @@
+"""What AWS allows, and what streamlab assumes, in one place.
+
+Every module that checks a value against an AWS rule (a runtime name, a mapping parameter's
+range, a filter limit, a region) reads it from here, so the stack loader, the control plane
+and the engine cannot disagree. Sources: the botocore service models (enums and ranges),
+docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html, lambda-runtimes.html and
+configuration-envvars.html; shared/reference/esm-semantics.md has the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+# --- accounts and regions ----------------------------------------------------------------------
+
+#: The region used when nothing names one (botocore itself has no default).
+DEFAULT_REGION = "us-east-1"
+#: moto's default account: ARNs made by streamlab and by moto's services must agree.
+ACCOUNT_ID = "123456789012"
+
+#: ``us-east-1``, ``eu-central-2``, ``us-gov-west-1``, ``cn-north-1``, ``us-isob-east-1``. A region
+#: name reaches file paths and lookup keys, so anything else is refused before it is used.
+REGION_NAME = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+def is_region_name(value: object) -> bool:
+    return isinstance(value, str) and REGION_NAME.fullmatch(value) is not None
+
+
+def resolve_region(explicit: str | None = None, session: Any = None) -> str:
+    """The region a call goes to, in botocore's order, then streamlab's fallbacks.
+
+    1. ``explicit`` (a ``--region`` flag, a ``region_name`` argument);
+    2. what botocore resolves: ``AWS_DEFAULT_REGION``, then the profile's ``region`` in the
+       shared config file (``session``'s, else a default session's);
+    3. ``AWS_REGION``, which Lambda and the other SDKs set but botocore does not read;
+    4. :data:`DEFAULT_REGION`.
+    """
+    if explicit:
+        return explicit
+    if session is None:
+        import botocore.session
+
+        session = botocore.session.get_session()
+    region = getattr(session, "region_name", None)
+    if region is None and hasattr(session, "get_config_variable"):
+        region = session.get_config_variable("region")
+    return str(region or os.environ.get("AWS_REGION") or DEFAULT_REGION)
+
+
+# --- Lambda functions -------------------------------------------------------------------------
+
+#: The Python runtimes AWS lets a function be created with (lambda-runtimes.html, December 2026:
+#: python3.9 is deprecated and blocked for new functions).
+PYTHON_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+DEFAULT_RUNTIME = "python3.12"
+
+#: Variables Lambda sets itself and refuses in a function's configuration (configuration-envvars.html).
+RESERVED_ENVIRONMENT_VARIABLES = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+
+def runtime_python_version(runtime: str) -> str:
+    """``python3.12`` -> ``3.12``."""
+    return runtime.removeprefix("python")
+
+
+# --- event source mappings --------------------------------------------------------------------
+
+
+class StartingPosition(StrEnum):
+    TRIM_HORIZON = "TRIM_HORIZON"
+    LATEST = "LATEST"
+    AT_TIMESTAMP = "AT_TIMESTAMP"
+
+
+#: Which starting positions each stream source accepts (AT_TIMESTAMP is Kinesis only).
+STREAM_STARTING_POSITIONS: Mapping[str, tuple[StartingPosition, ...]] = {
+    "dynamodb": (StartingPosition.TRIM_HORIZON, StartingPosition.LATEST),
+    "kinesis": (StartingPosition.TRIM_HORIZON, StartingPosition.LATEST, StartingPosition.AT_TIMESTAMP),
+}
+
+
+class FunctionResponseType(StrEnum):
+    REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+
+
+class MappingState(StrEnum):
+    """``State`` of an event source mapping, as GetEventSourceMapping reports it."""
+
+    CREATING = "Creating"
+    ENABLING = "Enabling"
+    ENABLED = "Enabled"
+    DISABLING = "Disabling"
+    DISABLED = "Disabled"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+
+
+#: States a mapping passes through on its way to Enabled or Disabled.
+TRANSIENT_MAPPING_STATES = frozenset(
+    {MappingState.CREATING, MappingState.ENABLING, MappingState.DISABLING, MappingState.UPDATING}
+)
+
+
+class ProcessingResult(StrEnum):
+    """``LastProcessingResult`` of a mapping."""
+
+    NO_RECORDS = "No records processed"
+    OK = "OK"
+    FUNCTION_CALL_FAILED = "PROBLEM: Function call failed"
+
+
+#: BatchSize per source when a request names none.
+DEFAULT_BATCH_SIZE: Mapping[str, int] = {"dynamodb": 100, "kinesis": 100, "sqs": 10}
+
+#: Mapping parameter -> (inclusive low, inclusive high) for the stream sources (services-ddb-params.html).
+STREAM_PARAMETER_RANGES: Mapping[str, tuple[int, int]] = {
+    "BatchSize": (1, 10_000),
+    "MaximumBatchingWindowInSeconds": (0, 300),
+    "MaximumRetryAttempts": (-1, 10_000),
+    "ParallelizationFactor": (1, 10),
+    "TumblingWindowInSeconds": (0, 900),
+}
+#: MaximumRecordAgeInSeconds: -1 (forever), or between these.
+RECORD_AGE_RANGE = (60, 604_800)
+#: An SQS batch above 10 messages needs a batching window.
+SQS_MAX_BATCH_WITHOUT_WINDOW = 10
+
+#: GetRecords returns at most this many records a call (DynamoDB Streams and Kinesis).
+GET_RECORDS_LIMIT = 1000
+#: Synchronous invocation payload limit: a batch is cut before it.
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
+#: Tumbling-window state per shard; above it the window ends early.
+MAX_WINDOW_STATE_BYTES = 1024 * 1024
+
+# --- event filtering ---------------------------------------------------------------------------
+
+#: Filters per mapping (a quota AWS can raise to 10), OR'ed.
+MAX_FILTERS = 5
+INVALID_FILTER_MESSAGE = "Invalid filter pattern definition."

@@ -1,0 +1,115 @@
+"""Every change streamlab makes to moto, in one ordered registry that the endpoint applies.
+
+moto is the backend of most services here, but some of its behaviour differs from AWS's and some
+of its server mode costs more than it needs to. Each correction is a function in this package
+(one module per topic) that replaces methods on moto's public classes through a
+:class:`~streamlab.emulator.moto_patches.patching.Patcher`; nothing installed on disk is edited.
+
+:data:`PATCHES` lists them in the order they are installed, which matters where several wrap the
+same method (``StreamShard.add``: the UpdateItem coalescing must be outermost). :func:`acquire`
+installs them when the first endpoint of the process starts and logs each one; :func:`release`
+undoes them all when the last one stops, so moto is unchanged again for ``mock_aws`` users of the
+same process. ``compat=False`` leaves moto's behaviour unpatched (speed-ups only), so a defect can
+be reproduced, and a benchmark's baseline measured, against plain moto.
+
+The modules :mod:`.dispatch` (how requests reach moto) and :mod:`.stream_iterators`' helpers are
+used directly by the gateway and the stream readers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from streamlab.emulator.moto_patches import speedups, sqs, stream_iterators, streams
+from streamlab.emulator.moto_patches.patching import Patcher
+
+__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "release"]
+
+log = logging.getLogger(__name__)
+
+PatchKind = Literal["compat", "speed"]
+
+
+@dataclass(frozen=True)
+class Patch:
+    name: str
+    kind: PatchKind
+    install: Callable[[Patcher], None]
+
+    @property
+    def summary(self) -> str:
+        return (self.install.__doc__ or self.name).strip().splitlines()[0]
+
+
+def _compat(install: Callable[[Patcher], None]) -> Patch:
+    return Patch(install.__name__, "compat", install)
+
+
+def _speed(install: Callable[[Patcher], None]) -> Patch:
+    return Patch(install.__name__, "speed", install)
+
+
+#: Installed first to last (undone last to first).
+PATCHES: tuple[Patch, ...] = (
+    # StreamShard.add is wrapped three times; the UpdateItem coalescing must be outermost, so the
+    # single record it writes at the end still passes the two filters installed before it.
+    _compat(streams.skip_records_for_unchanged_items),
+    _compat(streams.skip_records_while_stream_disabled),
+    _compat(streams.allow_reenabling_a_disabled_stream),
+    _compat(streams.emit_one_record_per_update_item),
+    _compat(streams.use_table_region_in_records),
+    _compat(streams.round_creation_time_to_seconds),
+    _compat(streams.size_records_by_keys_and_images),
+    _compat(streams.use_current_event_version),
+    _compat(stream_iterators.serve_stateless_expiring_iterators),
+    _compat(stream_iterators.answer_streams_errors_like_aws),
+    _compat(sqs.keep_queue_policy_unless_set),
+    _speed(speedups.cache_response_method_names),
+    _speed(speedups.look_up_existing_backends_without_the_lock),
+)
+
+_lock = threading.Lock()
+_users = 0
+_patcher: Patcher | None = None
+_installed: tuple[Patch, ...] = ()
+
+
+def acquire(*, compat: bool = True) -> tuple[Patch, ...]:
+    """Install the patches unless an endpoint of this process already has; returns those active.
+
+    Every call must be matched by one :func:`release`. The first caller's ``compat`` decides.
+    """
+    global _users, _patcher, _installed
+    with _lock:
+        _users += 1
+        if _patcher is None:
+            _patcher = Patcher()
+            _installed = tuple(p for p in PATCHES if compat or p.kind == "speed")
+            for patch in _installed:
+                patch.install(_patcher)
+                log.debug("moto patch %s (%s): %s", patch.name, patch.kind, patch.summary)
+            skipped = len(PATCHES) - len(_installed)
+            log.info("moto patched: %d changes%s", len(_installed), f", {skipped} compat fixes off" if skipped else "")
+        return _installed
+
+
+def release() -> None:
+    """Undo every patch once the last endpoint that acquired them has released them."""
+    global _users, _patcher, _installed
+    with _lock:
+        if _users == 0:
+            return
+        _users -= 1
+        if _users == 0 and _patcher is not None:
+            _patcher.undo()
+            _patcher, _installed = None, ()
+            log.info("moto patches undone")
+
+
+def active_patches() -> tuple[Patch, ...]:
+    """The patches installed right now (empty when no endpoint holds them)."""
+    return _installed
