@@ -19,6 +19,7 @@ import botocore.session
 from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationNotFoundError, Shape
 
+from streamlab.aws_rules import MAX_ATTRIBUTE_NESTING, NESTING_MESSAGE
 from streamlab.errors import StreamlabError
 
 #: X-Amz-Target prefixes of the JSON-protocol services the gateway serves, by service name.
@@ -84,10 +85,30 @@ def _lower_camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def _check(shape: Shape, value: Any, path: str, missing: list[str]) -> None:
-    """Walk ``value`` against ``shape``: type mismatches raise, missing members are collected."""
-    if value is None:
-        return
+def attribute_depth(value: Any) -> int:
+    """How deep a DynamoDB attribute value nests (``{"S": ..}`` is 1), counted without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if not isinstance(current, dict):
+            continue
+        children = current.get("M")
+        if isinstance(children, dict):
+            pending.extend((child, depth + 1) for child in children.values())
+        items = current.get("L")
+        if isinstance(items, list):
+            pending.extend((child, depth + 1) for child in items)
+    return deepest
+
+
+def _check_nesting(value: Any) -> None:
+    if attribute_depth(value) > MAX_ATTRIBUTE_NESTING:
+        raise RequestError("ValidationException", NESTING_MESSAGE)
+
+
+def _check_type(shape: Shape, value: Any, path: str) -> None:
     expected = _JSON_TYPES.get(shape.type_name)
     if expected is not None and (not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected)):
         wanted = _WIRE_NAMES.get(shape.type_name, shape.type_name)
@@ -97,6 +118,16 @@ def _check(shape: Shape, value: Any, path: str, missing: list[str]) -> None:
             if shape.type_name != "structure"
             else f"Unexpected value type in payload at {path or 'the request body'}: expected an object",
         )
+
+
+def _check(shape: Shape, value: Any, path: str, missing: list[str], in_attribute: bool = False) -> None:
+    """Walk ``value`` against ``shape``: type mismatches raise, missing members are collected."""
+    if value is None:
+        return
+    if shape.name == "AttributeValue" and not in_attribute:
+        _check_nesting(value)  # the outermost attribute value: the whole nest, before walking it
+        in_attribute = True
+    _check_type(shape, value, path)
     if shape.type_name == "structure":
         for name in shape.required_members:
             if value.get(name) is None:
@@ -104,18 +135,37 @@ def _check(shape: Shape, value: Any, path: str, missing: list[str]) -> None:
         for name, member_value in value.items():
             member = shape.members.get(name)
             if member is not None:
-                _check(member, member_value, f"{path}{_lower_camel(name)}.", missing)
+                _check(member, member_value, f"{path}{_lower_camel(name)}.", missing, in_attribute)
     elif shape.type_name == "list":
         for index, item in enumerate(value):
-            _check(shape.member, item, f"{path.rstrip('.')}.{index + 1}.", missing)
+            _check(shape.member, item, f"{path.rstrip('.')}.{index + 1}.", missing, in_attribute)
     elif shape.type_name == "map":
         for key, item in value.items():
-            _check(shape.value, item, f"{path.rstrip('.')}.{key}.", missing)
+            _check(shape.value, item, f"{path.rstrip('.')}.{key}.", missing, in_attribute)
 
 
-def service_for_target(target: str) -> str | None:
+#: Signing names (the credential scope's service) that differ from botocore's service name.
+_SERVICE_BY_SIGNING_NAME = {"monitoring": "cloudwatch", "states": "stepfunctions"}
+
+
+def service_for_target(target: str, signing_name: str | None = None) -> str | None:
+    """The JSON-protocol service an ``X-Amz-Target`` is for, or None when nothing tells.
+
+    A prefix streamlab knows names its service; otherwise the service the request is signed
+    for must have that prefix, or the target is an UnknownOperationException (as AWS answers).
+    """
     prefix, _, _ = target.partition(".")
-    return TARGET_PREFIXES.get(prefix)
+    known = TARGET_PREFIXES.get(prefix)
+    if known is not None or signing_name is None:
+        return known
+    service = _SERVICE_BY_SIGNING_NAME.get(signing_name, signing_name)
+    try:
+        model = _service_model(service)
+    except UnknownServiceError:
+        return None
+    if model.metadata.get("targetPrefix") != prefix:
+        raise RequestError("UnknownOperationException", f"Unknown operation {target}")
+    return str(model.service_name)
 
 
 def validate_json_request(service: str, target: str, body: bytes, signed: bool) -> None:
@@ -135,6 +185,10 @@ def validate_json_request(service: str, target: str, body: bytes, signed: bool) 
         payload = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise RequestError("SerializationException", "Request body is not valid JSON") from None
+    except RecursionError:  # nested deeper than Python's parser goes: far beyond any AWS limit
+        if service == "dynamodb":
+            raise RequestError("ValidationException", NESTING_MESSAGE) from None
+        raise RequestError("SerializationException", "Request body is nested too deeply") from None
     if operation.input_shape is None:
         return
     if not isinstance(payload, dict):

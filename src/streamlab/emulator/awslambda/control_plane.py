@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from streamlab.aws_rules import is_region_name
 from streamlab.emulator.awslambda.code import MAX_DIRECT_UPLOAD_BYTES, fetch_from_s3, unpack
 from streamlab.emulator.awslambda.environments import RESERVED_VARIABLES, EnvironmentManager
 from streamlab.emulator.awslambda.exceptions import (
@@ -299,7 +300,7 @@ class FunctionsControlPlane:
         with self.store.lock:
             self.store.remove(function.region, function.name)
         self.environments.discard_function((function.region, function.name))
-        shutil.rmtree(self.code_root / function.region / function.name, ignore_errors=True)
+        shutil.rmtree(self._function_dir(function.region, function.name), ignore_errors=True)
 
     # -- concurrency --------------------------------------------------------------------
     def put_concurrency(self, region: str, reference: str, value: Any) -> int:
@@ -348,8 +349,20 @@ class FunctionsControlPlane:
             raise InvalidParameterValueException(
                 "Please provide a source for function code: ZipFile, or S3Bucket and S3Key."
             )
-        directory = self.code_root / region / name / f"v{next(self._code_counter)}"
+        directory = self._function_dir(region, name) / f"v{next(self._code_counter)}"
         return unpack(zip_bytes, directory)
+
+    def _function_dir(self, region: str, name: str) -> Path:
+        """``code/<region>/<name>``, refusing any region or name that would leave ``code/``.
+
+        The gateway already refuses bad regions and names are checked on create; this is the
+        last check before a request's values become a path that is written or removed.
+        """
+        directory = self.code_root / region / name
+        inside = directory.resolve().parent.parent == self.code_root.resolve()
+        if not (is_region_name(region) and _NAME.match(name) and inside):
+            raise InvalidParameterValueException(f"Invalid function location: {region}/{name}")
+        return directory
 
     @staticmethod
     def _check_revision(function: Function, revision_id: str | None) -> None:
