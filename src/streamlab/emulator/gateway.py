@@ -26,6 +26,7 @@ from streamlab.emulator.request_validation import (
     json_error_body,
     service_for_target,
     validate_json_request,
+    validate_rest_json_body,
 )
 from streamlab.emulator.routing import (
     LAMBDA_PATH_PREFIXES,
@@ -100,6 +101,11 @@ class Gateway:
         except SignatureError as error:
             return _error(environ, start_response, error)
         if is_lambda_request(environ):
+            try:
+                method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+                validate_rest_json_body("lambda", method, path, _read_body(environ))
+            except RequestError as error:
+                return _error(environ, start_response, error)
             return self._lambda_app(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:

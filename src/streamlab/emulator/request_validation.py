@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,11 +131,12 @@ def _check(shape: Shape, value: Any, path: str, missing: list[str], in_attribute
     _check_type(shape, value, path)
     if shape.type_name == "structure":
         for name in shape.required_members:
-            if value.get(name) is None:
+            if value.get(name) is None and not shape.members[name].serialization.get("location"):
                 missing.append(f"{path}{_lower_camel(name)}")
         for name, member_value in value.items():
             member = shape.members.get(name)
-            if member is not None:
+            # Members bound to the URI, query string or headers are not read from the body.
+            if member is not None and not member.serialization.get("location"):
                 _check(member, member_value, f"{path}{_lower_camel(name)}.", missing, in_attribute)
     elif shape.type_name == "list":
         for index, item in enumerate(value):
@@ -204,6 +206,49 @@ def validate_json_request(service: str, target: str, body: bytes, signed: bool) 
         raise RequestError(
             "ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}"
         )
+
+
+@functools.cache
+def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """``(method, path pattern, operation)`` for each operation of a REST service's model."""
+    model = _service_model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri = http.get("requestUri", "/").split("?", 1)[0]
+        parts = re.split(r"\{([^}]+)\}", uri)  # literal, label, literal, label, ...
+        pattern = "".join(
+            re.escape(part) if index % 2 == 0 else (".+" if part.endswith("+") else "[^/]+")
+            for index, part in enumerate(parts)
+        )
+        routes.append((http.get("method", "GET"), re.compile(f"^{pattern}/?$"), name))
+    # The most specific (longest literal) templates first: /functions/{F}/code before /functions/{F}.
+    return tuple(sorted(routes, key=lambda route: -len(route[1].pattern)))
+
+
+def validate_rest_json_body(service: str, method: str, path: str, body: bytes) -> None:
+    """Refuse a REST-JSON body whose members have the wrong JSON types, as AWS does before the
+    operation runs (Lambda: InvalidRequestContentException). Anything else is the service's to judge."""
+    if not body:
+        return
+    operation = next((op for verb, route, op in _rest_routes(service) if verb == method and route.match(path)), None)
+    if operation is None:
+        return
+    shape = _service_model(service).operation_model(operation).input_shape
+    if shape is None or shape.serialization.get("payload"):
+        return  # the body is a blob (Invoke's payload), not JSON members
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return  # the service reports unparseable JSON itself
+    if not isinstance(payload, dict):
+        return
+    try:
+        _check(shape, payload, "", [])
+    except RequestError as error:
+        raise RequestError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {error.message}"
+        ) from None
 
 
 def json_error_body(service: str, error: RequestError) -> bytes:
