@@ -276,3 +276,37 @@ def test_an_unknown_target_is_an_unknown_operation_in_json(streamlab_endpoint_ur
     )
     assert (status, json_error(body)[0]) == (400, "UnknownOperationException")
     assert headers["content-type"].startswith("application/x-amz-json")
+
+
+# -- requests moto used to crash on (found by test_fuzz.py) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_body", "message"),
+    [
+        ({"Key": {"pk": {"S": "k"}}, "ConditionExpression": "n > :v"}, "attribute value: :v"),
+        ({"Key": {"pk": {"S": "k"}}, "ConditionExpression": "#n > :v", "ExpressionAttributeValues": {":v": {"N": "1"}}},
+         "attribute name: #n"),
+        ({"Key": {"pk": {"S": "k"}}, "ConditionExpression": "attribute_exists(pk)",
+          "ExpressionAttributeValues": {":x": {"N": "1"}}}, "unused in expressions: keys: {:x}"),
+        ({"Key": {"pk": {}}}, "Supplied AttributeValue is empty"),
+        ({"Key": {"pk": {"S": "k", "N": "1"}}}, "more than one datatypes"),
+        ({"Key": {"pk": {"N": "not-a-number"}}}, "cannot be converted into a number"),
+    ],
+)  # fmt: skip
+def test_malformed_delete_item_requests_are_validation_exceptions(streamlab_endpoint_url, table, request_body, message):
+    status, _, body = dynamodb(streamlab_endpoint_url, "DeleteItem", {"TableName": table, **request_body})
+    code, text = json_error(body)
+    assert (status, code) == (400, "ValidationException")
+    assert message in text
+
+
+def test_invalid_base64_binary_is_a_serialization_exception(streamlab_endpoint_url, table) -> None:
+    status, _, body = dynamodb(streamlab_endpoint_url, "GetItem", {"TableName": table, "Key": {"pk": {"B": "0"}}})
+    assert (status, json_error(body)[0]) == (400, "SerializationException")
+
+
+def test_update_item_without_an_update_writes_the_key(streamlab_client, table) -> None:
+    ddb = streamlab_client("dynamodb")
+    ddb.update_item(TableName=table, Key={"pk": {"S": "only-key"}})
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "only-key"}})["Item"] == {"pk": {"S": "only-key"}}

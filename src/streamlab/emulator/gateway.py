@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 
 from streamlab import __version__
 from streamlab.aws_rules import DEFAULT_REGION
+from streamlab.emulator.dynamodb_expressions import check_placeholders
 from streamlab.emulator.moto_patches import dispatch as moto_dispatch
 from streamlab.emulator.request_validation import (
     RequestError,
@@ -116,7 +117,9 @@ class Gateway:
             if json_service is None:
                 return self._call_moto(environ, start_response, scope.service if scope is not None else "unknown")
             body = _read_body(environ)
-            validate_json_request(json_service, target, body, signed=scope is not None)
+            payload = validate_json_request(json_service, target, body, signed=scope is not None)
+            if json_service == "dynamodb" and isinstance(payload, dict):
+                check_placeholders(target.partition(".")[2], payload)
         except RequestError as error:
             return _json_error(start_response, json_service or _signing_name(scope), error)
         if json_service in ("dynamodb", "dynamodbstreams"):

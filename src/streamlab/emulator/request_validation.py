@@ -10,6 +10,8 @@ the same service models, so the checks here read them rather than restate them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import re
@@ -109,7 +111,40 @@ def _check_nesting(value: Any) -> None:
         raise RequestError("ValidationException", NESTING_MESSAGE)
 
 
+#: Structures that must set exactly one member, and AWS's message when none / several are set.
+_ONE_OF = {
+    "AttributeValue": (
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+    ),
+    "WriteRequest": (
+        "Supplied WriteRequest is empty, must contain exactly one of PutRequest or DeleteRequest",
+        "Supplied WriteRequest has more than one request set, must contain exactly one of PutRequest or DeleteRequest",
+    ),
+}
+
+
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def _check_one_of(shape: Shape, value: Any) -> None:
+    messages = _ONE_OF.get(shape.name)
+    if messages is None or not isinstance(value, dict):
+        return
+    count = sum(1 for item in value.values() if item is not None)
+    if count != 1:
+        raise RequestError("ValidationException", messages[0] if count == 0 else messages[1])
+    numbers = [value["N"]] if isinstance(value.get("N"), str) else value.get("NS") or []
+    if shape.name == "AttributeValue" and any(isinstance(n, str) and not _NUMBER.match(n) for n in numbers):
+        raise RequestError("ValidationException", "A value provided cannot be converted into a number")
+
+
 def _check_type(shape: Shape, value: Any, path: str) -> None:
+    if shape.type_name == "blob" and isinstance(value, str):
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError("SerializationException", "Base64 encoded value is not valid") from None
     expected = _JSON_TYPES.get(shape.type_name)
     if expected is not None and (not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected)):
         wanted = _WIRE_NAMES.get(shape.type_name, shape.type_name)
@@ -129,6 +164,7 @@ def _check(shape: Shape, value: Any, path: str, missing: list[str], in_attribute
         _check_nesting(value)  # the outermost attribute value: the whole nest, before walking it
         in_attribute = True
     _check_type(shape, value, path)
+    _check_one_of(shape, value)
     if shape.type_name == "structure":
         for name in shape.required_members:
             if value.get(name) is None and not shape.members[name].serialization.get("location"):
@@ -170,14 +206,15 @@ def service_for_target(target: str, signing_name: str | None = None) -> str | No
     return str(model.service_name)
 
 
-def validate_json_request(service: str, target: str, body: bytes, signed: bool) -> None:
-    """Raise :class:`RequestError` for a request AWS would refuse; return quietly otherwise."""
+def validate_json_request(service: str, target: str, body: bytes, signed: bool) -> Any:
+    """Raise :class:`RequestError` for a request AWS would refuse; otherwise return its parsed body
+    (None when the service's model is unknown here)."""
     if not signed:
         raise RequestError("MissingAuthenticationTokenException", "Request is missing Authentication Token")
     try:
         model = _service_model(service)
     except UnknownServiceError:
-        return
+        return None
     _, _, operation_name = target.partition(".")
     try:
         operation = model.operation_model(operation_name)
@@ -192,7 +229,7 @@ def validate_json_request(service: str, target: str, body: bytes, signed: bool) 
             raise RequestError("ValidationException", NESTING_MESSAGE) from None
         raise RequestError("SerializationException", "Request body is nested too deeply") from None
     if operation.input_shape is None:
-        return
+        return payload
     if not isinstance(payload, dict):
         raise RequestError("SerializationException", f"{_wire_type(payload)} cannot be converted to START_OBJECT")
     missing: list[str] = []
@@ -206,6 +243,7 @@ def validate_json_request(service: str, target: str, body: bytes, signed: bool) 
         raise RequestError(
             "ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}"
         )
+    return payload
 
 
 @functools.cache
