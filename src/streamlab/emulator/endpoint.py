@@ -46,6 +46,7 @@ class EmbeddedEndpoint:
         esm_cadence: str | None = None,
         server_settings: ServerSettings | None = None,
         moto_compat: bool | None = None,
+        log_events_per_group: int | None = None,
     ) -> None:
         esm_cadence = esm_cadence or os.environ.get(ESM_CADENCE_ENV) or "wake"
         self.moto_compat = moto_compat if moto_compat is not None else os.environ.get(MOTO_COMPAT_ENV, "1") != "0"
@@ -71,6 +72,7 @@ class EmbeddedEndpoint:
             self.gateway.add_write_listener(self.esm_engine.wake)
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
         self._holds_moto_patches = False
+        self._log_events_per_group = log_events_per_group
 
     def _route(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)
@@ -93,6 +95,8 @@ class EmbeddedEndpoint:
         if not self._holds_moto_patches:
             moto_patches.acquire(compat=self.moto_compat)
             self._holds_moto_patches = True
+        if self._log_events_per_group is not None:
+            moto_patches.logs.limits.max_events_per_group = self._log_events_per_group
         self._server.start()
         self.lambda_service.start()
         self.gateway.ready.set()

@@ -16,9 +16,7 @@ import atexit
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from streamlab.emulator.awslambda.api import LambdaApi
@@ -36,12 +34,14 @@ from streamlab.emulator.awslambda.invoke import AsyncInvoker, Invoker, InvokeRes
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
 from streamlab.emulator.awslambda.models import DEFAULT_REGION, Function, FunctionStore, function_arn
 from streamlab.emulator.endpoint_clients import EndpointClients
+from streamlab.emulator.workdirs import make_owned
 
 log = logging.getLogger(__name__)
 
 #: Environment variable that sets the account concurrency limit (default 10).
 ACCOUNT_CONCURRENCY_ENV = "STREAMLAB_LAMBDA_CONCURRENCY"
 DEFAULT_ACCOUNT_CONCURRENCY = 10
+WORK_DIR_PREFIX = "streamlab-lambda-"
 
 
 class LambdaService:
@@ -58,7 +58,8 @@ class LambdaService:
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
-        self._work_dir = Path(tempfile.mkdtemp(prefix="streamlab-lambda-"))
+        # Owned (pid recorded), so the next endpoint removes it if this one is killed.
+        self._work_dir = make_owned(WORK_DIR_PREFIX)
         runtime_dir = build_runtime_dir(self._work_dir / "runtime", runtime_packages)
         self.store = FunctionStore()
         self.environments = EnvironmentManager(

@@ -24,7 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from streamlab.emulator.moto_patches import dynamodb_input, speedups, sqs, stream_iterators, streams, transactions
+from streamlab.emulator.moto_patches import (
+    dynamodb_input,
+    logs,
+    speedups,
+    sqs,
+    stream_iterators,
+    streams,
+    transactions,
+)
 from streamlab.emulator.moto_patches.patching import Patcher
 
 __all__ = ["PATCHES", "Patch", "acquire", "active_patches", "release"]
@@ -68,6 +76,7 @@ PATCHES: tuple[Patch, ...] = (
     _compat(stream_iterators.serve_stateless_expiring_iterators),
     _compat(stream_iterators.answer_streams_errors_like_aws),
     _compat(sqs.keep_queue_policy_unless_set),
+    _compat(logs.bound_log_groups),
     _compat(dynamodb_input.update_without_changes_writes_the_key),
     _compat(transactions.write_only_the_touched_items),
     _compat(transactions.check_transaction_shape_and_tokens),

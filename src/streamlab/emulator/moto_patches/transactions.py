@@ -51,6 +51,7 @@ from moto.dynamodb.responses import DynamoHandler
 
 from streamlab.aws_rules import MAX_TRANSACTION_ITEMS, TRANSACTION_TOKEN_TTL_SECONDS
 from streamlab.emulator.moto_patches.patching import Patcher
+from streamlab.errors import StreamlabError
 
 ACTIONS = ("ConditionCheck", "Put", "Delete", "Update")
 MAX_TOKENS = 10_000
@@ -59,7 +60,9 @@ _Position = tuple[str, DynamoType, DynamoType | None]  # table name, hash key, r
 _Reason = tuple[str | None, str | None, Any]  # code, message, item: moto's TransactionCanceledException input
 
 
-class IdempotentParameterMismatchException(DynamodbException):
+class IdempotentParameterMismatchException(DynamodbException, StreamlabError):
+    """A ClientRequestToken reused with another request (AWS's error, raised inside moto's handler)."""
+
     def __init__(self) -> None:
         super().__init__(
             ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
