@@ -27,10 +27,43 @@ EXPRESSIONS = (
 _PLACEHOLDER = re.compile(r"(?<![\w#:])([:#][A-Za-z0-9_]+)")
 
 
+#: How many values each legacy ComparisonOperator takes (Condition.AttributeValueList); None: one or more.
+_OPERATOR_ARITY: dict[str, int | None] = {
+    **dict.fromkeys(("EQ", "NE", "LE", "LT", "GE", "GT", "CONTAINS", "NOT_CONTAINS", "BEGINS_WITH"), 1),
+    "BETWEEN": 2,
+    "IN": None,
+    "NULL": 0,
+    "NOT_NULL": 0,
+}
+_LEGACY_CONDITIONS = ("KeyConditions", "QueryFilter", "ScanFilter", "Expected")
+
+
 def check_placeholders(operation: str, payload: dict[str, Any]) -> None:
-    """Raise the ValidationException AWS gives for an undefined or unused placeholder."""
+    """Raise the ValidationException AWS gives for an empty expression, an undefined or unused
+    placeholder, or a legacy condition with the wrong number of values for its operator."""
     for scope in _scopes(operation, payload):
         _check_scope(scope)
+        _check_legacy_conditions(scope)
+
+
+def _check_legacy_conditions(scope: dict[str, Any]) -> None:
+    for member in _LEGACY_CONDITIONS:
+        conditions = scope.get(member)
+        if not isinstance(conditions, dict):
+            continue
+        for condition in conditions.values():
+            operator = condition.get("ComparisonOperator") if isinstance(condition, dict) else None
+            if operator not in _OPERATOR_ARITY:
+                continue
+            values = condition.get("AttributeValueList")
+            given = len(values) if isinstance(values, list) else (1 if "Value" in condition else 0)
+            wanted = _OPERATOR_ARITY[operator]
+            if (wanted is None and given < 1) or (wanted is not None and given != wanted):
+                raise RequestError(
+                    "ValidationException",
+                    "One or more parameter values were invalid: Invalid number of argument(s) for the "
+                    f"{operator} ComparisonOperator",
+                )
 
 
 def _scopes(operation: str, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -56,6 +89,8 @@ def _check_scope(scope: dict[str, Any]) -> None:
         expression = scope.get(member)
         if not isinstance(expression, str):
             continue
+        if not expression.strip():
+            raise RequestError("ValidationException", f"Invalid {member}: The expression can not be empty;")
         for placeholder in _PLACEHOLDER.findall(expression):
             used.add(placeholder)
             if placeholder.startswith(":") and placeholder not in values:

@@ -28,6 +28,7 @@ from streamlab.emulator.request_validation import (
     service_for_target,
     validate_json_request,
     validate_rest_json_body,
+    without_null_members,
 )
 from streamlab.emulator.routing import (
     LAMBDA_PATH_PREFIXES,
@@ -120,6 +121,9 @@ class Gateway:
             payload = validate_json_request(json_service, target, body, signed=scope is not None)
             if json_service == "dynamodb" and isinstance(payload, dict):
                 check_placeholders(target.partition(".")[2], payload)
+            if b"null" in body and payload is not None and (cleaned := without_null_members(payload)) is not payload:
+                body = json.dumps(cleaned).encode()  # members sent as null are absent, as AWS reads them
+                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         except RequestError as error:
             return _json_error(start_response, json_service or _signing_name(scope), error)
         if json_service in ("dynamodb", "dynamodbstreams"):

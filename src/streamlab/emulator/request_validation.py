@@ -156,8 +156,26 @@ def _check_type(shape: Shape, value: Any, path: str) -> None:
         )
 
 
+def _check_bounds(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    """The model's ``min`` / ``max``: a number's value, a string's, list's or map's length."""
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is None and high is None:
+        return
+    if shape.type_name in ("integer", "long") and not isinstance(value, bool):
+        measure, what = value, "value"
+    elif shape.type_name in ("string", "list", "map"):
+        measure, what = len(value), "length"
+    else:
+        return
+    where = f"Value '{value}' at '{path.rstrip('.')}' failed to satisfy constraint: Member must have {what}"
+    if low is not None and measure < low:
+        problems.append(f"{where} greater than or equal to {low}")
+    elif high is not None and measure > high:
+        problems.append(f"{where} less than or equal to {high}")
+
+
 def _check(shape: Shape, value: Any, path: str, missing: list[str], in_attribute: bool = False) -> None:
-    """Walk ``value`` against ``shape``: type mismatches raise, missing members are collected."""
+    """Walk ``value`` against ``shape``: type mismatches raise, other problems are collected."""
     if value is None:
         return
     if shape.name == "AttributeValue" and not in_attribute:
@@ -165,21 +183,52 @@ def _check(shape: Shape, value: Any, path: str, missing: list[str], in_attribute
         in_attribute = True
     _check_type(shape, value, path)
     _check_one_of(shape, value)
+    _check_bounds(shape, value, path, missing)
     if shape.type_name == "structure":
         for name in shape.required_members:
             if value.get(name) is None and not shape.members[name].serialization.get("location"):
-                missing.append(f"{path}{_lower_camel(name)}")
+                where = f"{path}{_lower_camel(name)}".rstrip(".")
+                missing.append(f"Value null at '{where}' {_NOT_NULL}")
         for name, member_value in value.items():
             member = shape.members.get(name)
             # Members bound to the URI, query string or headers are not read from the body.
             if member is not None and not member.serialization.get("location"):
                 _check(member, member_value, f"{path}{_lower_camel(name)}.", missing, in_attribute)
-    elif shape.type_name == "list":
-        for index, item in enumerate(value):
-            _check(shape.member, item, f"{path.rstrip('.')}.{index + 1}.", missing, in_attribute)
-    elif shape.type_name == "map":
-        for key, item in value.items():
-            _check(shape.value, item, f"{path.rstrip('.')}.{key}.", missing, in_attribute)
+    elif shape.type_name in ("list", "map"):
+        _check_items(shape, value, path, missing, in_attribute)
+
+
+def _check_items(shape: Shape, value: Any, path: str, missing: list[str], in_attribute: bool) -> None:
+    """A list's or map's items: none may be null, each must fit the member shape."""
+    base = path.rstrip(".")
+    if shape.type_name == "list":
+        items = [(f"{base}.{index + 1}", item) for index, item in enumerate(value)]
+        member = shape.member
+    else:
+        items = [(f"{base}.{key}", item) for key, item in value.items()]
+        member = shape.value
+    for where, item in items:
+        if item is None:
+            missing.append(f"Value null at '{where}{'.member' if shape.type_name == 'list' else ''}' {_NOT_NULL}")
+        _check(member, item, f"{where}.", missing, in_attribute)
+
+
+_NOT_NULL = "failed to satisfy constraint: Member must not be null"
+
+
+def without_null_members(value: Any) -> Any:
+    """``value`` without structure members set to JSON null (AWS reads them as absent, moto as None).
+
+    Returns ``value`` itself when it has none, so a caller can tell whether to re-encode."""
+    if isinstance(value, dict):
+        cleaned = {key: without_null_members(item) for key, item in value.items() if item is not None}
+        if len(cleaned) == len(value) and all(cleaned[key] is value[key] for key in cleaned):
+            return value
+        return cleaned
+    if isinstance(value, list):
+        items = [without_null_members(item) for item in value]
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    return value
 
 
 #: Signing names (the credential scope's service) that differ from botocore's service name.
@@ -235,10 +284,7 @@ def validate_json_request(service: str, target: str, body: bytes, signed: bool) 
     missing: list[str] = []
     _check(operation.input_shape, payload, "", missing)
     if missing:
-        details = "; ".join(
-            f"Value null at '{name.rstrip('.')}' failed to satisfy constraint: Member must not be null"
-            for name in missing
-        )
+        details = "; ".join(missing)
         count = len(missing)
         raise RequestError(
             "ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: {details}"

@@ -27,6 +27,7 @@ from typing import Literal
 from streamlab.emulator.moto_patches import (
     dynamodb_input,
     logs,
+    serialization,
     speedups,
     sqs,
     stream_iterators,
@@ -78,10 +79,13 @@ PATCHES: tuple[Patch, ...] = (
     _compat(sqs.keep_queue_policy_unless_set),
     _compat(logs.bound_log_groups),
     _compat(dynamodb_input.update_without_changes_writes_the_key),
+    _compat(dynamodb_input.expression_syntax_errors_are_validation_errors),
+    _compat(dynamodb_input.check_exclusive_start_keys),
     _compat(transactions.write_only_the_touched_items),
     _compat(transactions.check_transaction_shape_and_tokens),
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
+    _speed(serialization.serialize_dynamodb_results_by_member_name),
 )
 
 _lock = threading.Lock()
