@@ -21,12 +21,13 @@ from botocore.model import Shape
 from moto.core.serialize import BaseJSONSerializer
 
 from streamlab.emulator.moto_patches.patching import Patcher
+from streamlab.errors import StreamlabError
 
 #: Services whose results are plain dictionaries (moto's DynamoResult): the fast walk applies.
 SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
 
 
-class _Fallback(Exception):
+class _Fallback(StreamlabError):
     """The result is not plain dictionaries keyed by member names: let moto's walk do it."""
 
 
