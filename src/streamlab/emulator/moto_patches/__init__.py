@@ -27,6 +27,7 @@ from typing import Literal
 from streamlab.emulator.moto_patches import (
     dynamodb_input,
     logs,
+    memory,
     serialization,
     speedups,
     sqs,
@@ -86,6 +87,8 @@ PATCHES: tuple[Patch, ...] = (
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
     _speed(serialization.serialize_dynamodb_results_by_member_name),
+    # Not a speed-up but, like one, no change to behaviour: moto keeps fewer dead objects.
+    _speed(memory.stop_tracking_per_request_models),
 )
 
 _lock = threading.Lock()
