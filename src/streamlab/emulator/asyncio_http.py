@@ -171,6 +171,10 @@ class _Connection(asyncio.Protocol):
 
     def _handle(self, event: Any) -> None:
         if isinstance(event, h11.Request):
+            if len(event.target) + sum(len(name) + len(value) for name, value in event.headers) > MAX_HEAD_BYTES:
+                # h11 limits only a head still incomplete; one that arrived whole is checked here.
+                self._reject(431, "Request header fields too large")
+                return
             self._request = event
             self._body = bytearray()
             self._enter("body")
