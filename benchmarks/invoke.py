@@ -315,14 +315,22 @@ def main(argv: list[str] | None = None) -> int:
         default="/tmp/streamlab-bench-venv/bin/python",
         help="python of a venv with python-lambda-local",
     )
-    parser.add_argument("--runtime", default="python3.12", help="the function's runtime (default python3.12)")
+    parser.add_argument(
+        "--runtime",
+        action="append",
+        help="the function's runtime (default python3.12); repeat it to compare runtimes, each on the "
+        "interpreter the endpoint finds for it, as ratios to the first",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
+    runtimes = args.runtime or ["python3.12"]
     load_before = os.getloadavg()[0]
-    results: dict[str, Any] = {"streamlab": bench_streamlab(args.warm, args.cold, args.runtime)}
+    results: dict[str, Any] = {"streamlab": bench_streamlab(args.warm, args.cold, runtimes[0])}
+    for other in runtimes[1:]:
+        results[f"streamlab {other}"] = bench_streamlab(args.warm, args.cold, other)
     if args.rie and Path(args.rie).exists():
-        results["aws-lambda-rie"] = bench_rie(args.rie, args.warm, args.cold, args.runtime)
+        results["aws-lambda-rie"] = bench_rie(args.rie, args.warm, args.cold, runtimes[0])
     else:
         print("aws-lambda-rie not found: skipped (see --rie)", file=sys.stderr)
     if (
@@ -335,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"{os.cpu_count()} CPUs, load average {load_before:.2f} before and {os.getloadavg()[0]:.2f} "
-        f"after the run; runtime {args.runtime}"
+        f"after the run; runtime {runtimes[0]}"
     )
     print(f"{'tool / measure':44} {'n':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     for tool, measures in results.items():
@@ -345,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{figures['p99']:>9.3f} {figures['max']:>9.3f}"
             )
     streamlab = results["streamlab"]
+    for other in runtimes[1:]:
+        figures = results[f"streamlab {other}"]
+        warm_ratio = figures["warm_gateway_raw_http"]["p50"] / streamlab["warm_gateway_raw_http"]["p50"]
+        cold_ratio = figures["cold"]["p50"] / streamlab["cold"]["p50"]
+        print(f"{other} / {runtimes[0]}: warm p50 x{warm_ratio:.2f}, cold p50 x{cold_ratio:.2f}")
     warm_ok = streamlab["warm_gateway_raw_http"]["p50"] <= 2.0
     cold_ok = streamlab["cold"]["p50"] <= 300.0
     warm, cold = streamlab["warm_gateway_raw_http"], streamlab["cold"]

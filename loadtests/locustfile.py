@@ -3,7 +3,7 @@
     locust -f loadtests/locustfile.py --headless -u 20 -r 5 -t 60s --csv reports/locust --json
 
 Targets ``--host`` if given, else ``AWS_ENDPOINT_URL``, else real AWS (the default credential
-chain); the region is ``AWS_DEFAULT_REGION`` / ``AWS_REGION`` / the profile's, else us-east-1.
+chain); the region is ``AWS_DEFAULT_REGION``, the profile's, ``AWS_REGION``, else us-east-1.
 A local endpoint with no credentials configured gets dummy ones.
 
 What Locust shows:
@@ -60,6 +60,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
+from streamlab.aws_rules import resolve_region
 from streamlab.measure.probe_logs import probe_lines
 
 log = logging.getLogger("streamlab.locust")
@@ -123,12 +124,7 @@ def endpoint_url(environment: Environment) -> str | None:
 
 
 def region_name() -> str:
-    return (
-        os.environ.get("AWS_DEFAULT_REGION")
-        or os.environ.get("AWS_REGION")
-        or boto3.Session().region_name
-        or "us-east-1"
-    )
+    return resolve_region()
 
 
 def session_for(endpoint: str | None) -> boto3.Session:

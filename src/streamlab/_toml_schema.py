@@ -102,10 +102,12 @@ class Section:
                 return True
             return (low is None or v >= low) and (high is None or v <= high)
 
-        return self.read(key, expect, check, default, required)
+        value: int | None = self.read(key, expect, check, default, required)
+        return value
 
     def boolean(self, key: str, default: bool | None = None, required: bool = False) -> bool | None:
-        return self.read(key, "true or false", lambda v: isinstance(v, bool), default, required)
+        value: bool | None = self.read(key, "true or false", lambda v: isinstance(v, bool), default, required)
+        return value
 
     def string(
         self,
@@ -128,7 +130,8 @@ class Section:
                 return False
             return regex is None or regex.fullmatch(v) is not None
 
-        return self.read(key, expect, check, default, required)
+        value: str | None = self.read(key, expect, check, default, required)
+        return value
 
     def string_list(
         self,

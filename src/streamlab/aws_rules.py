@@ -27,29 +27,42 @@ ACCOUNT_ID = "123456789012"
 REGION_NAME = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
 
+#: What :func:`resolve_region` falls back to, for ``--region`` help texts.
+REGION_ORDER = "AWS_DEFAULT_REGION, the profile's region, AWS_REGION, else us-east-1"
+
+
 def is_region_name(value: object) -> bool:
     return isinstance(value, str) and REGION_NAME.fullmatch(value) is not None
 
 
-def resolve_region(explicit: str | None = None, session: Any = None) -> str:
-    """The region a call goes to, in botocore's order, then streamlab's fallbacks.
+def resolve_region(explicit: str | None = None, session: Any = None, environ: Mapping[str, str] | None = None) -> str:
+    """The region a call goes to: botocore's order, then streamlab's fallbacks.
 
     1. ``explicit`` (a ``--region`` flag, a ``region_name`` argument);
-    2. what botocore resolves: ``AWS_DEFAULT_REGION``, then the profile's ``region`` in the
-       shared config file (``session``'s, else a default session's);
-    3. ``AWS_REGION``, which Lambda and the other SDKs set but botocore does not read;
-    4. :data:`DEFAULT_REGION`.
+    2. ``session``'s region, when a boto3 session is given (it already reflects 3 and 4 unless
+       it was made for a region);
+    3. ``AWS_DEFAULT_REGION``, the variable botocore reads;
+    4. the profile's ``region`` in the shared config file (``AWS_PROFILE``, else default);
+    5. ``AWS_REGION``, which Lambda and the other SDKs set but botocore does not read;
+    6. :data:`DEFAULT_REGION`.
     """
+    environ = os.environ if environ is None else environ
     if explicit:
         return explicit
-    if session is None:
-        import botocore.session
+    region = getattr(session, "region_name", None) if session is not None else None
+    region = region or environ.get("AWS_DEFAULT_REGION") or _profile_region() or environ.get("AWS_REGION")
+    return str(region or DEFAULT_REGION)
 
-        session = botocore.session.get_session()
-    region = getattr(session, "region_name", None)
-    if region is None and hasattr(session, "get_config_variable"):
-        region = session.get_config_variable("region")
-    return str(region or os.environ.get("AWS_REGION") or DEFAULT_REGION)
+
+def _profile_region() -> str | None:
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        region = botocore.session.get_session().get_config_variable("region")
+    except botocore.exceptions.ProfileNotFound:
+        return None
+    return str(region) if region else None
 
 
 # --- DynamoDB ----------------------------------------------------------------------------------
@@ -90,6 +103,7 @@ RESERVED_ENVIRONMENT_VARIABLES = frozenset(
         "AWS_ACCESS_KEY",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "AWS_SECRET_KEY",
         "AWS_SESSION_TOKEN",
         "AWS_LAMBDA_RUNTIME_API",
         "LAMBDA_TASK_ROOT",

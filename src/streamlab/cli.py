@@ -11,10 +11,17 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from streamlab.aws_rules import REGION_ORDER, resolve_region
 from streamlab.backends.base import BACKEND_NAMES
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
+from streamlab.endpoints import EndpointError, add_target_arguments, target_endpoint
+
+if TYPE_CHECKING:
+    from streamlab.deploy.target import Backend
+    from streamlab.measure.delivery import DeliveryReport
 
 DEFAULT_STACK = Path("setup/stack.toml")
 
@@ -29,7 +36,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _region(args: argparse.Namespace) -> str:
-    return args.region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    return resolve_region(args.region)
 
 
 def _use_dummy_credentials_for_local_endpoint() -> None:
@@ -38,7 +45,9 @@ def _use_dummy_credentials_for_local_endpoint() -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
 
-def _deploy_stack(stack_path: Path, endpoint_url: str | None, region: str | None, backend: str | None = None) -> None:
+def _deploy_stack(
+    stack_path: Path, endpoint_url: str | None, region: str | None, backend: Backend | None = None
+) -> None:
     """Load and apply a stack; StackError / DeployError carry the message for the user."""
     from streamlab.deploy import deploy
     from streamlab.stack import load_stack
@@ -60,6 +69,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not args.no_deploy and not args.stack.is_file():
         print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
         return 2
+    from streamlab.emulator.awslambda.interpreters import (
+        INTERPRETERS_ENV,
+        InterpreterConfigError,
+        parse_named_interpreters,
+    )
+
+    try:
+        pythons = parse_named_interpreters(args.python or os.environ.get(INTERPRETERS_ENV))
+    except InterpreterConfigError as error:
+        print(f"streamlab up: --python / ${INTERPRETERS_ENV}: {error}", file=sys.stderr)
+        return 2
     try:
         settings = ServerSettings() if args.server_threads is None else ServerSettings(threads=args.server_threads)
         endpoint = EmbeddedEndpoint(
@@ -67,6 +87,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             port=args.port,
             server=args.server,
             esm_cadence=args.esm_cadence,
+            lambda_pythons=pythons,
             server_settings=settings,
             log_events_per_group=args.log_events_per_group,
         )
@@ -125,16 +146,26 @@ def _exit_now(code: int, reason: str = "") -> None:
     os._exit(code)
 
 
+def _target(args: argparse.Namespace) -> str | None:
+    """``--endpoint-url`` / AWS_ENDPOINT_URL / the local endpoint; None (AWS) only with ``--aws``."""
+    endpoint_url = target_endpoint(args.endpoint_url, args.aws)
+    if endpoint_url is None:
+        # boto3 reads AWS_ENDPOINT_URL(_<SERVICE>) itself: with --aws it must not redirect anything.
+        for name in [n for n in os.environ if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
+            del os.environ[name]
+    else:
+        _use_dummy_credentials_for_local_endpoint()
+    return endpoint_url
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     from streamlab.deploy import DeployError
     from streamlab.stack import StackError
 
-    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint_url:
-        _use_dummy_credentials_for_local_endpoint()
     try:
+        endpoint_url = _target(args)
         _deploy_stack(args.stack, endpoint_url, args.region)
-    except (StackError, FileNotFoundError) as error:
+    except (StackError, FileNotFoundError, EndpointError) as error:
         print(f"streamlab deploy: {error}", file=sys.stderr)
         return 2
     except DeployError as error:
@@ -184,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if handler.clean else 1
 
 
-def _measure_probe(clients: dict, args: argparse.Namespace):  # -> DeliveryReport
+def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> DeliveryReport:
     """Write ``args.writes`` versions over ``args.keys`` orders to Orders, paced at ``args.rate``;
     read the probe's lines from CloudWatch Logs and compare.
 
@@ -229,10 +260,12 @@ def _measure_probe(clients: dict, args: argparse.Namespace):  # -> DeliveryRepor
 def cmd_logs(args: argparse.Namespace) -> int:
     from streamlab import logs_cli
 
-    if args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"):
-        _use_dummy_credentials_for_local_endpoint()
     try:
+        args.endpoint_url = _target(args)
         return logs_cli.run(args)
+    except EndpointError as error:
+        print(f"streamlab logs: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
 
@@ -250,12 +283,10 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 def cmd_redrive(args: argparse.Namespace) -> int:
     from streamlab.redrive import RedriveError, redrive
 
-    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint_url:
-        _use_dummy_credentials_for_local_endpoint()
     try:
+        endpoint_url = _target(args)
         report = redrive(args.queue, endpoint_url, args.region, log=lambda line: print(line, flush=True))
-    except RedriveError as error:
+    except (RedriveError, EndpointError) as error:
         print(f"streamlab redrive: {error}", file=sys.stderr)
         return 2
     return 0 if report.ok else 1
@@ -273,13 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
     up.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack to deploy (default %(default)s)")
     up.add_argument("--no-deploy", action="store_true", help="start the endpoint without deploying a stack")
-    up.add_argument("--region", help="region to deploy into (default AWS_DEFAULT_REGION or us-east-1)")
+    up.add_argument("--region", help=f"region to deploy into (default: {REGION_ORDER})")
     up.add_argument(
         "--esm-cadence",
         choices=ESM_CADENCES,
         default=None,
         help="how mappings find new records: wake on each write (default) or poll 4 times a second like AWS "
         f"(default from ${ESM_CADENCE_ENV}, else wake)",
+    )
+    up.add_argument(
+        "--python",
+        action="append",
+        metavar="RUNTIME=PATH",
+        help="the interpreter a Lambda runtime runs on, e.g. python3.12=/usr/bin/python3.12 (repeatable; default "
+        "from $STREAMLAB_LAMBDA_PYTHONS, else found on PATH, in pyenv or among uv's Pythons)",
     )
     up.add_argument(
         "--log-events-per-group",
@@ -293,10 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--server-threads", type=int, default=None, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 
-    dep = sub.add_parser("deploy", help="apply the stack to an endpoint (no URL: real AWS)")
-    dep.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
+    dep = sub.add_parser("deploy", help="apply the stack to an endpoint (the local one unless --aws)")
+    add_target_arguments(dep)
     dep.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
-    dep.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    dep.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     dep.set_defaults(func=cmd_deploy)
 
     from streamlab import logs_cli
@@ -309,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
         "redrive", help="re-invoke functions with the stream records their on-failure records name"
     )
     redrive.add_argument("--queue", required=True, help="the on-failure queue: URL, ARN or name")
-    redrive.add_argument("--endpoint-url", help="AWS endpoint (default AWS_ENDPOINT_URL; none means AWS)")
-    redrive.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    add_target_arguments(redrive)
+    redrive.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     redrive.set_defaults(func=cmd_redrive)
 
     from streamlab.measure import bench
@@ -342,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--writes", type=int, default=300, help="writes to measure (default %(default)s)")
     demo.add_argument("--keys", type=int, default=10, help="orders the writes are spread over (default %(default)s)")
     demo.add_argument("--rate", type=float, default=50.0, help="writes per second (default %(default)s)")
-    demo.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    demo.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     demo.set_defaults(func=cmd_demo)
     return parser
 

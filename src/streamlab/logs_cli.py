@@ -12,7 +12,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-DEFAULT_REGION = "us-east-1"
+from streamlab.aws_rules import REGION_ORDER, resolve_region
+from streamlab.endpoints import add_target_arguments, target_endpoint
 
 
 def log_group_of(function_name: str) -> str:
@@ -48,7 +49,7 @@ def print_logs(
     if client is None:
         import boto3
 
-        options: dict[str, Any] = {"region_name": region or DEFAULT_REGION}
+        options: dict[str, Any] = {"region_name": resolve_region(region)}
         if endpoint_url:
             options.update(endpoint_url=endpoint_url, aws_access_key_id="test", aws_secret_access_key="test")
         client = boto3.client("logs", **options)
@@ -99,19 +100,15 @@ def add_arguments(parser: Any) -> None:
     """The ``streamlab logs`` options, for the CLI to attach to its subcommand parser."""
     parser.add_argument("name", help="function name or ARN")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
-    parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
-    parser.add_argument(
-        "--region", default=None, help="region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)"
-    )
+    add_target_arguments(parser)
+    parser.add_argument("--region", default=None, help=f"region (default: {REGION_ORDER})")
     parser.add_argument("--since", type=float, default=None, help="only events from the last N minutes")
 
 
 def run(args: Any) -> int:
     """Run ``streamlab logs`` from parsed :func:`add_arguments` options; returns the exit code."""
-    import os
-
-    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    endpoint_url = args.endpoint_url
+    region = resolve_region(args.region)
     since_ms = int((time.time() - args.since * 60) * 1000) if args.since else None
     print_logs(args.name, endpoint_url, follow=args.follow, region=region, since_ms=since_ms)
     return 0
@@ -123,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="streamlab logs", description="Print a Lambda function's CloudWatch Logs.")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    args.endpoint_url = target_endpoint(args.endpoint_url, args.aws)
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -143,15 +143,25 @@ def _python_platform() -> str | None:
     return None
 
 
-def platform_for_runtime(runtime: dict[str, Any] | None) -> Platform:
-    """The platform for functions that run on ``runtime`` (a :func:`runtime_description`);
-    this interpreter when it is the same one, or when ``runtime`` does not say."""
+def platform_for_runtime(runtime: dict[str, Any] | None, lambda_runtime: str | None = None) -> Platform:
+    """The platform for functions that run on ``runtime`` (a :func:`runtime_description`, as an
+    embedded endpoint's health answer reports it); this interpreter when it is the same one, or
+    when ``runtime`` does not say.
+
+    An endpoint that runs each Lambda runtime on its own interpreter lists them under
+    ``runtimes``; ``lambda_runtime`` (``python3.12``) picks that runtime's Python version.
+    """
     local = local_platform()
     if not runtime or not runtime.get("python"):
         return local
-    if runtime == runtime_description() or not runtime.get("platform"):
+    python = str(runtime["python"])
+    chosen = (runtime.get("runtimes") or {}).get(lambda_runtime) if lambda_runtime else None
+    if isinstance(chosen, dict) and chosen.get("python"):
+        python = str(chosen["python"])
+    here = runtime_description()
+    if not runtime.get("platform") or (python, runtime.get("platform")) == (here["python"], here["platform"]):
         return local
-    return Platform(str(runtime["python"]), str(runtime["platform"]))
+    return Platform(python, str(runtime["platform"]))
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ from typing import Any
 import boto3
 import pytest
 
+from streamlab.aws_rules import resolve_region
 from streamlab.backends.base import BACKEND_NAMES
 from streamlab.testing import DeployedStack, StreamProbe
 
-DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 LOG = logging.getLogger("streamlab.pytest")
 
@@ -114,7 +114,8 @@ def streamlab_endpoint_url(request: pytest.FixtureRequest) -> str | None:
     explicit = _explicit_url(request.config)
     if explicit:
         return explicit
-    return request.getfixturevalue("streamlab_backend").url
+    url: str | None = request.getfixturevalue("streamlab_backend").url
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +127,7 @@ def streamlab_in_process(request: pytest.FixtureRequest, streamlab_backend_name:
 
 @pytest.fixture(scope="session")
 def streamlab_region() -> str:
-    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+    return resolve_region()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from streamlab._toml_schema import Section, key_path, show
+from streamlab.aws_rules import (
+    DEFAULT_RUNTIME,
+    MAX_FILTERS,
+    PYTHON_RUNTIMES,
+    RECORD_AGE_RANGE,
+    RESERVED_ENVIRONMENT_VARIABLES,
+    STREAM_STARTING_POSITIONS,
+    FunctionResponseType,
+)
+from streamlab.aws_rules import (
+    STREAM_PARAMETER_RANGES as RANGES,
+)
+from streamlab.emulator.esm.filtering import InvalidFilterCriteria, validate_filter_criteria
 from streamlab.errors import StreamlabError
 
 # --- AWS vocabularies ------------------------------------------------------------------------
@@ -30,36 +43,10 @@ KEY_TYPES = ("S", "N", "B")
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
 STREAM_VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY")
 PROJECTIONS = ("ALL", "KEYS_ONLY", "INCLUDE")
-STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
-FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
-PYTHON_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+STARTING_POSITIONS = tuple(STREAM_STARTING_POSITIONS["dynamodb"])
+FUNCTION_RESPONSE_TYPES = tuple(FunctionResponseType)
 FILTER_SCOPES = ("MessageAttributes", "MessageBody")
 DESTINATION_KINDS = ("queue", "topic", "bucket")
-MAX_FILTERS = 5
-
-#: Variables Lambda sets itself and rejects in a function's configuration.
-RESERVED_ENVIRONMENT = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_DEFAULT_REGION",
-        "AWS_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
 
 # Physical-name rules of each service: (regex, human description).
 _NAME_RULES: dict[str, tuple[str, str]] = {
@@ -80,7 +67,6 @@ _ENV_NAME = r"[A-Za-z][A-Za-z0-9_]*"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_]+)\.([^}]+)\}")
 
 DEFAULT_ROLE_NAME = "streamlab-lambda-execution"
-DEFAULT_RUNTIME = "python3.12"
 
 
 class StackError(StreamlabError, ValueError):
@@ -542,7 +528,7 @@ class _StackReader:
         for var in environment:
             if not re.fullmatch(_ENV_NAME, var):
                 s.problem("environment", f"expected variable names like [A-Za-z][A-Za-z0-9_]*, got {show(var)}")
-            elif var in RESERVED_ENVIRONMENT:
+            elif var in RESERVED_ENVIRONMENT_VARIABLES:
                 s.problem("environment", f"{var} is reserved by Lambda and cannot be set")
         reserved = s.integer("reserved_concurrency", 0)
         include = s.string_list(
@@ -597,13 +583,13 @@ class _StackReader:
         source = s.string("source", required=True, expect="the name of a table declared in [tables] (with a stream)")
         enabled = s.boolean("enabled", default=True)
         position = s.string("starting_position", required=True, choices=STARTING_POSITIONS)
-        batch_size = s.integer("batch_size", 1, 10000, default=100)
-        window = s.integer("maximum_batching_window_in_seconds", 0, 300, default=0)
+        batch_size = s.integer("batch_size", *RANGES["BatchSize"], default=100)
+        window = s.integer("maximum_batching_window_in_seconds", *RANGES["MaximumBatchingWindowInSeconds"], default=0)
         bisect = s.boolean("bisect_batch_on_function_error", default=False)
-        retries = s.integer("maximum_retry_attempts", -1, 10000, default=-1)
-        age = s.integer("maximum_record_age_in_seconds", 60, 604800, default=-1, also=(-1,))
-        parallel = s.integer("parallelization_factor", 1, 10, default=1)
-        tumbling = s.integer("tumbling_window_in_seconds", 0, 900, default=0)
+        retries = s.integer("maximum_retry_attempts", *RANGES["MaximumRetryAttempts"], default=-1)
+        age = s.integer("maximum_record_age_in_seconds", *RECORD_AGE_RANGE, default=-1, also=(-1,))
+        parallel = s.integer("parallelization_factor", *RANGES["ParallelizationFactor"], default=1)
+        tumbling = s.integer("tumbling_window_in_seconds", *RANGES["TumblingWindowInSeconds"], default=0)
         response_types = s.string_list(
             "function_response_types",
             expect='a list of "ReportBatchItemFailures"',
@@ -653,6 +639,11 @@ class _StackReader:
             bad = _pattern_leaf_problem(pattern)
             if bad:
                 self.problems.append(f"{where}.{bad}")
+                continue
+            try:  # the check CreateEventSourceMapping makes, so the control plane cannot refuse it later
+                validate_filter_criteria({"Filters": [{"Pattern": json.dumps(pattern)}]})
+            except InvalidFilterCriteria as exc:
+                self.problems.append(f"{where}: {exc.message}" + (f" ({exc.detail})" if exc.detail else ""))
                 continue
             patterns.append(json.dumps(pattern, sort_keys=True, separators=(",", ":")))
         return tuple(patterns)

@@ -22,9 +22,9 @@ def create_stream_table(dynamodb: Any, name: str, view_type: str = "NEW_AND_OLD_
     )["TableDescription"]
     if wait:
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-    return description["LatestStreamArn"]
+    return str(description["LatestStreamArn"])
 
 
 def first_shard_id(streams: Any, stream_arn: str) -> str:
     """The id of the stream's first shard (a new table's stream has one)."""
-    return streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    return str(streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"])

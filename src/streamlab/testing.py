@@ -28,7 +28,7 @@ POLL_INTERVAL: Mapping[str, float] = {"embedded": 0.05, "container": 0.05, "loca
 
 
 def eventually(
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     timeout: float = 5.0,
     interval: float = 0.05,
     message: str = "",
@@ -78,7 +78,7 @@ class StreamProbe:
         return timeout * self.scale
 
     def wait_for(
-        self, check: Callable[[], T], timeout: float = 10.0, message: str = "", interval: float | None = None
+        self, check: Callable[[], T | None], timeout: float = 10.0, message: str = "", interval: float | None = None
     ) -> T:
         from botocore.exceptions import ClientError
 

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from streamlab.aws_rules import PYTHON_RUNTIMES
 from streamlab.deploy import DeployError, DeployResult, Target, deploy, detect_backend
 from streamlab.deploy.role import POLICY_NAME, apply_role
 from streamlab.deploy.target import probe_endpoint
-from streamlab.packaging import platform_for_runtime, runtime_description
+from streamlab.packaging import Platform, platform_for_runtime, runtime_description
 from streamlab.stack import Stack, StackError, load_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -435,10 +436,18 @@ def test_an_embedded_endpoint_names_the_interpreter_its_functions_run_on(
     kind, runtime = probe_endpoint(streamlab_endpoint_url)
     if kind != "embedded":
         pytest.skip("not a streamlab endpoint")
-    assert set(runtime) == {"python", "platform"}
+    assert set(runtime) == {"python", "platform", "runtimes"}
     assert runtime["python"].count(".") == 2
+    assert set(runtime["runtimes"]) == set(PYTHON_RUNTIMES)
+    for lambda_runtime, interpreter in runtime["runtimes"].items():
+        # Dependencies are built for the interpreter that runtime's functions really run on.
+        platform = platform_for_runtime(runtime, lambda_runtime)
+        if interpreter["python"] == runtime["python"]:
+            assert platform.is_local
+        else:
+            assert platform == Platform(interpreter["python"], runtime["platform"])
     if streamlab_in_process:  # the same interpreter: dependencies are built with plain pip
-        assert runtime == runtime_description()
+        assert {k: runtime[k] for k in ("python", "platform")} == runtime_description()
         assert platform_for_runtime(runtime).is_local
 
 

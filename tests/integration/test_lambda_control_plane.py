@@ -12,14 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.lambda_support import ECHO, ROLE, zip_source
-
-ACCOUNT = "123456789012"
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+from streamlab.aws_rules import PYTHON_RUNTIMES
+from tests.integration.lambda_support import ACCOUNT, ECHO, ROLE, error_of, zip_source
 
 
 def test_create_function_answers_pending_then_waiters_see_active(
@@ -142,8 +136,9 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
 @pytest.mark.parametrize(
     ("overrides", "expected_text"),
     [
-        ({"Runtime": "nodejs20.x"}, "python3.9, python3.10, python3.11, python3.12, python3.13"),
+        ({"Runtime": "nodejs20.x"}, ", ".join(PYTHON_RUNTIMES)),
         ({"Runtime": "python2.7"}, "Supported runtimes"),
+        ({"Runtime": "python3.9"}, "Supported runtimes"),
         ({"Handler": "app handler"}, "Handler"),
         ({"Code": {"ZipFile": b"this is not a zip"}}, "Could not unzip uploaded file"),
         ({"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}}, "Reserved keys used in this request: AWS_REGION"),
@@ -152,6 +147,7 @@ def test_create_existing_function_is_conflict(lambda_client: Any, make_function:
     ids=[
         "unsupported-runtime",
         "unknown-runtime",
+        "deprecated-runtime",
         "bad-handler",
         "bad-zip",
         "reserved-variable",

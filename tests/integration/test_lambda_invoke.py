@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from streamlab.aws_rules import PYTHON_RUNTIMES
 from streamlab.testing import eventually
-from tests.integration.lambda_support import ECHO
+from tests.integration.lambda_support import ECHO, payload_of
 
 COUNTER = """
 import os
@@ -34,10 +35,6 @@ def handler(event, context):
     time.sleep(event.get("sleep", 0))
     return {"invocations": invocations, "pid": os.getpid()}
 """
-
-
-def payload_of(response: dict[str, Any]) -> Any:
-    return json.loads(response["Payload"].read())
 
 
 def test_request_response_returns_the_handler_result(lambda_client: Any, make_function: Callable[..., str]) -> None:
@@ -317,12 +314,28 @@ def test_environment_is_the_one_aws_sets(
     assert seen["client_context"] == {"tenant": "t1"}
 
 
-@pytest.mark.parametrize("runtime", ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"])
-def test_every_python_runtime_runs(lambda_client: Any, make_function: Callable[..., str], runtime: str) -> None:
-    name = make_function(
-        "import os\ndef handler(event, context):\n    return os.environ['AWS_EXECUTION_ENV']\n", runtime=runtime
+@pytest.mark.parametrize("runtime", PYTHON_RUNTIMES)
+def test_every_python_runtime_runs_on_the_interpreter_it_reports(
+    lambda_client: Any, make_function: Callable[..., str], runtime: str
+) -> None:
+    """A function runs on its runtime's Python when this machine has one; when it has not, the
+    function still runs and RuntimeVersionConfig.Error says so (issue 13, item 5)."""
+    source = (
+        "import os, platform\n"
+        "def handler(event, context):\n"
+        "    return [os.environ['AWS_EXECUTION_ENV'], platform.python_version()]\n"
     )
-    assert payload_of(lambda_client.invoke(FunctionName=name)) == f"AWS_Lambda_{runtime}"
+    name = make_function(source, runtime=runtime)
+    execution_env, version = payload_of(lambda_client.invoke(FunctionName=name))
+    assert execution_env == f"AWS_Lambda_{runtime}"
+    runtime_config = lambda_client.get_function_configuration(FunctionName=name)["RuntimeVersionConfig"]
+    assert runtime_config["RuntimeVersionArn"].endswith(f":runtime:streamlab-python-{version}")
+    wanted = runtime.removeprefix("python")
+    if "Error" in runtime_config:
+        assert version.rsplit(".", 1)[0] != wanted
+        assert f"no Python {wanted} interpreter found" in runtime_config["Error"]["Message"]
+    else:
+        assert version.rsplit(".", 1)[0] == wanted
 
 
 def test_reserved_concurrency_zero_throttles(lambda_client: Any, make_function: Callable[..., str]) -> None:

@@ -18,7 +18,7 @@ from streamlab.emulator.awslambda.event_source_mappings import MappingChange
 from streamlab.emulator.awslambda.exceptions import ResourceNotFoundException, TooManyRequestsException
 from streamlab.emulator.endpoint import EmbeddedEndpoint
 from streamlab.testing import eventually
-from tests.integration.lambda_support import ECHO, NO_RETRIES, ROLE, zip_source
+from tests.integration.lambda_support import ECHO, ROLE, local_client, zip_source
 
 SLEEPER = """
 import time
@@ -38,17 +38,7 @@ def endpoint() -> Iterator[EmbeddedEndpoint]:
 
 @pytest.fixture
 def client(endpoint: EmbeddedEndpoint) -> Callable[[str], Any]:
-    def make(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=NO_RETRIES,
-        )
-
-    return make
+    return lambda service: local_client(endpoint.url, service)
 
 
 def create(client: Callable[[str], Any], name: str, source: str = ECHO, **kwargs: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -27,10 +28,19 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_wheel_carries_the_conformance_suite_and_the_type_marker(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
     assert "streamlab/py.typed" in names
     for part in ("__init__.py", "conftest.py", "harness.py", "pytest.ini", "test_delivery.py"):
         assert f"streamlab/conformance/suite/{part}" in names
+    [metadata] = [name for name in names if name.endswith(".dist-info/METADATA")]
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in archive.read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    unconditional = {re.split(r"[=<>\[ ]", r)[0] for r in requires if ";" not in r}
+    assert {"boto3", "moto", "pytest"} <= unconditional, "`streamlab conformance` needs pytest without an extra"
 
 
 def test_an_installed_streamlab_runs_the_conformance_suite_outside_the_checkout(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from streamlab.aws_rules import MAX_INVOKE_PAYLOAD_BYTES
 from streamlab.emulator.esm.batcher import Batcher
 from streamlab.emulator.esm.filtering import RecordFilter
-from streamlab.emulator.esm.records import MAX_INVOKE_PAYLOAD_BYTES, StreamRecord, encode_json, event_payload
+from streamlab.emulator.esm.records import StreamRecord, encode_json, event_payload
 
 
 class Clock:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from streamlab.aws_rules import MAX_WINDOW_STATE_BYTES
 from streamlab.emulator.esm.records import StreamRecord
-from streamlab.emulator.esm.windows import MAX_STATE_BYTES, TumblingWindow, window_start
+from streamlab.emulator.esm.windows import TumblingWindow, window_start
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
 
@@ -54,7 +55,7 @@ def test_state_carries_until_the_window_closes():
 def test_oversized_state_ends_the_window_early():
     window = TumblingWindow(10, "shard-1", ARN)
     window.open_for([rec(1, 100)])
-    assert window.accept({"state": {"blob": "x" * (MAX_STATE_BYTES + 1)}})
+    assert window.accept({"state": {"blob": "x" * (MAX_WINDOW_STATE_BYTES + 1)}})
     event = window.event([], final=True, terminated_early=True)
     assert event["isWindowTerminatedEarly"]
     assert event["isFinalInvokeForWindow"]

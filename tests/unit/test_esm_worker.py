@@ -6,14 +6,15 @@ The stream is an in-memory :class:`StreamReader`; ``invoke`` is a recording call
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
-import time
 
 import pytest
 
 from streamlab.emulator.esm import EventSourceMappingEngine, InvokeResult, MappingConfig
 from streamlab.emulator.esm.poller import RecordsPage, ShardInfo
+from streamlab.testing import eventually
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
 
@@ -79,13 +80,7 @@ class MemoryStream:
             return RecordsPage(page, None if done else f"{shard_id}|{end}")
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out")
+wait_for = functools.partial(eventually, timeout=5.0, interval=0.01)
 
 
 def keys_of(events):

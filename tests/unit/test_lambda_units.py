@@ -57,19 +57,17 @@ def test_store_defaults_notifies_and_settles() -> None:
     assert store.list() == []
 
 
-def test_engine_can_drive_states_itself() -> None:
-    store = EventSourceMappingStore()
-    store.auto_settle = False
-    created = store.create("us-east-1", FUNCTION, {"EventSourceArn": STREAM, "StartingPosition": "LATEST"})
-    with pytest.raises(ResourceInUseException):
-        store.update(created.uuid, {"BatchSize": 3})
-    store.set_state(created.uuid, "Enabled", "USER_INITIATED")
-    store.update(created.uuid, {"BatchSize": 3})
-    store.set_state(created.uuid, "Enabled")
-    store.delete(created.uuid)
-    assert store.get(created.uuid).state == "Deleting"
-    store.set_state(created.uuid, "Deleted")
-    assert store.list() == []
+def test_a_mapping_that_has_not_settled_cannot_be_updated() -> None:
+    store = EventSourceMappingStore(settle_delay=60)  # stays Creating for the whole test
+    try:
+        created = store.create("us-east-1", FUNCTION, {"EventSourceArn": STREAM, "StartingPosition": "LATEST"})
+        with pytest.raises(ResourceInUseException):
+            store.update(created.uuid, {"BatchSize": 3})
+        assert store.get(created.uuid).state == "Creating"
+        store.delete(created.uuid)
+        assert store.get(created.uuid).state == "Deleting"
+    finally:
+        store.close()
 
 
 def test_sqs_sources_take_no_stream_parameters() -> None:

@@ -206,6 +206,22 @@ def test_an_endpoint_runtime_selects_the_platform() -> None:
     assert platform_for_runtime({"python": "3.13.1", "platform": None}) == LOCAL  # nothing better to target
 
 
+def test_each_lambda_runtime_gets_the_platform_of_the_interpreter_it_runs_on() -> None:
+    """An endpoint that runs python3.12 functions on Python 3.12.1 gets their dependencies built
+    for 3.12.1; a runtime served by the endpoint's own interpreter keeps plain pip."""
+    here = runtime_description()
+    endpoint = {
+        **here,
+        "runtimes": {
+            "python3.12": {"python": "3.12.1", "matches": True},
+            "python3.14": {"python": here["python"], "matches": False},
+        },
+    }
+    assert platform_for_runtime(endpoint, "python3.12") == Platform("3.12.1", here["platform"])
+    assert platform_for_runtime(endpoint, "python3.14") == LOCAL
+    assert platform_for_runtime(endpoint, "python3.13") == LOCAL  # not listed: the endpoint's own
+
+
 def test_a_failing_pip_install_is_a_packaging_error(handlers: Path, tmp_path: Path) -> None:
     missing = tmp_path / "absent-1.0-py3-none-any.whl"
     with pytest.raises(PackagingError, match="pip could not install"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from streamlab.aws_rules import PYTHON_RUNTIMES
 from streamlab.stack import Destination, StackError, load_stack, parse_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -543,3 +544,15 @@ def test_load_stack_names_the_file(tmp_path: Path) -> None:
         StackError, match=r"^mystack.toml: queues.q.visibility_timeout: expected an integer 0-43200, got -5$"
     ):
         load_stack(path)
+
+
+@pytest.mark.parametrize("runtime", PYTHON_RUNTIMES)
+def test_every_runtime_the_control_plane_takes_loads(project: Path, runtime: str) -> None:
+    stack = parse(project, BASE.replace('handler = "a.handler"', f'handler = "a.handler"\nruntime = "{runtime}"'))
+    assert stack.functions["a"].runtime == runtime
+
+
+def test_a_filter_the_control_plane_would_refuse_is_refused_at_load(project: Path) -> None:
+    """A numeric operator on a string field passes the list check, not AWS's pattern check."""
+    text = BASE + MAPPING + 'filters = [\'{"dynamodb": {"NewImage": {"status": {"S": [{"numeric": ["<", "x"]}]}}}}\']\n'
+    assert "mappings[0].filters[0]: Invalid filter pattern definition." in problems(project, text)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import boto3
 
+from streamlab.aws_rules import resolve_region
 from streamlab.backends.base import Backend, BackendUnavailable
-
-DEFAULT_REGION = "us-east-1"
-
-
-def aws_region(session: boto3.Session | None = None) -> str:
-    """``AWS_REGION`` / ``AWS_DEFAULT_REGION`` / the profile's region, else us-east-1."""
-    env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return env or (session.region_name if session else None) or DEFAULT_REGION
 
 
 class AwsBackend(Backend):
@@ -24,7 +15,7 @@ class AwsBackend(Backend):
 
     def __init__(self, session: boto3.Session | None = None, region: str | None = None) -> None:
         self.session = session or boto3.Session()
-        self.region = region or aws_region(self.session)
+        self.region = resolve_region(region, self.session)
 
     def credentials_available(self) -> tuple[bool, str]:
         if self.session.get_credentials() is None:

@@ -109,8 +109,10 @@ def build_container(config: EmbeddedContainerConfig, docker_client_kw: dict[str,
     if config.network_mode == "host":
         container.with_kwargs(network_mode="host")
     else:
-        # docker-py's (host_ip,) form: a free host port, reachable from this machine only.
-        container.ports[f"{config.port}/tcp"] = ("127.0.0.1",)
+        # docker-py's (host_ip,) form: a free host port, reachable from this machine only. Testcontainers
+        # hands ``ports`` to docker-py as it is, though its annotation lists only port numbers.
+        ports: dict[Any, Any] = container.ports
+        ports[f"{config.port}/tcp"] = ("127.0.0.1",)
     return container
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamlab.aws_rules import resolve_region
 from streamlab.backends._docker import (
     dump_container_logs,
     require_docker,
@@ -68,7 +69,7 @@ def localstack_config(
     """The container configuration; ``environ`` (default ``os.environ``) supplies the overrides."""
     environ = os.environ if environ is None else environ
     image = image or environ.get(IMAGE_ENV) or DEFAULT_IMAGE
-    region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = resolve_region(region, environ=environ)
     network = network or f"streamlab-{uuid.uuid4().hex[:12]}"
     env: dict[str, str] = {
         "SERVICES": ",".join(services),
@@ -163,7 +164,7 @@ class LocalStackBackend(Backend):
             self.stop()
             raise
         self.url = url
-        return url
+        return str(url)
 
     def dump_logs(self) -> None:
         """Write the container's logs to ``log_stream`` (why LocalStack did not come up)."""

@@ -74,7 +74,7 @@ def deploy(
     ``endpoint_url`` None means ``AWS_ENDPOINT_URL`` if set, else real AWS (default credential
     chain, and the execution role is created in the account); otherwise the endpoint
     gets the default credentials, or dummy ones when there are none. ``region`` defaults to
-    the session's / ``AWS_REGION`` / ``us-east-1``. ``backend`` overrides detection
+    :func:`streamlab.aws_rules.resolve_region`'s order. ``backend`` overrides detection
     (``embedded`` installs function dependencies for this machine, anything else for Lambda's
     manylinux x86_64); detected, an embedded endpoint's health answer names the interpreter its
     functions run on (another one when it runs in a container), and dependencies are built for
@@ -94,10 +94,11 @@ def deploy(
 
 
 def function_platform(function: Function, backend: Backend, runtime: dict[str, Any] | None = None) -> Platform:
-    """Where a function's dependencies must run: the embedded endpoint's interpreter (``runtime``
-    from its health answer; this one when not known), else Lambda's Linux for the function's runtime."""
+    """Where a function's dependencies must run: the interpreter the embedded endpoint runs the
+    function's runtime on (``runtime`` from its health answer; this one when not known), else
+    Lambda's Linux for the function's runtime."""
     if backend == "embedded":
-        return platform_for_runtime(runtime)
+        return platform_for_runtime(runtime, function.runtime)
     return lambda_platform(function.python_version)
 
 

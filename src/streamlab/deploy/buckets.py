@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from streamlab.deploy.report import Change, DeployError
@@ -23,7 +25,7 @@ def apply_bucket(target: Target, bucket: Bucket) -> Change:
             ) from exc
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise
-        params: dict = {"Bucket": bucket.physical_name}
+        params: dict[str, Any] = {"Bucket": bucket.physical_name}
         if target.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": target.region}
         s3.create_bucket(**params)

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from streamlab.deploy.report import Change, DeployError
+from streamlab.deploy.report import Action, Change, DeployError
 from streamlab.deploy.target import Target, error_code
 from streamlab.packaging import FunctionZip
 from streamlab.stack import Function
@@ -91,7 +91,7 @@ def apply_function(target: Target, function: Function, code: FunctionZip, role_a
                 FunctionName=function.physical_name, ReservedConcurrentExecutions=function.reserved_concurrency
             )
         details.append("reserved_concurrency")
-    action = "updated" if details else "unchanged"
+    action: Action = "updated" if details else "unchanged"
     return Change("function", function.name, action, tuple(details), function.physical_name), config["FunctionArn"]
 
 
@@ -99,7 +99,7 @@ def _create(client: Any, function: Function, code: FunctionZip, desired: dict[st
     deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
     while True:
         try:
-            return client.create_function(
+            created: dict[str, Any] = client.create_function(
                 FunctionName=function.physical_name,
                 PackageType="Zip",
                 Architectures=["x86_64"],
@@ -107,6 +107,7 @@ def _create(client: Any, function: Function, code: FunctionZip, desired: dict[st
                 Publish=False,
                 **desired,
             )
+            return created
         except ClientError as exc:
             message = str(exc.response.get("Error", {}).get("Message", ""))
             retry = error_code(exc) == "InvalidParameterValueException" and "cannot be assumed" in message
@@ -136,7 +137,7 @@ def _settle(client: Any, name: str, config: dict[str, Any], before_change: bool 
 
 def _same(key: str, config: dict[str, Any], wanted: Any) -> bool:
     if key == "Environment":
-        return ((config.get("Environment") or {}).get("Variables") or {}) == wanted["Variables"]
+        return bool(((config.get("Environment") or {}).get("Variables") or {}) == wanted["Variables"])
     if key == "Description":
-        return (config.get("Description") or "") == wanted
-    return config.get(key) == wanted
+        return bool((config.get("Description") or "") == wanted)
+    return bool(config.get(key) == wanted)

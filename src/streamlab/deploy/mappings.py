@@ -16,13 +16,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from streamlab.aws_rules import TRANSIENT_MAPPING_STATES, MappingState
 from streamlab.deploy.report import Change, DeployError
 from streamlab.deploy.target import Target, error_code
 from streamlab.stack import EventSourceMapping
 
 SETTLE_SECONDS = 300.0
 ROLE_PROPAGATION_SECONDS = 90.0
-_TRANSIENT_STATES = {"Creating", "Enabling", "Disabling", "Updating"}
+_OFF_STATES = (MappingState.DISABLED, MappingState.DISABLING)
 
 
 def desired_parameters(mapping: EventSourceMapping, destination_arn: str | None) -> dict[str, Any]:
@@ -89,8 +90,8 @@ def apply_mapping(
             FunctionName=function_name,
             **create_parameters(mapping, destination_arn),
         )
-        details = ("stream replaced",) if stale else ()
-        return Change("mapping", mapping.label, "updated" if stale else "created", details)
+        replaced: tuple[str, ...] = ("stream replaced",) if stale else ()
+        return Change("mapping", mapping.label, "updated" if stale else "created", replaced)
 
     desired = desired_parameters(mapping, destination_arn)
     changed = {k: v for k, v in desired.items() if not _same(k, current, v)}
@@ -133,17 +134,17 @@ def _same(key: str, current: dict[str, Any], wanted: Any) -> bool:
         "TumblingWindowInSeconds": 0,
     }
     if key == "Enabled":
-        return (current.get("State", "Enabled") not in ("Disabled", "Disabling")) == wanted
+        return bool((current.get("State", MappingState.ENABLED) not in _OFF_STATES) == wanted)
     if key == "FunctionResponseTypes":
         return sorted(current.get("FunctionResponseTypes") or []) == sorted(wanted)
     if key == "FilterCriteria":
         have = [f.get("Pattern", "") for f in ((current.get("FilterCriteria") or {}).get("Filters") or [])]
         return _patterns(have) == _patterns([f["Pattern"] for f in wanted["Filters"]])
     if key == "DestinationConfig":
-        have = ((current.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        return (have or None) == (wanted["OnFailure"].get("Destination") or None)
+        destination = ((current.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        return bool((destination or None) == (wanted["OnFailure"].get("Destination") or None))
     value = current.get(key)
-    return (defaults[key] if value is None else value) == wanted
+    return bool((defaults[key] if value is None else value) == wanted)
 
 
 def _patterns(patterns: list[str]) -> list[str]:
@@ -160,7 +161,7 @@ def _wait_settled(client: Any, mapping: dict[str, Any]) -> None:
     """Lambda refuses to update or delete a mapping while it is Creating/Updating/... (ResourceInUse)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     state = mapping.get("State")
-    while state in _TRANSIENT_STATES:
+    while state in TRANSIENT_MAPPING_STATES:
         if time.monotonic() > deadline:
             raise DeployError(f"event source mapping {mapping['UUID']} stayed {state} for {SETTLE_SECONDS:.0f} s")
         time.sleep(1)

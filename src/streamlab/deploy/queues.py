@@ -121,7 +121,7 @@ def _same(name: str, actual: str | None, wanted: str) -> bool:
         ) == int(want["maxReceiveCount"])
     if name == "Policy":
         try:
-            return _normal_policy(json.loads(actual)) == _normal_policy(json.loads(wanted))
+            return bool(_normal_policy(json.loads(actual)) == _normal_policy(json.loads(wanted)))
         except ValueError:
             return False
     return actual == wanted

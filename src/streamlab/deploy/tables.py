@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from streamlab.deploy.report import Change, DeployError
+from streamlab.deploy.report import Action, Change, DeployError
 from streamlab.deploy.target import Target, error_code
 from streamlab.stack import GlobalIndex, KeyAttribute, Table
 
@@ -48,7 +48,7 @@ def apply_table(target: Target, table: Table) -> tuple[Change, dict[str, Any]]:
     if _update_ttl(client, table):
         details.append("ttl")
     described = client.describe_table(TableName=table.physical_name)["Table"] if details else current
-    action = "updated" if details else "unchanged"
+    action: Action = "updated" if details else "unchanged"
     return Change("table", table.name, action, tuple(details), table.physical_name), described
 
 
@@ -62,7 +62,7 @@ def wait_active(client: Any, name: str, timeout: float = WAIT_SECONDS) -> dict[s
             i.get("IndexStatus", "ACTIVE") != "ACTIVE" for i in described.get("GlobalSecondaryIndexes", [])
         )
         if not busy:
-            return described
+            return dict(described)
         if time.monotonic() > deadline:
             raise DeployError(f"table {name} did not become ACTIVE within {timeout:.0f} s")
         time.sleep(delay)

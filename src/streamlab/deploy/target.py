@@ -19,10 +19,11 @@ from typing import Any, Literal
 import boto3
 from botocore.config import Config
 
+from streamlab.aws_rules import resolve_region
+
 Backend = Literal["aws", "embedded", "other"]
 
 HEALTH_PATH = "/_streamlab/health"
-DEFAULT_REGION = "us-east-1"
 #: Credentials for local endpoints when the default chain has none (moto and LocalStack accept any).
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -33,8 +34,12 @@ def detect_backend(endpoint_url: str | None, timeout: float = 2.0) -> Backend:
     return probe_endpoint(endpoint_url, timeout)[0]
 
 
-def probe_endpoint(endpoint_url: str | None, timeout: float = 2.0) -> tuple[Backend, dict[str, Any] | None]:
-    """The backend kind, and for an embedded endpoint the ``runtime`` its functions run on."""
+def probe_endpoint(endpoint_url: str | None, timeout: float = 20.0) -> tuple[Backend, dict[str, Any] | None]:
+    """The backend kind, and for an embedded endpoint the ``runtime`` its functions run on.
+
+    The timeout is generous: an endpoint's first health answer searches for every runtime's
+    interpreter, and a probe that gave up early would build zips for the wrong Python.
+    """
     if not endpoint_url:
         return "aws", None
     url = endpoint_url.rstrip("/") + HEALTH_PATH
@@ -80,21 +85,17 @@ class Target:
         anyway), so detection and credentials follow where the requests really go.
         """
         endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        region = (
-            region
-            or (session.region_name if session else None)
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or boto3.Session().region_name
-            or DEFAULT_REGION
-        )
+        region = resolve_region(region, session)
         if session is None:
             session = boto3.Session(region_name=region)
             if endpoint_url and session.get_credentials() is None:
                 session = boto3.Session(region_name=region, **LOCAL_CREDENTIALS)
         runtime = None
-        if backend is None:
-            backend, runtime = probe_endpoint(endpoint_url)
+        # An embedded endpoint is asked even when named: its health answer says which Python each
+        # runtime runs on, which is what the functions' dependencies must be built for.
+        if backend is None or (backend == "embedded" and endpoint_url):
+            detected, runtime = probe_endpoint(endpoint_url)
+            backend = backend or detected
         return cls(session, endpoint_url, region, backend, runtime)
 
     def client(self, service: str) -> Any:
@@ -106,7 +107,8 @@ class Target:
 
     @cached_property
     def _identity(self) -> dict[str, Any]:
-        return self.client("sts").get_caller_identity()
+        identity: dict[str, Any] = self.client("sts").get_caller_identity()
+        return identity
 
     @property
     def account(self) -> str:

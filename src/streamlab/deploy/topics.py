@@ -85,14 +85,14 @@ def _with_removals(desired: dict[str, str], current: dict[str, Any]) -> dict[str
 def _same(key: str, actual: Any, wanted: str) -> bool:
     if key == "FilterPolicy":
         try:
-            return json.loads(actual or "{}") == json.loads(wanted)
+            return bool(json.loads(actual or "{}") == json.loads(wanted))
         except (TypeError, ValueError):
             return False
     if key == "RawMessageDelivery":
         return str(actual or "false").lower() == wanted
     if key == "FilterPolicyScope":
-        return (actual or "MessageAttributes") == wanted
-    return actual == wanted
+        return bool((actual or "MessageAttributes") == wanted)
+    return bool(actual == wanted)
 
 
 def _snake(key: str) -> str:

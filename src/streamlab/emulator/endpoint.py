@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 from streamlab.emulator import moto_patches
+from streamlab.emulator.awslambda.interpreters import (
+    INTERPRETERS_ENV,
+    SEARCH_SOURCES,
+    InterpreterSearch,
+    parse_named_interpreters,
+)
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine
 from streamlab.emulator.esm.moto_reader import MotoStreamReader
@@ -47,15 +53,26 @@ class EmbeddedEndpoint:
         server_settings: ServerSettings | None = None,
         moto_compat: bool | None = None,
         log_events_per_group: int | None = None,
+        lambda_pythons: Mapping[str, str] | None = None,
+        python_search: tuple[str, ...] = SEARCH_SOURCES,
     ) -> None:
+        """``lambda_pythons`` names the interpreter of a runtime (``{"python3.12": "/opt/py312/bin/python3"}``,
+        default from ``STREAMLAB_LAMBDA_PYTHONS``); ``python_search`` is where the others are looked
+        for (see :mod:`streamlab.emulator.awslambda.interpreters`; ``()`` uses only the named ones and
+        the endpoint's own)."""
         esm_cadence = esm_cadence or os.environ.get(ESM_CADENCE_ENV) or "wake"
         self.moto_compat = moto_compat if moto_compat is not None else os.environ.get(MOTO_COMPAT_ENV, "1") != "0"
         if esm_cadence not in ESM_CADENCES:
             raise ValueError(f"unknown ESM cadence {esm_cadence!r}; expected one of {', '.join(ESM_CADENCES)}")
         # Bind first: a taken port must fail before anything else is started.
         self._server: HTTPServer = make_server(self._route, host, port, kind=server, settings=server_settings)
-        self.lambda_service = LambdaService(endpoint_url=lambda: self.url)
-        self.gateway = Gateway(self.lambda_service)
+        if lambda_pythons is None:
+            lambda_pythons = parse_named_interpreters(os.environ.get(INTERPRETERS_ENV))
+        self.lambda_service = LambdaService(
+            endpoint_url=lambda: self.url,
+            interpreters=InterpreterSearch(named=dict(lambda_pythons), sources=("endpoint", *python_search)),
+        )
+        self.gateway = Gateway(self.lambda_service, runtimes=self.lambda_service.runtimes)
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
         # Streams are read from moto in-process (MotoStreamReader: a GetRecords over HTTP costs
@@ -74,7 +91,7 @@ class EmbeddedEndpoint:
         self._holds_moto_patches = False
         self._log_events_per_group = log_events_per_group
 
-    def _route(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)
 
     @property

@@ -68,8 +68,10 @@ DYNAMODB_WRITES = frozenset(
 class Gateway:
     """Routes each request to the Lambda service or to moto, and serves the health check."""
 
-    def __init__(self, lambda_app: WSGIApp) -> None:
+    def __init__(self, lambda_app: WSGIApp, runtimes: Callable[[], dict[str, Any]] | None = None) -> None:
         self._lambda_app = lambda_app
+        #: What each Lambda runtime's functions run on, for the health answer.
+        self._runtimes = runtimes
         self._moto_app = moto_dispatch.CachedDispatcher()
         # moto's DynamoDB keeps tables and stream shards in plain dicts and lists: one
         # lock keeps sequence numbers in write order and GetRecords off half-made writes.
@@ -188,8 +190,12 @@ class Gateway:
                 "status": "ready" if ready else "starting",
                 "version": __version__,
                 "services": {name: "available" for name in ("lambda", *MOTO_SERVICES)},
-                # What functions run on here, so a deploy from elsewhere builds dependencies for it.
-                "runtime": runtime_description(),
+                # What functions run on here, so a deploy from elsewhere builds dependencies for it:
+                # the endpoint's interpreter, and the one each Lambda runtime gets.
+                "runtime": {
+                    **runtime_description(),
+                    **({"runtimes": self._runtimes()} if self._runtimes is not None else {}),
+                },
             }
         ).encode()
         start_response(

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from streamlab.aws_rules import DEFAULT_REGION, REGION_ORDER, resolve_region
 from streamlab.backends import Backend, BackendUnavailable, backend_from_name
 from streamlab.errors import WaitTimeout
 from streamlab.measure.bench_report import format_table, render_html
@@ -48,7 +49,6 @@ from streamlab.measure.writers import (
     writers_for,
 )
 
-DEFAULT_REGION = "us-east-1"
 #: What ``--backend`` can start (AWS is ``--aws``: nothing to start).
 STARTABLE_BACKENDS = ("embedded", "container", "localstack")
 WARM_WRITES = 3
@@ -337,7 +337,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--aws", action="store_true", help="measure real AWS (boto3's credentials; needs --role-arn)")
     parser.add_argument("--role-arn", help="execution role for the probe function on AWS (local endpoints accept any)")
-    parser.add_argument("--region", help="region (default AWS_DEFAULT_REGION or us-east-1)")
+    parser.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     parser.add_argument(
         "--writes", type=int, default=1000, help="items to write, K keys x N versions (default %(default)s)"
     )
@@ -394,7 +394,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"streamlab bench: {problem}", file=sys.stderr)
         return 2
-    region = args.region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+    region = resolve_region(args.region)
     endpoint_url = None if args.aws else (args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
     if args.writes % args.keys:
         print(

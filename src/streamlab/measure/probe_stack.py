@@ -14,10 +14,12 @@ import io
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamlab.aws_rules import MappingState
 from streamlab.errors import StreamlabError, WaitTimeout
 from streamlab.streams import create_stream_table
 
@@ -117,7 +119,7 @@ def deploy_probe(
         )["UUID"]
         partial = ProbeStack(endpoint_url, region, table, function, mapping, stream_arn)
         deadline = time.monotonic() + settle_seconds
-        while lam.get_event_source_mapping(UUID=mapping)["State"] != "Enabled":
+        while lam.get_event_source_mapping(UUID=mapping)["State"] != MappingState.ENABLED:
             if time.monotonic() > deadline:
                 raise WaitTimeout("the event source mapping did not become Enabled")
             time.sleep(0.1 if endpoint_url else 1.0)
@@ -131,7 +133,7 @@ def teardown_probe(stack: ProbeStack) -> None:
     """Delete mapping, function, table and the function's log group; ignore what is already gone."""
     ddb, lam = client("dynamodb", stack.endpoint_url, stack.region), client("lambda", stack.endpoint_url, stack.region)
     logs = client("logs", stack.endpoint_url, stack.region)
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: lam.delete_function(FunctionName=stack.function),
         lambda: ddb.delete_table(TableName=stack.table),
         lambda: logs.delete_log_group(logGroupName=stack.log_group),

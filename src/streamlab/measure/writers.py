@@ -126,7 +126,8 @@ class SignedHTTPWriter:
                     raise
         if response.status != 200:
             raise WriteFailed(f"PutItem failed: HTTP {response.status} {payload[:200]!r}")
-        return json.loads(payload or b"{}")
+        answer: dict[str, Any] = json.loads(payload or b"{}")
+        return answer
 
 
 def _writer(endpoint_url: str, region: str, kind: str) -> Any:

@@ -247,7 +247,7 @@ class Invocation:
 
 
 def sk_of(record: dict[str, Any]) -> str:
-    return record["dynamodb"]["Keys"]["sk"]["S"]
+    return str(record["dynamodb"]["Keys"]["sk"]["S"])
 
 
 def text_of(record: dict[str, Any], attribute: str) -> str | None:
@@ -344,7 +344,7 @@ class Functions:
         lam.get_waiter("function_active_v2").wait(
             FunctionName=name, WaiterConfig={"Delay": 1 if not self.backend.is_aws else 3, "MaxAttempts": 120}
         )
-        return arn
+        return str(arn)
 
     def delete_all(self) -> None:
         for (_, region), arn in self._arns.items():
@@ -444,10 +444,11 @@ class Scenario:
             self.wait_state(created["UUID"], "Enabled", table.region)
             if parameters["StartingPosition"] == "LATEST" and self.backend.settle_latest:
                 time.sleep(self.backend.settle_latest)  # AWS: LATEST is taken some time after Enabled
-        return created["UUID"]
+        return str(created["UUID"])
 
     def mapping(self, uuid_: str, region: str | None = None) -> dict[str, Any]:
-        return self.lambda_client(region).get_event_source_mapping(UUID=uuid_)
+        described: dict[str, Any] = self.lambda_client(region).get_event_source_mapping(UUID=uuid_)
+        return described
 
     def wait_state(self, uuid_: str, state: str, region: str | None = None) -> dict[str, Any]:
         return eventually(

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from streamlab.conformance.suite.harness import Scenario, eventually, item, sk_of
+from streamlab.conformance.suite.harness import Scenario, item, sk_of
+from streamlab.testing import eventually
 
 ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

@@ -7,7 +7,8 @@ import time
 
 from botocore.exceptions import ClientError
 
-from streamlab.conformance.suite.harness import Mapping, Scenario, eventually, sk_of
+from streamlab.conformance.suite.harness import Mapping, Scenario, sk_of
+from streamlab.testing import eventually
 
 
 def color_filter(color: str) -> dict[str, list[dict[str, str]]]:
@@ -142,7 +143,7 @@ def test_delete_stops_delivery(scenario: Scenario) -> None:
         try:
             lam.get_event_source_mapping(UUID=uuid)
         except ClientError as error:
-            return error.response["Error"]["Code"] == "ResourceNotFoundException"
+            return bool(error.response["Error"]["Code"] == "ResourceNotFoundException")
         return False
 
     eventually(gone, scenario.backend.mapping_ready, scenario.backend.poll * 4, "mapping deleted")

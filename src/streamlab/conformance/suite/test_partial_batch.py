@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import pytest
 
 from streamlab.conformance.suite.harness import Scenario, item, sk_of
 
-GATHER = {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+GATHER: dict[str, Any] = {
+    "BatchSize": 10,
+    "MaximumBatchingWindowInSeconds": 1,
+    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+}
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ WINDOW = 3
 
 
 def window_start(call: Invocation) -> str:
-    return call.event["window"]["start"]
+    return str(call.event["window"]["start"])
 
 
 def seconds(stamp: str) -> float:

@@ -3,6 +3,8 @@ from the endpoint's own S3."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import os
 import shutil
@@ -14,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException
+from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, RequestTooLargeException
 from streamlab.emulator.awslambda.models import FunctionCode
 
 #: AWS's quotas: 50 MB zipped for a direct upload, 250 MB unzipped.
@@ -64,10 +66,33 @@ def fetch_from_s3(
     if version:
         options["VersionId"] = version
     try:
-        return client.get_object(**options)["Body"].read()
+        body: bytes = client.get_object(**options)["Body"].read()
+        return body
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", str(error))
         raise InvalidParameterValueException(
             f"Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
         ) from None
+
+
+def zip_from_source(
+    source: dict[str, Any], region: str, s3_client: Callable[[str], Any], operation: str = "CreateFunction"
+) -> bytes:
+    """The zip of a ``ZipFile`` (base64 in the request) or ``S3Bucket``/``S3Key`` source."""
+    zip_b64 = source.get("ZipFile")
+    if zip_b64:
+        try:
+            zip_bytes = base64.b64decode(zip_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidParameterValueException(
+                "Could not unzip uploaded file. Please check your file, then try to upload again."
+            ) from None
+        if len(zip_bytes) > MAX_DIRECT_UPLOAD_BYTES:
+            raise RequestTooLargeException(f"Request must be smaller than 70167211 bytes for the {operation} operation")
+        return zip_bytes
+    if source.get("S3Bucket") and source.get("S3Key"):
+        return fetch_from_s3(s3_client, region, source["S3Bucket"], source["S3Key"], source.get("S3ObjectVersion"))
+    if source.get("ImageUri"):
+        raise InvalidParameterValueException("Only PackageType Zip is supported by streamlab's Lambda service.")
+    raise InvalidParameterValueException("Please provide a source for function code: ZipFile, or S3Bucket and S3Key.")

@@ -1,10 +1,9 @@
 """Event source mapping records: validation, the AWS response shape, and a store that
 tells subscribers about every change.
 
-The polling engine is a separate, later component. It subscribes with
-:meth:`EventSourceMappingStore.subscribe` and receives a :class:`MappingChange` after
-each create, update and delete (outside the store's lock, so it may call back into the
-store), and reports progress with :meth:`EventSourceMappingStore.set_state` /
+The polling engine subscribes with :meth:`EventSourceMappingStore.subscribe` and receives a
+:class:`MappingChange` after each create, update and delete (outside the store's lock, so it may
+call back into the store), and reports progress with
 :meth:`EventSourceMappingStore.set_last_processing_result`.
 
 Ranges follow shared/reference/esm-semantics.md; the wording of the messages is ours
@@ -14,7 +13,6 @@ where AWS's could not be confirmed.
 from __future__ import annotations
 
 import copy
-import json
 import threading
 import time
 import uuid
@@ -22,6 +20,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from streamlab.aws_rules import (
+    ACCOUNT_ID,
+    DEFAULT_BATCH_SIZE,
+    INVALID_FILTER_MESSAGE,
+    RECORD_AGE_RANGE,
+    SQS_MAX_BATCH_WITHOUT_WINDOW,
+    STREAM_PARAMETER_RANGES,
+    STREAM_STARTING_POSITIONS,
+    TRANSIENT_MAPPING_STATES,
+    FunctionResponseType,
+    MappingState,
+    ProcessingResult,
+)
 from streamlab.emulator.awslambda.exceptions import (
     InvalidParameterValueException,
     ResourceConflictException,
@@ -29,26 +40,10 @@ from streamlab.emulator.awslambda.exceptions import (
     ResourceNotFoundException,
     ValidationException,
 )
-from streamlab.emulator.awslambda.models import ACCOUNT_ID
+from streamlab.emulator.esm.filtering import InvalidFilterCriteria, validate_filter_criteria
 
 ChangeKind = Literal["created", "updated", "deleted"]
 
-STREAM_STARTING_POSITIONS = {
-    "dynamodb": ("TRIM_HORIZON", "LATEST"),
-    "kinesis": ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"),
-}
-DEFAULT_BATCH_SIZE = {"dynamodb": 100, "kinesis": 100, "sqs": 10}
-FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
-MAX_FILTERS = 5
-
-#: parameter -> (inclusive low, inclusive high) for the stream sources.
-_RANGES: dict[str, tuple[int, int]] = {
-    "BatchSize": (1, 10_000),
-    "MaximumBatchingWindowInSeconds": (0, 300),
-    "MaximumRetryAttempts": (-1, 10_000),
-    "ParallelizationFactor": (1, 10),
-    "TumblingWindowInSeconds": (0, 900),
-}
 
 #: Parameters only stream sources (DynamoDB, Kinesis) accept.
 _STREAM_ONLY = (
@@ -93,11 +88,11 @@ class EventSourceMapping:
     event_source_arn: str
     function_arn: str
     enabled: bool = True
-    state: str = "Creating"
+    state: str = MappingState.CREATING
     #: AWS reports "User action" for stream sources and "USER_INITIATED" for queues.
     state_transition_reason: str = "User action"
     last_modified: float = field(default_factory=time.time)
-    last_processing_result: str = "No records processed"
+    last_processing_result: str = ProcessingResult.NO_RECORDS
     batch_size: int = 100
     maximum_batching_window_in_seconds: int = 0
     starting_position: str | None = None
@@ -173,7 +168,10 @@ MappingListener = Callable[[MappingChange], None]
 
 #: The API model's own bounds (botocore's lambda model): AWS rejects a value outside them with
 #: ValidationException before Lambda's checks run (LocalStack's AWS-recorded snapshots).
-_MODEL_RANGES: dict[str, tuple[int, int]] = {**_RANGES, "MaximumRecordAgeInSeconds": (-1, 604_800)}
+_MODEL_RANGES: dict[str, tuple[int, int]] = {
+    **STREAM_PARAMETER_RANGES,
+    "MaximumRecordAgeInSeconds": (-1, RECORD_AGE_RANGE[1]),
+}
 _MODEL_STARTING_POSITIONS = "[LATEST, AT_TIMESTAMP, TRIM_HORIZON]"
 
 
@@ -235,16 +233,16 @@ def _apply_starting_position(mapping: EventSourceMapping, request: dict[str, Any
 
 
 def _apply_ranges(mapping: EventSourceMapping, request: dict[str, Any]) -> None:
-    for name, (low, high) in _RANGES.items():
+    for name, (low, high) in STREAM_PARAMETER_RANGES.items():
         if request.get(name) is not None:
             if name == "BatchSize" and mapping.kind == "sqs":
                 window = request.get("MaximumBatchingWindowInSeconds") or mapping.maximum_batching_window_in_seconds
-                high = 10_000 if window else 10
+                high = STREAM_PARAMETER_RANGES["BatchSize"][1] if window else SQS_MAX_BATCH_WITHOUT_WINDOW
             setattr(mapping, _snake(name), _check_range(name, request[name], low, high))
     if request.get("MaximumRecordAgeInSeconds") is not None:
         age = request["MaximumRecordAgeInSeconds"]
-        _check_range("MaximumRecordAgeInSeconds", age, -1, 604_800)
-        if age != -1 and age < 60:
+        _check_range("MaximumRecordAgeInSeconds", age, -1, RECORD_AGE_RANGE[1])
+        if age != -1 and age < RECORD_AGE_RANGE[0]:
             raise InvalidParameterValueException(
                 "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive)"
             )
@@ -258,10 +256,11 @@ def _apply_settings(mapping: EventSourceMapping, request: dict[str, Any], creati
         mapping.enabled = bool(request["Enabled"])
     if request.get("FunctionResponseTypes") is not None:
         types = list(request["FunctionResponseTypes"])
-        unknown = [t for t in types if t not in FUNCTION_RESPONSE_TYPES]
+        unknown = [t for t in types if t not in tuple(FunctionResponseType)]
         if unknown:
             raise InvalidParameterValueException(
-                f"Unsupported FunctionResponseTypes {unknown}; expected a subset of {list(FUNCTION_RESPONSE_TYPES)}."
+                f"Unsupported FunctionResponseTypes {unknown}; "
+                f"expected a subset of {[str(t) for t in FunctionResponseType]}."
             )
         mapping.function_response_types = types
     if request.get("FilterCriteria") is not None:
@@ -276,24 +275,16 @@ def _apply_settings(mapping: EventSourceMapping, request: dict[str, Any], creati
 
 
 def _validated_filters(criteria: Any) -> dict[str, Any]:
-    filters = (criteria or {}).get("Filters") if isinstance(criteria, dict) else None
-    if filters is None:
-        return {"Filters": []} if isinstance(criteria, dict) else _invalid_filters()
-    if not isinstance(filters, list) or len(filters) > MAX_FILTERS:
-        raise InvalidParameterValueException(f"FilterCriteria may hold at most {MAX_FILTERS} filters.")
-    for item in filters:
-        pattern = item.get("Pattern") if isinstance(item, dict) else None
-        try:
-            parsed = json.loads(pattern) if isinstance(pattern, str) else None
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            _invalid_filters()
+    """FilterCriteria as AWS accepts it (filtering.validate_filter_criteria is the one check)."""
+    if not isinstance(criteria, dict):
+        raise InvalidParameterValueException(INVALID_FILTER_MESSAGE)
+    try:
+        validate_filter_criteria(criteria)
+    except InvalidFilterCriteria as error:
+        raise InvalidParameterValueException(error.message) from None
+    if criteria.get("Filters") is None:
+        return {"Filters": []}
     return copy.deepcopy(criteria)
-
-
-def _invalid_filters() -> dict[str, Any]:
-    raise InvalidParameterValueException("Invalid filter pattern definition.")
 
 
 def _validated_destination(config: Any) -> dict[str, Any]:
@@ -321,8 +312,7 @@ class EventSourceMappingStore:
     """All mappings by UUID, plus the subscribers the polling engine registers.
 
     ``settle_delay`` mimics AWS's asynchronous state changes (Creating -> Enabled,
-    Updating -> Enabled/Disabled, Deleting -> gone). A polling engine that wants to drive
-    the states itself sets ``auto_settle = False`` and calls :meth:`set_state`.
+    Updating -> Enabled/Disabled, Deleting -> gone).
     """
 
     def __init__(self, settle_delay: float = 0.05) -> None:
@@ -330,7 +320,6 @@ class EventSourceMappingStore:
         self._mappings: dict[str, EventSourceMapping] = {}
         self._listeners: list[MappingListener] = []
         self.settle_delay = settle_delay
-        self.auto_settle = True
         self._timers: set[threading.Timer] = set()
 
     # -- subscription -------------------------------------------------------------------
@@ -408,7 +397,7 @@ class EventSourceMappingStore:
             current = self._mappings.get(mapping_uuid)
             if current is None:
                 raise ResourceNotFoundException("The resource you requested does not exist.")
-            if current.state in ("Creating", "Updating", "Deleting"):
+            if current.state in (MappingState.CREATING, MappingState.UPDATING, MappingState.DELETING):
                 raise ResourceInUseException(
                     f"Cannot update the event source mapping because it is in use (state {current.state})."
                 )
@@ -416,7 +405,7 @@ class EventSourceMappingStore:
             _apply_parameters(updated, request, creating=False)
             if function_arn is not None:
                 updated.function_arn = function_arn
-            updated.state = "Updating"
+            updated.state = MappingState.UPDATING
             updated.state_transition_reason = _user_reason(updated.kind)
             updated.last_modified = time.time()
             self._mappings[mapping_uuid] = updated
@@ -430,26 +419,22 @@ class EventSourceMappingStore:
             current = self._mappings.get(mapping_uuid)
             if current is None:
                 raise ResourceNotFoundException("The resource you requested does not exist.")
-            current.state = "Deleting"
+            current.state = MappingState.DELETING
             current.state_transition_reason = _user_reason(current.kind)
             result = copy.deepcopy(current)
         self._notify("deleted", current)
         self._schedule_settle(mapping_uuid)
         return result
 
-    # -- writes (the polling engine) ----------------------------------------------------
-    def set_state(self, mapping_uuid: str, state: str, reason: str | None = None) -> None:
-        """Set ``State`` (and ``StateTransitionReason``); state ``Deleted`` removes the mapping."""
+    def set_tags(self, mapping_uuid: str, tags: dict[str, str]) -> None:
+        """TagResource / UntagResource on the mapping's ARN (tags change nothing the engine runs)."""
         with self._lock:
-            if state == "Deleted":
-                self._mappings.pop(mapping_uuid, None)
-                return
             mapping = self._mappings.get(mapping_uuid)
-            if mapping is not None:
-                mapping.state = state
-                if reason is not None:
-                    mapping.state_transition_reason = reason
+            if mapping is None:
+                raise ResourceNotFoundException("The resource you requested does not exist.")
+            mapping.tags = dict(tags)
 
+    # -- writes (the polling engine) ----------------------------------------------------
     def set_last_processing_result(self, mapping_uuid: str, result: str) -> None:
         """``"OK"``, ``"PROBLEM: Function call failed"`` … as the engine observes them."""
         with self._lock:
@@ -459,8 +444,6 @@ class EventSourceMappingStore:
 
     # -- settling -----------------------------------------------------------------------
     def _schedule_settle(self, mapping_uuid: str) -> None:
-        if not self.auto_settle:
-            return
         if self.settle_delay <= 0:
             self._settle(mapping_uuid)
             return
@@ -476,10 +459,10 @@ class EventSourceMappingStore:
             mapping = self._mappings.get(mapping_uuid)
             if mapping is None:
                 return
-            if mapping.state == "Deleting":
+            if mapping.state == MappingState.DELETING:
                 del self._mappings[mapping_uuid]
-            elif mapping.state in ("Creating", "Updating", "Enabling", "Disabling"):
-                mapping.state = "Enabled" if mapping.enabled else "Disabled"
+            elif mapping.state in TRANSIENT_MAPPING_STATES:
+                mapping.state = MappingState.ENABLED if mapping.enabled else MappingState.DISABLED
 
     def close(self) -> None:
         with self._lock:

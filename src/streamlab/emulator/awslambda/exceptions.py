@@ -17,8 +17,11 @@ class LambdaError(StreamlabError):
 
     code: str = "ServiceException"
     status: int = 500
-    #: "User" for a caller's mistake, "Service" for ours (the ``Type`` field AWS sends).
-    error_type: str = "Service"
+    #: "User" for a caller's mistake, "Service" for ours (the ``Type`` field AWS sends); None: no Type.
+    error_type: str | None = "Service"
+    #: AWS spells the member ``Message`` for some errors and ``message`` for others (LocalStack's
+    #: AWS-validated snapshots of test_lambda_api, 2025-11-25); botocore reads both.
+    message_key = "message"
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -27,7 +30,8 @@ class LambdaError(StreamlabError):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        return {"Type": self.error_type, "message": self.message, **self.extra}
+        body: dict[str, Any] = {} if self.error_type is None else {"Type": self.error_type}
+        return {**body, self.message_key: self.message, **self.extra}
 
 
 class ServiceException(LambdaError):
@@ -37,6 +41,13 @@ class ServiceException(LambdaError):
 
 class ResourceNotFoundException(LambdaError):
     code = "ResourceNotFoundException"
+    status = 404
+    error_type = "User"
+    message_key = "Message"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(LambdaError):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
     status = 404
     error_type = "User"
 
@@ -60,9 +71,20 @@ class InvalidParameterValueException(LambdaError):
 
 
 class ValidationException(LambdaError):
+    """A request member breaks the API model's constraints (AWS sends no ``Type`` with it)."""
+
     code = "ValidationException"
     status = 400
-    error_type = "User"
+    error_type = None
+
+
+def constraint_violation(member: str, value: Any, constraint: str) -> ValidationException:
+    """A request member that breaks the API model's constraint, in AWS's wording:
+    ``1 validation error detected: Value 'x' at 'member' failed to satisfy constraint: ...``."""
+    shown = "null" if value is None else f"'{value}'"
+    return ValidationException(
+        f"1 validation error detected: Value {shown} at '{member}' failed to satisfy constraint: {constraint}"
+    )
 
 
 class InvalidRequestContentException(LambdaError):

@@ -1,9 +1,8 @@
 """The invocation lifecycle: get an environment, hand over the event, wait for the
 outcome within the function's timeout, write the log lines, give the environment back.
 
-:class:`Invoker` is what both the REST ``Invoke`` operation and the in-process event
-source mapping engine call; :class:`AsyncInvoker` runs ``InvocationType=Event`` invokes
-in the background with Lambda's retry rules.
+:class:`Invoker` is what the REST ``Invoke`` operation, the in-process event source mapping
+engine and the asynchronous invoker (``async_invoke.py``) call.
 """
 
 from __future__ import annotations
@@ -12,18 +11,16 @@ import base64
 import json
 import logging
 import math
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from streamlab.emulator.awslambda.environments import EnvironmentManager, ExecutionEnvironment
-from streamlab.emulator.awslambda.exceptions import LambdaError, RequestTooLargeException, TooManyRequestsException
+from streamlab.emulator.awslambda.environment import ExecutionEnvironment
+from streamlab.emulator.awslambda.exceptions import RequestTooLargeException
 from streamlab.emulator.awslambda.invocation import Invocation, LogLine, Outcome
 from streamlab.emulator.awslambda.logs import LogShipper
-from streamlab.emulator.awslambda.models import LATEST, Function, FunctionConfig
+from streamlab.emulator.awslambda.models import LATEST, FunctionConfig
+from streamlab.emulator.awslambda.pool import EnvironmentPool
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +56,28 @@ def check_payload_size(payload: bytes, asynchronous: bool = False) -> None:
 class Invoker:
     """Runs one synchronous invocation end to end."""
 
-    def __init__(self, environments: EnvironmentManager, logs: LogShipper) -> None:
+    def __init__(self, environments: EnvironmentPool, logs: LogShipper) -> None:
         self._environments = environments
         self._logs = logs
 
     def invoke(
-        self, function: Function, payload: bytes, *, tail: bool = False, client_context: str | None = None
+        self,
+        config: FunctionConfig,
+        payload: bytes,
+        *,
+        invoked_arn: str | None = None,
+        tail: bool = False,
+        client_context: str | None = None,
     ) -> InvokeResult:
+        """Run ``config`` (a $LATEST or published snapshot); ``invoked_arn`` is the ARN as the
+        caller named it (an alias ARN, say), which the handler sees as invoked_function_arn."""
         check_payload_size(payload)
-        config = function.config
         env = self._environments.acquire(config)
         invocation = Invocation(
-            payload=payload or b"{}", function_arn=config.arn, timeout_s=config.timeout, client_context=client_context
+            payload=payload or b"{}",
+            function_arn=invoked_arn or config.arn,
+            timeout_s=config.timeout,
+            client_context=client_context,
         )
         cold = not env.initialized
         reusable = False
@@ -92,6 +99,7 @@ class Invoker:
             log_tail=_tail(lines) if tail else None,
             duration_ms=duration_ms,
             request_id=invocation.request_id,
+            executed_version=config.version,
             error_type=outcome.error_type,
             cold_start=cold,
         )
@@ -152,13 +160,7 @@ def _compose_log(
     started = invocation.delivered_epoch_ms or now
     lines: list[LogLine] = []
     if cold:
-        lines.append(
-            (
-                env.spawned_epoch_ms or started,
-                f"INIT_START Runtime Version: {config.runtime.replace('python', 'python:')}.streamlab\tRuntime "
-                f"Version ARN: arn:aws:lambda:{config.region}::runtime:streamlab-{config.runtime}",
-            )
-        )
+        lines.append((env.spawned_epoch_ms or started, init_start_line(config)))
     lines.extend(invocation.pre_lines)
     status = ""
     if outcome.kind == "init_error":
@@ -172,7 +174,7 @@ def _compose_log(
             )
         )
         status = f"Status: error\tError Type: {outcome.error_type}\t"
-    lines.append((started, f"START RequestId: {request_id} Version: {LATEST}"))
+    lines.append((started, f"START RequestId: {request_id} Version: {config.version}"))
     lines.extend(body_lines)
     if outcome.kind == "timeout":
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -195,6 +197,19 @@ def _compose_log(
     return _in_order(lines)
 
 
+def init_start_line(config: FunctionConfig) -> str:
+    """INIT_START as AWS writes it, naming the interpreter that really runs the function, and
+    saying so when it is not the runtime's Python (see ``interpreters.py``)."""
+    interpreter = config.interpreter
+    line = (
+        f"INIT_START Runtime Version: {interpreter.runtime_version}\t"
+        f"Runtime Version ARN: {interpreter.runtime_version_arn(config.region)}"
+    )
+    if interpreter.problem:
+        line += f"\tWarning: {interpreter.problem}"
+    return line
+
+
 def _in_order(lines: list[LogLine]) -> list[LogLine]:
     """Make timestamps non-decreasing in the composed order, so readers that sort by time
     (FilterLogEvents) see START before the output it precedes, even for lines stamped late."""
@@ -209,85 +224,3 @@ def _in_order(lines: list[LogLine]) -> list[LogLine]:
 def _tail(lines: list[LogLine]) -> str:
     text = "".join(message + "\n" for _, message in lines).encode()
     return base64.b64encode(text[-LOG_TAIL_BYTES:]).decode()
-
-
-FunctionLookup = Callable[[], Function | None]
-
-
-class AsyncInvoker:
-    """``InvocationType=Event``: queued, run in the background, retried like Lambda does.
-
-    Throttles are retried with a short backoff (AWS keeps retrying for up to 6 hours);
-    function errors are retried ``max_retries`` times after ``retry_delays`` (AWS: two
-    retries, about 1 and 2 minutes apart).
-    """
-
-    def __init__(
-        self,
-        invoker: Invoker,
-        workers: int = 8,
-        max_retries: int = 2,
-        retry_delays: tuple[float, ...] = (60.0, 120.0),
-        max_event_age_s: float = 6 * 3600,
-    ) -> None:
-        self._invoker = invoker
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda-async")
-        self.max_retries = max_retries
-        self.retry_delays = retry_delays
-        self.max_event_age_s = max_event_age_s
-        self._timers: set[threading.Timer] = set()
-        self._lock = threading.Lock()
-        self._stopped = False
-
-    def submit(self, lookup: FunctionLookup, payload: bytes) -> None:
-        check_payload_size(payload, asynchronous=True)
-        self._schedule(0.0, lookup, payload, attempt=0, queued_at=time.monotonic())
-
-    def _schedule(self, delay: float, lookup: FunctionLookup, payload: bytes, attempt: int, queued_at: float) -> None:
-        with self._lock:
-            if self._stopped:
-                return
-            if delay <= 0:
-                self._pool.submit(self._run, lookup, payload, attempt, queued_at)
-                return
-            timer = threading.Timer(delay, self._schedule, args=(0.0, lookup, payload, attempt, queued_at))
-            timer.daemon = True
-            self._timers = {t for t in self._timers if t.is_alive()}
-            self._timers.add(timer)
-            timer.start()
-
-    def _run(self, lookup: FunctionLookup, payload: bytes, attempt: int, queued_at: float) -> None:
-        function = lookup()
-        if function is None:
-            return  # deleted meanwhile: AWS drops the event too
-        throttle_backoff = 0.05
-        while True:
-            if time.monotonic() - queued_at > self.max_event_age_s:
-                log.warning(
-                    "dropping an Event invocation of %s: older than %.0f s", function.name, self.max_event_age_s
-                )
-                return
-            try:
-                result = self._invoker.invoke(function, payload)
-                break
-            except TooManyRequestsException:
-                with self._lock:
-                    if self._stopped:
-                        return
-                time.sleep(throttle_backoff)
-                throttle_backoff = min(1.0, throttle_backoff * 2)
-                function = lookup() or function
-            except LambdaError as error:
-                log.warning("Event invocation of %s failed: %s", function.name, error.message)
-                return
-        if result.function_error and attempt < self.max_retries:
-            delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
-            self._schedule(delay, lookup, payload, attempt + 1, queued_at)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-            timers, self._timers = self._timers, set()
-        for timer in timers:
-            timer.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from streamlab.aws_rules import ACCOUNT_ID
 from streamlab.emulator.awslambda.invocation import LogLine
-from streamlab.emulator.awslambda.models import ACCOUNT_ID
 from streamlab.emulator.endpoint_clients import EndpointClients
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class LogShipper:
         if (region, group, stream) not in self._streams:
             self._writer.ensure_stream(region, group, stream)
             self._streams.add((region, group, stream))
-        events = [
+        events: list[dict[str, Any]] = [
             {"timestamp": ts, "message": _clip(message)} for ts, message in sorted(lines, key=lambda line: line[0])
         ]
         chunk: list[dict[str, Any]] = []

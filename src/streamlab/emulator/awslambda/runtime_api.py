@@ -188,7 +188,7 @@ def _next_response(invocation: Invocation) -> bytes:
 
 
 def _read_chunked(reader) -> bytes:  # type: ignore[no-untyped-def]
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size_line = reader.readline(65537)
         size = int(size_line.split(b";")[0].strip() or b"0", 16)

@@ -17,22 +17,31 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+from streamlab.aws_rules import DEFAULT_REGION
 from streamlab.emulator.awslambda.api import LambdaApi
-from streamlab.emulator.awslambda.control_plane import FunctionsControlPlane, parse_function_ref
-from streamlab.emulator.awslambda.environments import (
-    EXTRA_RUNTIME_PACKAGES,
-    RUNTIME_PACKAGES,
-    EnvironmentManager,
-    EnvironmentSettings,
-    build_runtime_dir,
-)
+from streamlab.emulator.awslambda.async_invoke import AsyncInvoker, AsyncTarget, EndpointDestinations
+from streamlab.emulator.awslambda.control_plane import FunctionsControlPlane, Target, parse_function_ref
+from streamlab.emulator.awslambda.environment import EnvironmentSettings
 from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore
 from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ResourceNotFoundException
-from streamlab.emulator.awslambda.invoke import AsyncInvoker, Invoker, InvokeResult, check_payload_size
+from streamlab.emulator.awslambda.function_settings import FunctionSettings
+from streamlab.emulator.awslambda.interpreters import InterpreterDirectory, InterpreterSearch, installed_uv
+from streamlab.emulator.awslambda.invoke import Invoker, InvokeResult, check_payload_size
+from streamlab.emulator.awslambda.layers import LayerStore
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
-from streamlab.emulator.awslambda.models import DEFAULT_REGION, Function, FunctionStore, function_arn
+from streamlab.emulator.awslambda.models import Function, FunctionStore, function_arn
+from streamlab.emulator.awslambda.pool import EnvironmentPool
+from streamlab.emulator.awslambda.runtime_packages import (
+    EXTRA_RUNTIME_PACKAGES,
+    RUNTIME_PACKAGES,
+    RuntimeOverlays,
+    RuntimeRequirements,
+    build_runtime_dir,
+    compiled_distributions,
+)
 from streamlab.emulator.endpoint_clients import EndpointClients
 from streamlab.emulator.workdirs import make_owned
 
@@ -45,7 +54,11 @@ WORK_DIR_PREFIX = "streamlab-lambda-"
 
 
 class LambdaService:
-    """Control plane, Invoke, execution environments, logs and event source mapping records."""
+    """Control plane, Invoke, execution environments, logs and event source mapping records.
+
+    ``interpreters`` says where each runtime's Python is looked for (see ``interpreters.py``);
+    by default every source is searched and nothing is named.
+    """
 
     def __init__(
         self,
@@ -54,6 +67,8 @@ class LambdaService:
         max_idle_environments: int = 24,
         runtime_packages: tuple[str, ...] = RUNTIME_PACKAGES + EXTRA_RUNTIME_PACKAGES,
         async_retry_delays: tuple[float, ...] = (60.0, 120.0),
+        interpreters: InterpreterSearch | None = None,
+        runtime_cache: Path | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
@@ -61,19 +76,47 @@ class LambdaService:
         # Owned (pid recorded), so the next endpoint removes it if this one is killed.
         self._work_dir = make_owned(WORK_DIR_PREFIX)
         runtime_dir = build_runtime_dir(self._work_dir / "runtime", runtime_packages)
+        endpoint = InterpreterDirectory(InterpreterSearch()).endpoint
+        overlays = RuntimeOverlays(
+            runtime_cache or default_runtime_cache(),
+            compiled_distributions(runtime_packages),
+            endpoint.minor,
+            installed_uv(),
+        )
+        self.interpreters = InterpreterDirectory(
+            interpreters or InterpreterSearch(),
+            endpoint=endpoint,
+            requires_python=RuntimeRequirements(runtime_packages).problem,
+            prepare=lambda interpreter: overlays.overlay_for(interpreter.path, interpreter.minor),
+        )
         self.store = FunctionStore()
-        self.environments = EnvironmentManager(
+        self.environments = EnvironmentPool(
             EnvironmentSettings(endpoint_url=endpoint_url, runtime_dir=runtime_dir),
             account_concurrency=account_concurrency,
             max_idle_environments=max_idle_environments,
         )
         self.logs = LogShipper(_default_logs_writer(endpoint_url))
         self.invoker = Invoker(self.environments, self.logs)
-        self.async_invoker = AsyncInvoker(self.invoker, retry_delays=async_retry_delays)
+        self.async_invoker = AsyncInvoker(
+            self.invoker,
+            EndpointDestinations(endpoint_url, lambda arn, payload: self.invoke_async(arn, payload)),
+            retry_delays=async_retry_delays,
+        )
         self.event_source_mappings = EventSourceMappingStore()
         self._clients = EndpointClients(endpoint_url)
-        self.control = FunctionsControlPlane(self.store, self.environments, self._work_dir / "code", self._s3_client)
-        self._api = LambdaApi(self)
+        self.layers = LayerStore(self._work_dir / "layers", self._s3_client)
+        self.control = FunctionsControlPlane(
+            self.store, self.environments, self.layers, self.interpreters, self._work_dir / "code", self._s3_client
+        )
+        self.settings = FunctionSettings(self.control, self.event_source_mappings)
+        self._api = LambdaApi(
+            functions=self.control,
+            settings=self.settings,
+            layers=self.layers,
+            mappings=self.event_source_mappings,
+            invocations=self,
+            endpoint_url=endpoint_url,
+        )
         self._stopped = False
         atexit.register(self.stop)
 
@@ -106,6 +149,45 @@ class LambdaService:
     def account_concurrency(self, value: int) -> None:
         self.environments.account_concurrency = value
 
+    def runtimes(self) -> dict[str, dict[str, object]]:
+        """What each runtime's functions run on (the endpoint's health answer reports it)."""
+        return self.interpreters.describe()
+
+    # -- InvocationOperations (the REST layer) ------------------------------------------
+    def invoke_target(
+        self, target: Target, payload: bytes, *, tail: bool = False, client_context: str | None = None
+    ) -> InvokeResult:
+        return self.invoker.invoke(
+            target.config, payload, invoked_arn=target.arn, tail=tail, client_context=client_context
+        )
+
+    def submit_event(self, target: Target, payload: bytes) -> None:
+        check_payload_size(payload, asynchronous=True)
+        function = target.function
+        region, name, qualifier = function.region, function.name, target.qualifier
+
+        def lookup() -> AsyncTarget | None:
+            current = self.store.get(region, name)
+            if current is None:
+                return None
+            try:
+                resolved = self.control.invocation_target(region, name, qualifier)
+            except ResourceNotFoundException:
+                return None
+            settings = self.settings.event_invoke_config(resolved)
+            if settings is None:
+                return AsyncTarget(resolved.config, resolved.arn)
+            return AsyncTarget(
+                resolved.config,
+                resolved.arn,
+                settings.maximum_retry_attempts,
+                settings.maximum_event_age_in_seconds,
+                settings.on_success,
+                settings.on_failure,
+            )
+
+        self.async_invoker.submit(lookup, payload)
+
     # -- Python-level API (the event source mapping engine) -----------------------------
     def invoke(
         self,
@@ -119,22 +201,21 @@ class LambdaService:
     ) -> InvokeResult:
         """Invoke synchronously (RequestResponse), in-process, without HTTP.
 
-        ``function_name`` is a name, partial or full ARN. Raises ResourceNotFoundException,
-        TooManyRequestsException (throttled: the caller retries), RequestTooLargeException.
-        A failing function is not an exception: see ``InvokeResult.function_error``.
+        ``function_name`` is a name, partial or full ARN, qualified or not. Raises
+        ResourceNotFoundException, TooManyRequestsException (throttled: the caller retries),
+        RequestTooLargeException. A failing function is not an exception: see
+        ``InvokeResult.function_error``.
         """
-        function = self.function(function_name, qualifier, region=region)
-        return self.invoker.invoke(function, payload, tail=log_type == "Tail", client_context=client_context)
+        target = self._target(function_name, qualifier, region)
+        return self.invoke_target(target, payload, tail=log_type == "Tail", client_context=client_context)
 
     def invoke_async(self, function_name: str, payload: bytes, *, region: str | None = None) -> None:
         """Queue an ``Event`` invocation (retried like Lambda's asynchronous invocations)."""
-        self.submit_event(self.function(function_name, region=region), payload)
+        self.submit_event(self._target(function_name, None, region), payload)
 
     def function(self, function_name: str, qualifier: str | None = None, *, region: str | None = None) -> Function:
         """The stored function a name/ARN refers to (ResourceNotFoundException otherwise)."""
-        name, ref_qualifier, ref_region = parse_function_ref(function_name)
-        region = ref_region or region or self._region_of(name)
-        return self.control.resolve(region, name, qualifier or ref_qualifier)
+        return self._target(function_name, qualifier, region).function
 
     def function_arn(self, function_name: str, *, region: str | None = None) -> str:
         function = self.function(function_name, region=region)
@@ -144,10 +225,10 @@ class LambdaService:
         """Wait until every log line produced so far is in CloudWatch Logs."""
         return self.logs.flush(timeout)
 
-    def submit_event(self, function: Function, payload: bytes) -> None:
-        check_payload_size(payload, asynchronous=True)
-        region, name = function.region, function.name
-        self.async_invoker.submit(lambda: self.store.get(region, name), payload)
+    def _target(self, function_name: str, qualifier: str | None, region: str | None) -> Target:
+        name, _, ref_region = parse_function_ref(function_name)
+        region = ref_region or region or self._region_of(name)
+        return self.control.invocation_target(region, function_name, qualifier)
 
     def _s3_client(self, region: str) -> Any:
         """A boto3 S3 client on the endpoint itself, to fetch code from S3Bucket/S3Key."""
@@ -164,6 +245,12 @@ class LambdaService:
         raise InvalidParameterValueException(
             f"Function {name} exists in several regions ({', '.join(regions)}); pass region="
         )
+
+
+def default_runtime_cache() -> Path:
+    """Where awslambdaric built for other interpreters is kept between runs (``$XDG_CACHE_HOME/streamlab``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "streamlab" / "runtimes"
 
 
 def _default_logs_writer(endpoint_url: Callable[[], str]) -> LogsWriter:

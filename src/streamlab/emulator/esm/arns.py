@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from streamlab.aws_rules import ACCOUNT_ID, DEFAULT_REGION
+
 #: An endpoint URL, or a callable giving it once known (the embedded endpoint learns its port at start).
 EndpointURL = str | Callable[[], str] | None
 
 
 def resolve_endpoint(endpoint_url: EndpointURL) -> str | None:
     return endpoint_url() if callable(endpoint_url) else endpoint_url
-
-
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"
 
 
 def arn_part(arn: str, index: int, default: str = "") -> str:
@@ -29,7 +27,7 @@ def arn_region(arn: str, default: str = DEFAULT_REGION) -> str:
     return arn_part(arn, 3, default)
 
 
-def arn_account(arn: str, default: str = DEFAULT_ACCOUNT_ID) -> str:
+def arn_account(arn: str, default: str = ACCOUNT_ID) -> str:
     return arn_part(arn, 4, default)
 
 

@@ -18,8 +18,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 
+from streamlab.aws_rules import MAX_INVOKE_PAYLOAD_BYTES
 from streamlab.emulator.esm.filtering import RecordFilter
-from streamlab.emulator.esm.records import MAX_INVOKE_PAYLOAD_BYTES, StreamRecord, payload_size
+from streamlab.emulator.esm.records import StreamRecord, payload_size
 
 _ENVELOPE = payload_size([])
 

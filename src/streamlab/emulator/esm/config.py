@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from streamlab.aws_rules import STREAM_PARAMETER_RANGES, STREAM_STARTING_POSITIONS, FunctionResponseType
 from streamlab.emulator.esm.arns import arn_account, arn_region
 from streamlab.emulator.esm.filtering import validate_filter_criteria
-
-REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
 
 @dataclass(frozen=True)
@@ -44,16 +43,13 @@ class MappingConfig:
     destination_config: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.starting_position not in ("TRIM_HORIZON", "LATEST"):
+        if self.starting_position not in STREAM_STARTING_POSITIONS["dynamodb"]:
             raise ValueError(f"Unsupported StartingPosition {self.starting_position!r} for DynamoDB Streams")
-        if not 1 <= self.batch_size <= 10_000:
-            raise ValueError("BatchSize must be between 1 and 10000")
-        if not 1 <= self.parallelization_factor <= 10:
-            raise ValueError("ParallelizationFactor must be between 1 and 10")
-        if self.maximum_batching_window_in_seconds < 0 or self.maximum_batching_window_in_seconds > 300:
-            raise ValueError("MaximumBatchingWindowInSeconds must be between 0 and 300")
-        if self.tumbling_window_in_seconds is not None and not 0 <= self.tumbling_window_in_seconds <= 900:
-            raise ValueError("TumblingWindowInSeconds must be between 0 and 900")
+        _check_range("BatchSize", self.batch_size)
+        _check_range("ParallelizationFactor", self.parallelization_factor)
+        _check_range("MaximumBatchingWindowInSeconds", self.maximum_batching_window_in_seconds)
+        if self.tumbling_window_in_seconds is not None:
+            _check_range("TumblingWindowInSeconds", self.tumbling_window_in_seconds)
         object.__setattr__(self, "function_response_types", tuple(self.function_response_types))
         validate_filter_criteria(self.filter_criteria)
 
@@ -72,7 +68,7 @@ class MappingConfig:
 
     @property
     def reports_batch_item_failures(self) -> bool:
-        return REPORT_BATCH_ITEM_FAILURES in self.function_response_types
+        return FunctionResponseType.REPORT_BATCH_ITEM_FAILURES in self.function_response_types
 
     @property
     def tumbling_window(self) -> float:
@@ -111,3 +107,10 @@ class MappingConfig:
 
 def _default(value: Any, default: Any) -> Any:
     return default if value is None else value
+
+
+def _check_range(name: str, value: float) -> None:
+    """AWS's inclusive bounds; the engine itself also takes fractions of a second (tests)."""
+    low, high = STREAM_PARAMETER_RANGES[name]
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}")

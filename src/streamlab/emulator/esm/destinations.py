@@ -37,6 +37,7 @@ from streamlab.emulator.esm.arns import (
     resolve_endpoint,
 )
 from streamlab.emulator.esm.records import StreamRecord, event_payload
+from streamlab.errors import StreamlabError
 
 
 def iso_millis(moment: dt.datetime) -> str:
@@ -93,6 +94,10 @@ def s3_object_key(mapping_uuid: str, shard_id: str, moment: dt.datetime) -> str:
     return f"aws/lambda/{mapping_uuid}/{shard_id}/{moment:%Y/%m/%d}/{moment:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
 
 
+class DestinationError(StreamlabError, RuntimeError):
+    """An on-failure record could not be sent."""
+
+
 class FailureDestination(Protocol):
     def send(
         self, destination_arn: str, record: dict[str, Any], records: list[StreamRecord], mapping_uuid: str
@@ -109,7 +114,7 @@ class Boto3FailureDestination:
         client_factory: Callable[..., Any] | None = None,
     ) -> None:
         self._default_region = default_region
-        self._clients = EndpointClients(lambda: resolve_endpoint(endpoint_url), factory=client_factory)
+        self._clients = EndpointClients(lambda: _required(resolve_endpoint(endpoint_url)), factory=client_factory)
 
     def _client(self, service: str, region: str) -> Any:
         return self._clients.get(service, region)
@@ -140,3 +145,10 @@ class Boto3FailureDestination:
             )
         else:
             raise ValueError(f"unsupported on-failure destination {destination_arn}")
+
+
+def _required(endpoint_url: str | None) -> str:
+    """On-failure records go to the endpoint's own queues, topics and buckets: it needs a URL."""
+    if endpoint_url is None:
+        raise DestinationError("on-failure destinations need the endpoint's URL; none is configured")
+    return endpoint_url

@@ -37,13 +37,14 @@ import threading
 import time
 from collections.abc import Callable
 
+from streamlab.aws_rules import ProcessingResult
 from streamlab.emulator.esm.arns import EndpointURL
 from streamlab.emulator.esm.checkpoint import CheckpointStore
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.destinations import Boto3FailureDestination, FailureDestination
 from streamlab.emulator.esm.invoker import InvokeFunction
 from streamlab.emulator.esm.poller import Boto3StreamReader, StreamReader
-from streamlab.emulator.esm.worker import NO_RECORDS_PROCESSED, MappingMetrics, MappingWorker, WorkerSettings
+from streamlab.emulator.esm.worker import MappingMetrics, MappingWorker, WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ class EventSourceMappingEngine:
         return self._final_metrics.get(mapping_uuid, MappingMetrics())
 
     def last_processing_result(self, mapping_uuid: str) -> str:
-        return self.status(mapping_uuid).last_processing_result or NO_RECORDS_PROCESSED
+        return self.status(mapping_uuid).last_processing_result or ProcessingResult.NO_RECORDS
 
     def mappings(self) -> list[MappingConfig]:
         return list(self._configs.values())

@@ -27,10 +27,8 @@ from typing import Any
 from moto.events.exceptions import InvalidEventPatternException
 from moto.events.models import EventPattern
 
+from streamlab.aws_rules import INVALID_FILTER_MESSAGE, MAX_FILTERS
 from streamlab.errors import StreamlabError
-
-MAX_FILTERS = 5
-INVALID_PATTERN_MESSAGE = "Invalid filter pattern definition."
 
 _NUMERIC_OPERATORS = ("<", "<=", "=", ">=", ">")
 _STRING_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "wildcard")
@@ -39,7 +37,7 @@ _STRING_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "wildcard")
 class InvalidFilterCriteria(StreamlabError, ValueError):
     """A FilterCriteria AWS would refuse; the control plane answers InvalidParameterValueException."""
 
-    def __init__(self, message: str = INVALID_PATTERN_MESSAGE, detail: str | None = None) -> None:
+    def __init__(self, message: str = INVALID_FILTER_MESSAGE, detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
@@ -189,4 +187,7 @@ class RecordFilter:
         return cls(patterns) if patterns else None
 
     def matches(self, event_record: Mapping[str, Any]) -> bool:
-        return any(pattern.matches_event(dict(event_record)) for pattern in self._patterns)
+        record: Any = dict(
+            event_record
+        )  # moto types the event as EventBridge's shape; a record is matched the same way
+        return any(pattern.matches_event(record) for pattern in self._patterns)

@@ -42,9 +42,14 @@ RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
 class InvokeResultLike(Protocol):
     """What the Lambda service's ``invoke`` returns (its InvokeResult has these and more)."""
 
-    status_code: int
-    payload: bytes
-    function_error: str | None
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def payload(self) -> bytes: ...
+
+    @property
+    def function_error(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,8 @@ class RetryPolicy:
     backoff_max_seconds: float = 2.0
 
     def backoff(self, failures: int) -> float:
-        return min(self.backoff_seconds * (2 ** max(failures - 1, 0)), self.backoff_max_seconds)
+        delay: float = self.backoff_seconds * 2 ** max(failures - 1, 0)
+        return min(delay, self.backoff_max_seconds)
 
     def retries_exhausted(self, attempts: int) -> bool:
         return self.maximum_retry_attempts >= 0 and attempts > self.maximum_retry_attempts

@@ -20,9 +20,9 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from streamlab.aws_rules import GET_RECORDS_LIMIT
 from streamlab.emulator.esm.arns import arn_account, arn_region
 from streamlab.emulator.esm.poller import (
-    GET_RECORDS_LIMIT,
     ExpiredIterator,
     RecordsPage,
     ShardInfo,

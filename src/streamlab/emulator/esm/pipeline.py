@@ -21,22 +21,20 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from streamlab.aws_rules import GET_RECORDS_LIMIT, MAX_INVOKE_PAYLOAD_BYTES, MAX_WINDOW_STATE_BYTES, ProcessingResult
 from streamlab.emulator.esm.batcher import Batcher
 from streamlab.emulator.esm.checkpoint import ShardProgress
 from streamlab.emulator.esm.destinations import failure_record
 from streamlab.emulator.esm.invoker import BatchDelivery, RetryPolicy, Verdict, judge
 from streamlab.emulator.esm.parallel import Lane, group_by_lane, lane_for_key
-from streamlab.emulator.esm.poller import GET_RECORDS_LIMIT, ShardCursor
-from streamlab.emulator.esm.records import MAX_INVOKE_PAYLOAD_BYTES, StreamRecord, encode_json, event_payload
-from streamlab.emulator.esm.windows import MAX_STATE_BYTES, TumblingWindow
+from streamlab.emulator.esm.poller import ShardCursor
+from streamlab.emulator.esm.records import StreamRecord, encode_json, event_payload
+from streamlab.emulator.esm.windows import TumblingWindow
 
 if TYPE_CHECKING:
     from streamlab.emulator.esm.worker import MappingWorker
 
 log = logging.getLogger(__name__)
-
-OK = "OK"
-PROBLEM_FUNCTION_CALL_FAILED = "PROBLEM: Function call failed"
 
 
 class ShardPipeline:
@@ -71,7 +69,7 @@ class ShardPipeline:
                     config.batch_size,
                     config.maximum_batching_window_in_seconds,
                     # a window's event also carries its state (up to 1 MB): keep room for it
-                    max_payload_bytes=MAX_INVOKE_PAYLOAD_BYTES - (MAX_STATE_BYTES + 4096 if self.window else 0),
+                    max_payload_bytes=MAX_INVOKE_PAYLOAD_BYTES - (MAX_WINDOW_STATE_BYTES + 4096 if self.window else 0),
                     record_filter=worker.record_filter,
                     boundary=self.window.boundary if self.window else None,
                 ),
@@ -126,7 +124,7 @@ class ShardPipeline:
             result = worker.invoke(config.function_name, encode_json(event))
         except Exception as error:  # the function could not be invoked: not a retry attempt
             log.warning("event source mapping %s could not invoke %s: %s", config.uuid, config.function_name, error)
-            worker.set_result(PROBLEM_FUNCTION_CALL_FAILED, error=str(error))
+            worker.set_result(ProcessingResult.FUNCTION_CALL_FAILED, error=str(error))
             return Verdict("failure", invoked=False, reason=str(error))
         verdict = judge(
             result,
@@ -137,7 +135,7 @@ class ShardPipeline:
         # A partial batch response is a function call that worked: its records are retried, not it.
         call_failed = verdict.outcome == "failure"
         worker.count(invocations=1, failed_invocations=int(call_failed))
-        worker.set_result(PROBLEM_FUNCTION_CALL_FAILED if call_failed else OK)
+        worker.set_result(ProcessingResult.FUNCTION_CALL_FAILED if call_failed else ProcessingResult.OK)
         return verdict
 
     def _call(self, records: list[StreamRecord]) -> Verdict:

@@ -28,10 +28,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from streamlab.aws_rules import GET_RECORDS_LIMIT
 from streamlab.emulator.esm.arns import EndpointURL, arn_region, resolve_endpoint
 from streamlab.errors import StreamlabError
-
-GET_RECORDS_LIMIT = 1000
 
 
 class StreamReadError(StreamlabError):
@@ -147,7 +146,7 @@ class Boto3StreamReader:
         if sequence_number is not None:
             request["SequenceNumber"] = sequence_number
         try:
-            return self._client.get_shard_iterator(**request)["ShardIterator"]
+            return str(self._client.get_shard_iterator(**request)["ShardIterator"])
         except ClientError as error:
             raise _translate(error) from None
 

@@ -27,7 +27,6 @@ from typing import Any
 from streamlab.emulator.esm.arns import arn_region
 
 #: Synchronous invocation payload limit (gettingstarted-limits.html): a batch is cut below it.
-MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
 _ENVELOPE_BYTES = len(b'{"Records":[]}')
 
 _DYNAMODB_KEY_ORDER = (

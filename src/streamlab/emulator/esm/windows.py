@@ -28,9 +28,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamlab.aws_rules import MAX_WINDOW_STATE_BYTES
 from streamlab.emulator.esm.records import StreamRecord
-
-MAX_STATE_BYTES = 1024 * 1024
 
 
 def iso_utc(epoch: float) -> str:
@@ -91,7 +90,7 @@ class TumblingWindow:
         """Keep the function's new state; True when it exceeds 1 MB (the window ends early)."""
         state = response.get("state") if isinstance(response, dict) else None
         self.state = state if isinstance(state, dict) else {}
-        return len(json.dumps(self.state).encode()) > MAX_STATE_BYTES
+        return len(json.dumps(self.state).encode()) > MAX_WINDOW_STATE_BYTES
 
     def closed(self) -> None:
         """The final invocation succeeded: the window and its state are gone."""

@@ -25,23 +25,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from streamlab.aws_rules import GET_RECORDS_LIMIT, ProcessingResult
 from streamlab.emulator.esm.checkpoint import CheckpointStore
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.destinations import FailureDestination
 from streamlab.emulator.esm.filtering import RecordFilter
 from streamlab.emulator.esm.invoker import InvokeFunction
-from streamlab.emulator.esm.pipeline import OK, PROBLEM_FUNCTION_CALL_FAILED, ShardPipeline
-from streamlab.emulator.esm.poller import GET_RECORDS_LIMIT, ShardCursor, StreamNotFound, StreamReader, ready_shards
+from streamlab.emulator.esm.pipeline import ShardPipeline
+from streamlab.emulator.esm.poller import ShardCursor, StreamNotFound, StreamReader, ready_shards
 from streamlab.emulator.esm.records import StreamRecord
 from streamlab.errors import StreamlabError
 
 log = logging.getLogger(__name__)
 
-NO_RECORDS_PROCESSED = "No records processed"
 __all__ = [
-    "NO_RECORDS_PROCESSED",
-    "OK",
-    "PROBLEM_FUNCTION_CALL_FAILED",
     "MappingMetrics",
     "MappingWorker",
     "WorkerSettings",
@@ -77,7 +74,7 @@ class MappingMetrics:
     failed_invocations: int = 0
     iterator_age_ms: float = 0.0
     restarts: int = 0
-    last_processing_result: str = NO_RECORDS_PROCESSED
+    last_processing_result: str = ProcessingResult.NO_RECORDS
     last_error: str | None = None
 
     def snapshot(self) -> MappingMetrics:

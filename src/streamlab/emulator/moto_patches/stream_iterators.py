@@ -46,6 +46,7 @@ from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
+from streamlab.aws_rules import GET_RECORDS_LIMIT
 from streamlab.emulator.moto_patches.patching import Patcher
 from streamlab.errors import StreamlabError
 
@@ -55,8 +56,6 @@ ITERATOR_TTL_SECONDS: float = 15 * 60
 #: Seconds since the epoch; iterators are stamped and checked with it. Replace it in tests.
 clock: Callable[[], float] = time.time
 
-#: GetRecords' Limit: "The maximum number of records to return ... The upper limit is 1000."
-MAX_GET_RECORDS_LIMIT = 1000
 
 ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
 _SEQUENCE_NUMBER_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
@@ -227,8 +226,8 @@ def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> 
     """GetRecords: at most ``limit`` records from the iterator's position, and a fresh iterator."""
     if not isinstance(limit, int) or limit < 1:
         raise _constraint_error(limit, "limit", "Member must have value greater than or equal to 1")
-    if limit > MAX_GET_RECORDS_LIMIT:
-        raise _constraint_error(limit, "limit", f"Member must have value less than or equal to {MAX_GET_RECORDS_LIMIT}")
+    if limit > GET_RECORDS_LIMIT:
+        raise _constraint_error(limit, "limit", f"Member must have value less than or equal to {GET_RECORDS_LIMIT}")
     state = decode_iterator(iterator_arn)
     if state.is_expired(clock()):
         raise iterator_expired()

@@ -1,89 +1,41 @@
-"""Execution environments: awslambdaric subprocesses, and the pool that hands them out.
+"""One execution environment: an awslambdaric subprocess, its Runtime API server, its output.
 
-Each environment is ``python -S -m awslambdaric <handler>`` running on streamlab's own
-interpreter, started in its own process group, with the function's code as its working
-directory. ``-S`` keeps the interpreter's site-packages (moto, streamlab, pytest...) out of
-the function's ``sys.path``: it sees the task root first, then a runtime directory holding
-only what AWS's Python runtime provides (awslambdaric, boto3 and their dependencies), as
-on AWS. Skipping ``site`` also makes cold starts faster.
-
-The pool (:class:`EnvironmentManager`) enforces concurrency the way Lambda does: a
-function with reserved concurrency N runs at most N invocations at once; all other
-functions share what is left of the account limit. Environments are reused warm, and
-retired (killed once idle) when their function's code or configuration changes.
+Each environment is ``<interpreter> -S -m awslambdaric <handler>``, started in its own process
+group with the function's code as its working directory. The interpreter is the one chosen for
+the function's runtime (see ``interpreters.py``). ``-S`` keeps that interpreter's site-packages
+out of the function's ``sys.path``: it sees the task root first, then its layers' ``python/``
+directories, then a runtime directory holding only what AWS's Python runtime provides
+(awslambdaric, boto3 and their dependencies, see ``runtime_packages.py``), as on AWS. Skipping
+``site`` also makes cold starts faster.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streamlab.emulator.awslambda.exceptions import ServiceException, TooManyRequestsException
 from streamlab.emulator.awslambda.invocation import Invocation, LogLine, Outcome
-from streamlab.emulator.awslambda.models import LATEST, FunctionConfig
+from streamlab.emulator.awslambda.layers import layer_python_paths
+from streamlab.emulator.awslambda.models import FunctionConfig
 from streamlab.emulator.awslambda.runtime_api import MAX_RESPONSE_BYTES, RuntimeApiServer
 
 log = logging.getLogger(__name__)
 
-#: What AWS's Python runtime puts after the task root: the runtime interface client and the SDK.
-RUNTIME_PACKAGES = (
-    "awslambdaric",
-    "runtime_client",
-    "simplejson",
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "dateutil",
-    "urllib3",
-    "six",
-)
-#: Added by default beside them, as the Powertools layer most teams attach (see service docs).
-EXTRA_RUNTIME_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
-
-#: Variables a function's configuration may not set (AWS rejects them too).
-RESERVED_VARIABLES = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_DEFAULT_REGION",
-        "AWS_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SECRET_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
-
 MEMORY_SAMPLE_INTERVAL_S = 0.25
 
-_SIGNAL_TEXT = {
+_SIGNAL_TEXT: dict[int, str] = {
     signal.SIGKILL: "killed",
     signal.SIGSEGV: "segmentation fault",
     signal.SIGABRT: "aborted",
@@ -92,29 +44,12 @@ _SIGNAL_TEXT = {
 }
 
 
-def build_runtime_dir(target: Path, packages: tuple[str, ...]) -> Path:
-    """A directory of symlinks to the runtime's packages, so nothing else leaks in."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in packages:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            log.warning("runtime package %s is not installed; functions will not see it", name)
-            continue
-        origin = Path(spec.origin)
-        source = origin.parent if spec.submodule_search_locations else origin
-        link = target / source.name
-        if not link.exists():
-            link.symlink_to(source)
-    return target
-
-
 @dataclass
 class EnvironmentSettings:
     """What every environment of the service shares."""
 
     endpoint_url: Callable[[], str]
     runtime_dir: Path
-    python: str = sys.executable
 
 
 class ExecutionEnvironment:
@@ -128,7 +63,7 @@ class ExecutionEnvironment:
         self.settings = settings
         self._on_exit = on_exit
         today = datetime.now(UTC).strftime("%Y/%m/%d")
-        self.log_stream_name = f"{today}/[{LATEST}]{self.id}"
+        self.log_stream_name = f"{today}/[{config.version}]{self.id}"
         self.server = RuntimeApiServer(self)
         # The hand-over: an invocation waiting for the runtime, or the runtime waiting (parked
         # ``deliver`` callback) for an invocation; never both.
@@ -160,6 +95,11 @@ class ExecutionEnvironment:
     def generation(self) -> int:
         return self.config.generation
 
+    @property
+    def python(self) -> str:
+        """The interpreter chosen for the function's runtime."""
+        return self.config.interpreter.interpreter.path
+
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         self.server.start()
@@ -168,7 +108,7 @@ class ExecutionEnvironment:
             self._spawned_at = time.perf_counter()
             self.spawned_epoch_ms = int(time.time() * 1000)
             self.process = subprocess.Popen(
-                [self.settings.python, "-S", "-m", "awslambdaric", self.config.handler],
+                [self.python, "-S", "-m", "awslambdaric", self.config.handler],
                 cwd=str(self.config.code.directory),
                 env=self._environment_variables(),
                 stdin=subprocess.DEVNULL,
@@ -192,15 +132,25 @@ class ExecutionEnvironment:
         config = self.config
         task_root = str(config.code.directory)
         runtime_dir = str(self.settings.runtime_dir)
+        python_path = [task_root]
+        # AWS: /var/lang/bin (the runtime's python) first, /opt/bin last; here the interpreter's bin.
+        path = [str(Path(self.python).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+        library_path: list[str] = []
+        if config.opt_directory is not None:
+            python_path += layer_python_paths(config.opt_directory, config.interpreter.interpreter.minor)
+            path.append(str(config.opt_directory / "bin"))
+            library_path.append(str(config.opt_directory / "lib"))
+        if config.interpreter.overlay is not None:
+            python_path.append(str(config.interpreter.overlay))
+        python_path.append(runtime_dir)
         variables = {
-            # AWS: /var/lang/bin (the runtime's python) first; here, the interpreter's own bin.
-            "PATH": os.pathsep.join(
-                [str(Path(self.settings.python).parent), "/usr/local/bin", "/usr/bin", "/bin", "/opt/bin"]
-            ),
+            "PATH": os.pathsep.join(path),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "AWS_ENDPOINT_URL": self.settings.endpoint_url(),
         }
+        if library_path:
+            variables["LD_LIBRARY_PATH"] = os.pathsep.join(library_path)
         if config.log_format == "JSON":
             variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         variables.update(config.environment)
@@ -211,7 +161,7 @@ class ExecutionEnvironment:
                 "AWS_DEFAULT_REGION": config.region,
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
                 "AWS_LAMBDA_FUNCTION_NAME": config.name,
-                "AWS_LAMBDA_FUNCTION_VERSION": LATEST,
+                "AWS_LAMBDA_FUNCTION_VERSION": config.version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group_name,
@@ -222,7 +172,7 @@ class ExecutionEnvironment:
                 "AWS_SESSION_TOKEN": "test",
                 "LAMBDA_TASK_ROOT": task_root,
                 "LAMBDA_RUNTIME_DIR": runtime_dir,
-                "PYTHONPATH": os.pathsep.join([task_root, runtime_dir]),
+                "PYTHONPATH": os.pathsep.join(python_path),
             }
         )
         return variables
@@ -429,166 +379,7 @@ def _decode(line: bytes) -> str:
 
 def _error_type_of(body: bytes) -> str | None:
     try:
-        return json.loads(body).get("errorType")
+        error_type = json.loads(body).get("errorType")
     except (ValueError, AttributeError):
         return None
-
-
-FunctionKey = tuple[str, str]  # (region, name)
-
-
-class EnvironmentManager:
-    """Hands out environments under Lambda's concurrency rules and retires stale ones."""
-
-    def __init__(
-        self, settings: EnvironmentSettings, account_concurrency: int = 10, max_idle_environments: int = 24
-    ) -> None:
-        self.settings = settings
-        self.account_concurrency = account_concurrency
-        self.max_idle_environments = max_idle_environments
-        self._lock = threading.Lock()
-        self._idle: dict[FunctionKey, list[ExecutionEnvironment]] = {}
-        self._idle_lru: OrderedDict[ExecutionEnvironment, None] = OrderedDict()
-        self._busy: dict[FunctionKey, int] = {}
-        self._unreserved_busy = 0
-        self._reserved: dict[FunctionKey, int] = {}
-        self._min_generation: dict[FunctionKey, int] = {}
-        self._all: set[ExecutionEnvironment] = set()
-        self._stopped = False
-
-    # -- concurrency settings -----------------------------------------------------------
-    def reserved_total(self, excluding: FunctionKey | None = None) -> int:
-        with self._lock:
-            return sum(v for k, v in self._reserved.items() if k != excluding)
-
-    def set_reserved(self, key: FunctionKey, value: int | None) -> None:
-        with self._lock:
-            if value is None:
-                self._reserved.pop(key, None)
-            else:
-                self._reserved[key] = value
-
-    def unreserved_limit(self) -> int:
-        return max(0, self.account_concurrency - sum(self._reserved.values()))
-
-    # -- acquire / release --------------------------------------------------------------
-    def acquire(self, config: FunctionConfig) -> ExecutionEnvironment:
-        """A warm environment of this generation, or a new one; TooManyRequests when at the limit."""
-        key = (config.region, config.name)
-        stale: list[ExecutionEnvironment] = []
-        env: ExecutionEnvironment | None = None
-        with self._lock:
-            if self._stopped:
-                raise ServiceException("The Lambda service is shutting down.")
-            reserved = self._reserved.get(key)
-            busy = self._busy.get(key, 0)
-            if reserved is not None:
-                if busy >= reserved:
-                    raise TooManyRequestsException(
-                        "Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded"
-                    )
-            elif self._unreserved_busy >= self.unreserved_limit():
-                raise TooManyRequestsException("Rate Exceeded.", "ConcurrentInvocationLimitExceeded")
-            counted_unreserved = reserved is None
-            self._busy[key] = busy + 1
-            if counted_unreserved:
-                self._unreserved_busy += 1
-            idle = self._idle.get(key)
-            while idle:
-                candidate = idle.pop()
-                self._idle_lru.pop(candidate, None)
-                if candidate.alive and candidate.generation == config.generation:
-                    env = candidate
-                    break
-                stale.append(candidate)
-        for old in stale:
-            old.kill()
-        if env is None:
-            env = ExecutionEnvironment(config, self.settings, on_exit=self._forget)
-            try:
-                env.start()
-            except Exception as error:
-                self._unbusy(key, counted_unreserved)
-                raise ServiceException(f"Could not start an execution environment: {error}") from error
-            with self._lock:
-                self._all.add(env)
-        env.counted_unreserved = counted_unreserved
-        return env
-
-    def release(self, env: ExecutionEnvironment, reusable: bool) -> None:
-        key = (env.config.region, env.config.name)
-        evicted: list[ExecutionEnvironment] = []
-        with self._lock:
-            self._busy[key] = max(0, self._busy.get(key, 0) - 1)
-            if env.counted_unreserved:
-                self._unreserved_busy = max(0, self._unreserved_busy - 1)
-            env.current = None
-            keep = reusable and env.alive and not self._stopped and env.generation >= self._min_generation.get(key, 0)
-            if keep:
-                self._idle.setdefault(key, []).append(env)
-                self._idle_lru[env] = None
-                while len(self._idle_lru) > self.max_idle_environments:
-                    oldest, _ = self._idle_lru.popitem(last=False)
-                    idle = self._idle.get((oldest.config.region, oldest.config.name), [])
-                    if oldest in idle:
-                        idle.remove(oldest)
-                    evicted.append(oldest)
-        if not keep:
-            env.kill()
-        for old in evicted:
-            old.kill()
-
-    def _unbusy(self, key: FunctionKey, counted_unreserved: bool) -> None:
-        with self._lock:
-            self._busy[key] = max(0, self._busy.get(key, 0) - 1)
-            if counted_unreserved:
-                self._unreserved_busy = max(0, self._unreserved_busy - 1)
-
-    # -- retirement ---------------------------------------------------------------------
-    def retire(self, key: FunctionKey, generation: int) -> None:
-        """Environments older than ``generation`` die now if idle, or after their invocation."""
-        with self._lock:
-            self._min_generation[key] = generation
-            idle = self._idle.get(key, [])
-            stale = [env for env in idle if env.generation < generation]
-            self._idle[key] = [env for env in idle if env.generation >= generation]
-            for env in stale:
-                self._idle_lru.pop(env, None)
-        for env in stale:
-            env.kill()
-
-    def discard_function(self, key: FunctionKey) -> None:
-        """The function is gone: kill all its environments, busy ones included."""
-        with self._lock:
-            envs = [env for env in self._all if (env.config.region, env.config.name) == key]
-            for env in self._idle.pop(key, []):
-                self._idle_lru.pop(env, None)
-            self._reserved.pop(key, None)
-            self._min_generation.pop(key, None)
-        for env in envs:
-            env.kill()
-
-    def _forget(self, env: ExecutionEnvironment) -> None:
-        with self._lock:
-            self._all.discard(env)
-            idle = self._idle.get((env.config.region, env.config.name))
-            if idle and env in idle:
-                idle.remove(env)
-            self._idle_lru.pop(env, None)
-
-    def environments(self, key: FunctionKey | None = None) -> list[ExecutionEnvironment]:
-        with self._lock:
-            return [env for env in self._all if key is None or (env.config.region, env.config.name) == key]
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Kill every environment and wait for the processes to be reaped."""
-        with self._lock:
-            self._stopped = True
-            envs = list(self._all)
-            self._idle.clear()
-            self._idle_lru.clear()
-        for env in envs:
-            env.kill()
-        deadline = time.monotonic() + timeout
-        for env in envs:
-            env.wait(max(0.0, deadline - time.monotonic()))
+    return error_type if isinstance(error_type, str) else None
