@@ -28,6 +28,7 @@ from streamlab.emulator.moto_patches import (
     dynamodb_input,
     logs,
     memory,
+    query,
     serialization,
     speedups,
     sqs,
@@ -87,6 +88,7 @@ PATCHES: tuple[Patch, ...] = (
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
     _speed(serialization.serialize_dynamodb_results_by_member_name),
+    _speed(query.query_only_the_partition),
     # Not a speed-up but, like one, no change to behaviour: moto keeps fewer dead objects.
     _speed(memory.stop_tracking_per_request_models),
 )
