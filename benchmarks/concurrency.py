@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -46,6 +44,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+
+from streamlab.measure.up_process import running_up
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": REGION}
@@ -259,19 +259,10 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def start_endpoint(server: str) -> tuple[subprocess.Popen[str], str]:
-    """``waitress`` or ``cheroot:64`` (a kind and, optionally, its worker threads)."""
+def up_arguments(server: str) -> list[str]:
+    """``waitress`` or ``cheroot:64`` (a kind and, optionally, its worker threads) as `up` options."""
     kind, _, threads = server.partition(":")
-    command = [sys.executable, "-m", "streamlab.cli", "up", "--no-deploy", "--port", "0", "--server", kind]
-    if threads:
-        command += ["--server-threads", threads]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "Ready" not in line:
-        process.kill()
-        raise RuntimeError(f"streamlab up --server {kind} did not start: {line!r}")
-    return process, next(word for word in line.split() if word.startswith("http://"))
+    return ["--server", kind, *(["--server-threads", threads] if threads else [])]
 
 
 def make_table(url: str) -> tuple[str, str]:
@@ -353,36 +344,28 @@ def fmt(value: float | None) -> str:
 
 
 def measure_server(kind: str, client_counts: Sequence[int], seconds: float, idle: int, processes: int) -> list[dict]:
-    process, url = start_endpoint(kind)
     rows: list[dict[str, Any]] = []
-    try:
-        with ProcessPoolExecutor(max_workers=processes) as pool:
-            stream = make_table(url)
-            run(pool, url, stream, 4, min(seconds, 2.0), processes)  # warm-up: imports, caches, first writes
-            plan: list[tuple[str, int, int, bool]] = [(f"{n} clients", n, 0, False) for n in client_counts]
-            if idle:
-                plan += [(f"4 clients + {idle} idle", 4, idle, False), (f"4 clients + {idle} trickling", 4, idle, True)]
-            # Again at the end: the machine's load and the endpoint's growing state drift over a run,
-            # so each ratio is taken against the mean of the 4-client runs that bracket it.
-            plan.append(("4 clients, again", 4, 0, False))
-            for label, clients, idle_count, trickle in plan:
-                figures = run(pool, url, stream, clients, seconds, processes, idle_count, trickle)
-                row = {"server": kind, "run": label, **figures}
-                rows.append(row)
-                print(
-                    f"{kind:<10} {label:<26} {row['ops_per_s']:8.0f} ops/s  p50 {fmt(row['p50_ms'])} ms  "
-                    f"p99 {fmt(row['p99_ms'])} ms   PutItem p99 {fmt(row['put_p99_ms'])} ms  "
-                    f"max {fmt(row['put_max_ms'])} ms  errors {row['errors']}",
-                    flush=True,
-                )
-                for example in row["error_examples"]:
-                    print(f"{'':<12}e.g. {example[:150]}", flush=True)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_up(up_arguments(kind)) as (_, url), ProcessPoolExecutor(max_workers=processes) as pool:
+        stream = make_table(url)
+        run(pool, url, stream, 4, min(seconds, 2.0), processes)  # warm-up: imports, caches, first writes
+        plan: list[tuple[str, int, int, bool]] = [(f"{n} clients", n, 0, False) for n in client_counts]
+        if idle:
+            plan += [(f"4 clients + {idle} idle", 4, idle, False), (f"4 clients + {idle} trickling", 4, idle, True)]
+        # Again at the end: the machine's load and the endpoint's growing state drift over a run,
+        # so each ratio is taken against the mean of the 4-client runs that bracket it.
+        plan.append(("4 clients, again", 4, 0, False))
+        for label, clients, idle_count, trickle in plan:
+            figures = run(pool, url, stream, clients, seconds, processes, idle_count, trickle)
+            row = {"server": kind, "run": label, **figures}
+            rows.append(row)
+            print(
+                f"{kind:<10} {label:<26} {row['ops_per_s']:8.0f} ops/s  p50 {fmt(row['p50_ms'])} ms  "
+                f"p99 {fmt(row['p99_ms'])} ms   PutItem p99 {fmt(row['put_p99_ms'])} ms  "
+                f"max {fmt(row['put_max_ms'])} ms  errors {row['errors']}",
+                flush=True,
+            )
+            for example in row["error_examples"]:
+                print(f"{'':<12}e.g. {example[:150]}", flush=True)
     return rows
 
 

@@ -148,20 +148,10 @@ def through(server_kind: str, seconds: float, polls: int) -> dict[str, Any]:
 def through_subprocess(server_kind: str, seconds: float, polls: int) -> dict[str, Any]:
     """The endpoint as users run it (`streamlab up`): its own process, so client and server
     don't share one interpreter lock."""
-    import os
-    import subprocess
+    from streamlab.measure.up_process import running_up
 
-    command = [sys.executable, "-m", "streamlab.cli", "up", "--no-deploy", "--port", "0", "--server", server_kind]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        line = process.stdout.readline()
-        if "Ready" not in line:
-            raise RuntimeError(f"streamlab up did not start: {line!r}")
-        url = next(word for word in line.split() if word.startswith("http://"))
+    with running_up(["--server", server_kind]) as (_, url):
         return measure(f"up ({server_kind}), own process", url, seconds, polls)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def through_werkzeug(seconds: float, polls: int) -> dict[str, Any]:

@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -43,6 +41,8 @@ import psutil
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from streamlab.measure.up_process import running_up
 
 REGION = "us-east-1"
 KEYS = 200
@@ -76,17 +76,6 @@ class Signed:
         if response.status != 200:
             raise RuntimeError(f"{operation}: HTTP {response.status} {answer[:200]!r}")
         return elapsed
-
-
-def start_endpoint() -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "streamlab.cli", "up", "--no-deploy", "--port", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "Ready" not in line:
-        process.kill()
-        raise RuntimeError(f"streamlab up did not start: {line!r}")
-    return process, next(word for word in line.split() if word.startswith("http://"))
 
 
 def rss_mb(pid: int) -> float:
@@ -260,9 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
     skip = set(args.skip.split(","))
-    process, url = start_endpoint()
     result: dict[str, Any] = {}
-    try:
+    with running_up() as (process, url):
         if "overwrite" not in skip:
             table = make_table(url, stream=False)
             result["overwrite_no_stream"] = per_write_kb(process.pid, url, lambda n: overwrite(table, n), args.writes)
@@ -281,9 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["soak"] = soak(process.pid, url, args.soak_seconds, args.soak_rate)
             p50s = [minute["p50_ms"] for minute in result["soak"]]
             print(f"  p50 first minute {p50s[0]} ms, last minute {p50s[-1]} ms (ratio {p50s[-1] / p50s[0]:.2f})")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=2)
