@@ -186,6 +186,21 @@ MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
 #: Tumbling-window state per shard; above it the window ends early.
 MAX_WINDOW_STATE_BYTES = 1024 * 1024
 
+# --- DynamoDB Streams ---------------------------------------------------------------------------
+
+#: "All data in DynamoDB Streams is subject to a 24-hour lifetime" (Streams.html).
+STREAM_RETENTION_SECONDS = 24 * 60 * 60
+#: "A shard iterator expires 15 minutes after it is returned to the requester" (GetShardIterator).
+SHARD_ITERATOR_TTL_SECONDS = 15 * 60
+SHARD_ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
+STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+#: DescribeStream's and ListStreams' Limit: "The upper limit is 100."
+DESCRIBE_STREAM_LIMIT = 100
+#: The SequenceNumber shape: 21 to 40 digits.
+SEQUENCE_NUMBER = re.compile(r"[0-9]{21,40}")
+#: ``shardId-<20 digits>-<1 to 36 letters and digits>`` (the format LocalStack's AWS-validated tests check).
+SHARD_ID = re.compile(r"shardId-[0-9]{20}-[a-zA-Z0-9]{1,36}")
+
 # --- event filtering ---------------------------------------------------------------------------
 
 #: Filters per mapping (a quota AWS can raise to 10), OR'ed.

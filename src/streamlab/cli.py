@@ -9,14 +9,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamlab.aws_rules import REGION_ORDER, resolve_region
+from streamlab.aws_rules import REGION_ORDER, STREAM_RETENTION_SECONDS, resolve_region
 from streamlab.backends.base import BACKEND_NAMES
 from streamlab.emulator.endpoint import DEFAULT_HOST, DEFAULT_PORT, ESM_CADENCE_ENV, ESM_CADENCES
 from streamlab.emulator.http_server import DEFAULT_SERVER, SERVER_KINDS
+from streamlab.emulator.streams.store import MAX_SHARDS
 from streamlab.endpoints import EndpointError, add_target_arguments, target_endpoint
 
 if TYPE_CHECKING:
@@ -56,9 +57,33 @@ def _deploy_stack(
     deploy(stack, endpoint_url=endpoint_url, region=region, log=lambda line: print(line, flush=True), backend=backend)
 
 
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from streamlab.emulator.endpoint import EmbeddedEndpoint
     from streamlab.emulator.http_server import PortInUseError, ServerSettings
+    from streamlab.emulator.streams import StreamSettings
 
     if not _is_loopback(args.host):
         print(
@@ -90,6 +115,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             lambda_pythons=pythons,
             server_settings=settings,
             log_events_per_group=args.log_events_per_group,
+            stream_settings=StreamSettings(
+                shards=args.stream_shards,
+                rotation_seconds=args.shard_rotation,
+                retention_seconds=args.stream_retention,
+            ),
         )
     except PortInUseError as error:
         print(f"streamlab up: {error} (choose another with --port)", file=sys.stderr)
@@ -280,6 +310,18 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return run_conformance(endpoint_url, args.json, args.backend, extra_args=extra_args)
 
 
+def cmd_streams(args: argparse.Namespace) -> int:
+    from streamlab import streams_cli
+
+    args.aws = getattr(args, "aws", False)  # split has no --aws: only a streamlab endpoint splits
+    try:
+        endpoint_url = _target(args)
+    except EndpointError as error:
+        print(f"streamlab streams: {error}", file=sys.stderr)
+        return 2
+    return streams_cli.run(args, endpoint_url)
+
+
 def cmd_redrive(args: argparse.Namespace) -> int:
     from streamlab.redrive import RedriveError, redrive
 
@@ -311,6 +353,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="how mappings find new records: wake on each write (default) or poll 4 times a second like AWS "
         f"(default from ${ESM_CADENCE_ENV}, else wake)",
+    )
+    up.add_argument(
+        "--stream-shards",
+        type=_whole_number(1, MAX_SHARDS),
+        default=1,
+        metavar="N",
+        help="shards each table's stream starts with (default %(default)s; a table's tag streamlab:stream-shards "
+        "overrides it)",
+    )
+    up.add_argument(
+        "--shard-rotation",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="close every open shard and open a child for it this often (default: never; AWS does it every few hours)",
+    )
+    up.add_argument(
+        "--stream-retention",
+        type=_seconds,
+        default=STREAM_RETENTION_SECONDS,
+        metavar="SECONDS",
+        help="how long stream records are kept before they are trimmed (default %(default)s, AWS's 24 hours)",
     )
     up.add_argument(
         "--python",
@@ -350,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_target_arguments(redrive)
     redrive.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     redrive.set_defaults(func=cmd_redrive)
+
+    from streamlab import streams_cli
+
+    streams = sub.add_parser("streams", help="a table's stream: split its shards (embedded), print its lineage")
+    streams_cli.add_arguments(streams)
+    streams.set_defaults(func=cmd_streams)
 
     from streamlab.measure import bench
 

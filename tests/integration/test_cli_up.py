@@ -12,11 +12,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from streamlab.cli import _is_loopback
+from streamlab.streams import create_stream_table
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,6 +46,13 @@ def wait_for_ready(process: subprocess.Popen[str], timeout: float = 60) -> str:
             return line
     process.kill()
     raise AssertionError(f"no Ready line; stdout={''.join(lines)!r} stderr={process.stderr.read()!r}")
+
+
+def clients(url: str, region: str, *services: str) -> list[Any]:
+    import boto3
+
+    options = {"endpoint_url": url, "region_name": region, "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    return [boto3.client(service, **options) for service in services]
 
 
 def endpoint_in(line: str) -> str:
@@ -162,3 +171,116 @@ def test_the_next_up_removes_the_directory_of_one_that_was_killed(tmp_path: Path
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=10) == 0
     assert not [path for path in tmp_path.iterdir() if path.name.startswith("streamlab-lambda-")]
+
+
+def test_up_shapes_streams_and_streams_split_and_shards_work_against_it() -> None:
+    """``up --stream-shards 2 --shard-rotation 1``: a new table's stream starts with 2 shards and
+    rolls them over every second; ``streamlab streams split`` splits the open ones, ``streams
+    shards`` prints the lineage."""
+    process = start_up("--no-deploy", "--port", "0", "--stream-shards", "2", "--shard-rotation", "1")
+    try:
+        url = endpoint_in(wait_for_ready(process))
+        dynamodb, streams = clients(url, "eu-west-1", "dynamodb", "dynamodbstreams")
+        arn = create_stream_table(dynamodb, "cli-shards")
+
+        def shard_list() -> list[dict]:
+            return streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+
+        first = shard_list()
+        assert len(first) in (2, 4), "2 shards, or already rolled over once"
+        deadline = time.monotonic() + 10
+        while len(shard_list()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        rolled = shard_list()
+        assert len(rolled) >= 6, rolled
+        assert all(s["ParentShardId"] in {p["ShardId"] for p in rolled} for s in rolled[2:]), (
+            "children of listed shards"
+        )
+
+        env = {**os.environ, "AWS_ENDPOINT_URL": url}
+        split = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "streams", "split", "cli-shards", "--region", "eu-west-1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+        )
+        assert split.returncode == 0, split.stderr
+        assert "opened 4" in split.stdout.splitlines()[0], split.stdout
+        shards = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "streams", "shards", "cli-shards", "--region", "eu-west-1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+        )
+        assert shards.returncode == 0, shards.stderr
+        lines = shards.stdout.splitlines()
+        assert lines[0].startswith(arn)
+        assert any(line.startswith("      shardId-") for line in lines), "grandchildren are indented twice"
+        missing = subprocess.run(
+            [sys.executable, "-m", "streamlab.cli", "streams", "split", "no-such-table"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=REPO,
+        )
+        assert missing.returncode == 1
+        assert "no table no-such-table" in missing.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def test_up_refuses_a_shard_count_out_of_range() -> None:
+    process = start_up("--no-deploy", "--port", "0", "--stream-shards", "0")
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "--stream-shards" in stderr
+
+
+def test_up_trims_records_past_its_stream_retention() -> None:
+    """``up --stream-retention 2``: two seconds after a write its record is trimmed; an iterator
+    into it answers TrimmedDataAccessException and TRIM_HORIZON starts after it (AWS: the same,
+    after 24 hours)."""
+    from botocore.exceptions import ClientError
+
+    process = start_up("--no-deploy", "--port", "0", "--stream-retention", "2")
+    try:
+        url = endpoint_in(wait_for_ready(process))
+        dynamodb, streams = clients(url, "us-east-1", "dynamodb", "dynamodbstreams")
+        arn = create_stream_table(dynamodb, "retained")
+        dynamodb.put_item(TableName="retained", Item={"pk": {"S": "old"}})
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        horizon = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        assert len(streams.get_records(ShardIterator=horizon)["Records"]) == 1
+
+        def trimmed() -> str | None:
+            try:
+                streams.get_records(ShardIterator=horizon)
+            except ClientError as error:
+                return str(error.response["Error"]["Code"])
+            return None
+
+        deadline = time.monotonic() + 10
+        while (code := trimmed()) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert code == "TrimmedDataAccessException"
+        dynamodb.put_item(TableName="retained", Item={"pk": {"S": "new"}})
+        fresh = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in streams.get_records(ShardIterator=fresh)["Records"]] == [
+            "new"
+        ]
+        # The first health answer looks for every runtime's interpreter: it may take seconds.
+        with urllib.request.urlopen(f"{url}/_streamlab/health", timeout=60) as response:
+            assert json.loads(response.read())["streams"]["records"] == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)

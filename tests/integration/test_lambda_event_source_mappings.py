@@ -159,10 +159,16 @@ def test_invalid_parameters_are_rejected(
 def test_unknown_function_duplicate_and_unknown_uuid(
     lambda_client: Any, make_function: Callable[..., str], stream_arn: str, mappings: list[str]
 ) -> None:
-    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+    """AWS (LocalStack's AWS-validated test_event_source_mapping_exceptions and
+    test_duplicate_event_source_mappings, 2025-11-25/27): an unknown function is a 400
+    InvalidParameterValueException "Function does not exist", a duplicate a 409 whose message
+    quotes the ARN and the function name, an unknown UUID a 404 whose body says "Message"."""
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException) as missing:
         lambda_client.create_event_source_mapping(
             EventSourceArn=stream_arn, FunctionName="streamlab-missing", StartingPosition="LATEST"
         )
+    assert missing.value.response["Error"]["Message"] == "Function does not exist"
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     name = make_function(ECHO)
     created = lambda_client.create_event_source_mapping(
         EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST"
@@ -172,10 +178,15 @@ def test_unknown_function_duplicate_and_unknown_uuid(
         lambda_client.create_event_source_mapping(
             EventSourceArn=stream_arn, FunctionName=name, StartingPosition="LATEST"
         )
-    assert created["UUID"] in excinfo.value.response["Error"]["Message"]
+    assert excinfo.value.response["Error"]["Message"] == (
+        f'The event source arn (" {stream_arn} ") and function (" {name} ") provided mapping already exists. '
+        f"Please update or delete the existing mapping with UUID {created['UUID']}"
+    )
     for call in (lambda_client.get_event_source_mapping, lambda_client.delete_event_source_mapping):
-        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException) as unknown:
             call(UUID="00000000-0000-0000-0000-000000000000")
+        assert unknown.value.response["Message"] == "The resource you requested does not exist."
+        assert "message" not in unknown.value.response
 
 
 def test_list_filters_by_function_and_source(
@@ -212,11 +223,17 @@ def test_update_and_delete(
     mappings.append(uuid)
     eventually(lambda: state_of(lambda_client, uuid) == "Enabled")
 
+    # AWS: Disabling / Enabling when an update switches the mapping, Updating otherwise (LocalStack's
+    # AWS-validated test_disabled_dynamodb_event_source_mapping and test_lambda_integration_sqs).
     updated = lambda_client.update_event_source_mapping(UUID=uuid, BatchSize=10, Enabled=False, MaximumRetryAttempts=2)
     assert updated["ResponseMetadata"]["HTTPStatusCode"] == 202
-    assert updated["State"] == "Updating"
+    assert updated["State"] == "Disabling"
     assert (updated["BatchSize"], updated["MaximumRetryAttempts"], updated["StartingPosition"]) == (10, 2, "LATEST")
     eventually(lambda: state_of(lambda_client, uuid) == "Disabled")
+    assert lambda_client.update_event_source_mapping(UUID=uuid, BatchSize=20)["State"] == "Updating"
+    eventually(lambda: state_of(lambda_client, uuid) == "Disabled")
+    assert lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True)["State"] == "Enabling"
+    eventually(lambda: state_of(lambda_client, uuid) == "Enabled")
     with pytest.raises(ClientError, match="ValidationException"):
         lambda_client.update_event_source_mapping(UUID=uuid, ParallelizationFactor=0 + 11)
 

@@ -17,6 +17,7 @@ import pytest
 from streamlab.emulator.awslambda.event_source_mappings import MappingChange
 from streamlab.emulator.awslambda.exceptions import ResourceNotFoundException, TooManyRequestsException
 from streamlab.emulator.endpoint import EmbeddedEndpoint
+from streamlab.streams import create_stream_table
 from streamlab.testing import eventually
 from tests.integration.lambda_support import ECHO, ROLE, local_client, zip_source
 
@@ -119,7 +120,7 @@ def test_mapping_store_notifies_subscribers_and_takes_engine_reports(
     unsubscribe = service.event_source_mappings.subscribe(changes.append)
     try:
         lambda_client = client("lambda")
-        source = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"
+        source = create_stream_table(client("dynamodb"), streamlab_unique_name("esm-source"))
         uuid = lambda_client.create_event_source_mapping(
             EventSourceArn=source, FunctionName=name, StartingPosition="LATEST", BatchSize=7
         )["UUID"]

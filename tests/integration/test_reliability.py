@@ -25,10 +25,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import json
 import textwrap
 import threading
 import time
+import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -215,14 +217,19 @@ class Stack:
 
 @pytest.fixture
 def make_stack(client: Callable[[str], Any]) -> Iterator[Callable[..., Stack]]:
-    """``make_stack(handler_source, function_kwargs, mapping_kwargs) -> Stack``; deleted afterwards."""
+    """``make_stack(handler_source, function_kwargs, mapping_kwargs, shards) -> Stack``; deleted afterwards.
+
+    ``shards``: the table's tag ``streamlab:stream-shards`` (its stream's initial shard count).
+    """
     created: list[Stack] = []
     ddb, lam = client("dynamodb"), client("lambda")
 
-    def create_table(name: str, stream: bool) -> str:
+    def create_table(name: str, stream: bool, shards: int | None = None) -> str:
         options: dict[str, Any] = {}
         if stream:
             options["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+        if shards is not None:
+            options["Tags"] = [{"Key": "streamlab:stream-shards", "Value": str(shards)}]
         description = ddb.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -232,10 +239,15 @@ def make_stack(client: Callable[[str], Any]) -> Iterator[Callable[..., Stack]]:
         )["TableDescription"]
         return description.get("LatestStreamArn", "")
 
-    def make(source: str, function: dict[str, Any] | None = None, mapping: dict[str, Any] | None = None) -> Stack:
+    def make(
+        source: str,
+        function: dict[str, Any] | None = None,
+        mapping: dict[str, Any] | None = None,
+        shards: int | None = None,
+    ) -> Stack:
         suffix = uuid.uuid4().hex[:8]
         table, ledger, name = f"rel-src-{suffix}", f"rel-ledger-{suffix}", f"rel-fn-{suffix}"
-        stack = Stack(client, table, create_table(table, stream=True), Ledger(ddb, ledger))
+        stack = Stack(client, table, create_table(table, stream=True, shards=shards), Ledger(ddb, ledger))
         created.append(stack)
         create_table(ledger, stream=False)
         options = {"Timeout": 10, **(function or {})}
@@ -586,3 +598,100 @@ def test_a_dead_worker_thread_is_restarted_from_the_checkpoint(
     assert fired.is_set()
     assert_complete_and_ordered(report, exactly_once=True)
     assert endpoint.esm_engine.status(stack.mapping).restarts >= 1
+
+
+# -- shards that split under load ---------------------------------------------------------------------
+def split_shards(endpoint: EmbeddedEndpoint, table: str) -> dict[str, Any]:
+    """``POST /_streamlab/streams/split``: the table's open shards close, each opens two children."""
+    request = urllib.request.Request(
+        f"{endpoint.url}/_streamlab/streams/split",
+        data=json.dumps({"TableName": table, "Region": REGION}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return dict(json.loads(answer.read()))
+
+
+def stream_shards(stack: Stack) -> list[dict[str, Any]]:
+    return list(
+        stack.client("dynamodbstreams").describe_stream(StreamArn=stack.stream_arn)["StreamDescription"]["Shards"]
+    )
+
+
+def shard_of_each_sequence(stack: Stack, shards: list[dict[str, Any]]) -> dict[str, str]:
+    """Sequence number -> shard id, read with GetRecords from every shard."""
+    streams = stack.client("dynamodbstreams")
+    found: dict[str, str] = {}
+    for shard in shards:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stack.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator)
+            found.update({r["dynamodb"]["SequenceNumber"]: shard["ShardId"] for r in page["Records"]})
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+    return found
+
+
+@pytest.mark.parametrize("parallelization", [1, 3])
+def test_four_shards_split_twice_under_load_deliver_every_record_once_in_order_per_key(
+    make_stack: Callable[..., Stack], endpoint: EmbeddedEndpoint, parallelization: int
+) -> None:
+    """A table with 4 stream shards; 50 keys are written 6 times each while the shards split twice.
+    DescribeStream shows the lineage (4 closed roots, 8 closed children, 16 open grandchildren,
+    each naming its parent); the handler receives every record exactly once, in order per key, and
+    each key's records stay in one lineage (parents are read to their end before their children).
+    """
+    stack = make_stack(RECORD_ALL, mapping={"BatchSize": 10, "ParallelizationFactor": parallelization}, shards=4)
+    assert len(stream_shards(stack)) == 4
+    keys = [f"key-{n:02d}" for n in range(50)]
+    versions = 6
+    written = threading.Event()
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for version in range(1, versions + 1):
+                for key in keys:
+                    stack.put(key, version)
+                    time.sleep(0.002)  # a steady load the splits happen in the middle of
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+        finally:
+            written.set()
+
+    thread = threading.Thread(target=writer, name="shard-writer")
+    thread.start()
+    split_at: list[int] = []
+    for wanted in (len(keys) * 2, len(keys) * 4):  # split while the writer is mid-way, twice
+        wait_for(lambda wanted=wanted: len(stack.writes) >= wanted or written.is_set(), message="writes under way")
+        split_shards(endpoint, stack.table)
+        split_at.append(len(stack.writes))
+    thread.join(60)
+    assert not failures, failures
+    assert len(stack.writes) == len(keys) * versions
+    assert all(0 < at < len(stack.writes) for at in split_at), f"the splits came after the writes: {split_at}"
+
+    report = wait_for(stack.all_delivered, timeout=60, message="every record delivered")
+    assert_complete_and_ordered(report, exactly_once=True)
+
+    shards = stream_shards(stack)
+    by_id = {shard["ShardId"]: shard for shard in shards}
+    roots = [s for s in shards if "ParentShardId" not in s]
+    children = [s for s in shards if s.get("ParentShardId") in {r["ShardId"] for r in roots}]
+    grandchildren = [s for s in shards if s.get("ParentShardId") in {c["ShardId"] for c in children}]
+    assert (len(roots), len(children), len(grandchildren)) == (4, 8, 16)
+    assert all("EndingSequenceNumber" in s["SequenceNumberRange"] for s in roots + children)
+    assert not any("EndingSequenceNumber" in s["SequenceNumberRange"] for s in grandchildren)
+
+    shard_of = shard_of_each_sequence(stack, shards)
+    lineage: dict[str, list[str]] = {}
+    for row in stack.ledger.invocations():
+        for key, _, sequence in row["records"]:
+            lineage.setdefault(key, []).append(shard_of[sequence])
+    for key, path in lineage.items():
+        for earlier, later in itertools.pairwise(path):
+            assert earlier == later or by_id[later]["ParentShardId"] == earlier, f"{key} left its lineage: {path}"
+    generations = [len(set(path)) for path in lineage.values()]
+    assert max(generations) == 3, "some keys were written before, between and after the splits"

@@ -72,19 +72,24 @@ def test_event_record_has_aws_shape_and_key_order():
     ]
 
 
-def test_creation_time_is_whole_epoch_seconds():
+def test_creation_time_is_a_float_of_whole_epoch_seconds():
+    """LocalStack's AWS-validated test_dynamodb_event_filter (2025-11-25) asserts a float."""
     event = to_lambda_record(boto3_record(), STREAM_ARN)
     value = event["dynamodb"]["ApproximateCreationDateTime"]
-    assert value == int(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC).timestamp())
-    assert isinstance(value, int)
+    assert value == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC).timestamp()
+    assert isinstance(value, float)
+    assert json.dumps(value) == "1767323045.0"
 
 
 def test_epoch_seconds_accepts_every_wire_form():
     moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    assert epoch_seconds(moment) == int(moment.timestamp())
-    assert epoch_seconds(moment.astimezone(tzlocal())) == int(moment.timestamp())
-    assert epoch_seconds(1767323045.9) == 1767323045
-    assert epoch_seconds("1767323045") == 1767323045
+    assert epoch_seconds(moment) == moment.timestamp()
+    assert epoch_seconds(moment.astimezone(tzlocal())) == moment.timestamp()
+    assert epoch_seconds(1767323045.9) == 1767323045.0
+    assert epoch_seconds(1767323045) == 1767323045.0
+    assert epoch_seconds("1767323045") == 1767323045.0
+    assert epoch_seconds("2026-01-02T03:04:05.6Z") == 1767323045.0
+    assert all(isinstance(epoch_seconds(v), float) for v in (moment, 1767323045, "1767323045"))
 
 
 def test_binary_values_are_base64_everywhere():

@@ -6,18 +6,16 @@ import subprocess
 import sys
 import textwrap
 
-from moto.dynamodb.models.table import StreamRecord, StreamShard
+from moto.dynamodb.models.table import StreamShard, Table
 
 from streamlab.emulator import moto_patches
 from streamlab.emulator.moto_patches.patching import Patcher
 
 
-def test_the_update_item_coalescing_wraps_the_record_filters() -> None:
-    """The single record an UpdateItem writes must still pass the filters, so they go in first."""
+def test_the_update_item_coalescing_wraps_the_stream_store_feed() -> None:
+    """The single record an UpdateItem writes must reach the store, so the feed goes in first."""
     names = [patch.name for patch in moto_patches.PATCHES]
-    coalescing = names.index("emit_one_record_per_update_item")
-    assert names.index("skip_records_for_unchanged_items") < coalescing
-    assert names.index("skip_records_while_stream_disabled") < coalescing
+    assert names.index("feed_the_stream_store") < names.index("emit_one_record_per_update_item")
 
 
 def test_every_patch_says_what_it_fixes() -> None:
@@ -27,15 +25,15 @@ def test_every_patch_says_what_it_fixes() -> None:
 
 
 def test_a_patcher_undoes_every_patch_exactly() -> None:
-    before = (StreamShard.__dict__["add"], StreamRecord.__dict__["__init__"])
+    before = (StreamShard.__dict__["add"], Table.__dict__["describe"])
     patcher = Patcher()
     for patch in moto_patches.PATCHES:
         patch.install(patcher)
     assert StreamShard.__dict__["add"] is not before[0]
-    assert StreamRecord.__dict__["__init__"] is not before[1]
+    assert Table.__dict__["describe"] is not before[1]
     assert len(patcher) >= len(moto_patches.PATCHES)
     patcher.undo()
-    assert (StreamShard.__dict__["add"], StreamRecord.__dict__["__init__"]) == before
+    assert (StreamShard.__dict__["add"], Table.__dict__["describe"]) == before
     assert len(patcher) == 0
 
 

@@ -6,6 +6,7 @@ same tables, queues and buckets. The pytest plugin therefore starts one per sess
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -20,11 +21,12 @@ from streamlab.emulator.awslambda.interpreters import (
     parse_named_interpreters,
 )
 from streamlab.emulator.awslambda.service import LambdaService
-from streamlab.emulator.esm.engine import EventSourceMappingEngine
-from streamlab.emulator.esm.moto_reader import MotoStreamReader
+from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
+from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
-from streamlab.emulator.stream_mappings import StreamMappingBridge
+from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
+from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -41,6 +43,11 @@ AWS_POLL_INTERVAL_SECONDS = 0.25
 log = logging.getLogger(__name__)
 
 
+def _same_reader(reader: StoreStreamReader, config: object) -> StoreStreamReader:
+    """One stateless reader of the store serves every mapping."""
+    return reader
+
+
 class EmbeddedEndpoint:
     """Start with :meth:`start` (or ``with``), read :attr:`url`, stop with :meth:`stop`."""
 
@@ -53,6 +60,7 @@ class EmbeddedEndpoint:
         server_settings: ServerSettings | None = None,
         moto_compat: bool | None = None,
         log_events_per_group: int | None = None,
+        stream_settings: StreamSettings | None = None,
         lambda_pythons: Mapping[str, str] | None = None,
         python_search: tuple[str, ...] = SEARCH_SOURCES,
     ) -> None:
@@ -66,24 +74,44 @@ class EmbeddedEndpoint:
             raise ValueError(f"unknown ESM cadence {esm_cadence!r}; expected one of {', '.join(ESM_CADENCES)}")
         # Bind first: a taken port must fail before anything else is started.
         self._server: HTTPServer = make_server(self._route, host, port, kind=server, settings=server_settings)
+        # DynamoDB Streams is streamlab's stream store, fed by moto's tables (one per process, as
+        # moto's state is); plain moto keeps its own single-shard streams. ``stream_settings``
+        # reshape the process's streams from now on; None leaves them as they are.
+        self.streams: StreamStore | None = moto_patches.stream_store() if self.moto_compat else None
+        if self.streams is not None and stream_settings is not None:
+            if self.streams.settings not in (StreamSettings(), stream_settings):
+                log.warning(
+                    "stream settings %s replace %s for every endpoint of this process",
+                    stream_settings,
+                    self.streams.settings,
+                )
+            self.streams.configure(stream_settings)
         if lambda_pythons is None:
             lambda_pythons = parse_named_interpreters(os.environ.get(INTERPRETERS_ENV))
         self.lambda_service = LambdaService(
             endpoint_url=lambda: self.url,
             interpreters=InterpreterSearch(named=dict(lambda_pythons), sources=("endpoint", *python_search)),
+            source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
         )
-        self.gateway = Gateway(self.lambda_service, runtimes=self.lambda_service.runtimes)
+        self.gateway = Gateway(
+            self.lambda_service,
+            runtimes=self.lambda_service.runtimes,
+            streams=StreamsApi(self.streams) if self.streams is not None else None,
+        )
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
-        # Streams are read from moto in-process (MotoStreamReader: a GetRecords over HTTP costs
-        # ~150 times the backend call), under the gateway's DynamoDB lock.
-        dynamodb_lock = self.gateway.dynamodb_lock
+        # The engine reads the store in-process (a GetRecords over HTTP costs ~150 times the
+        # store call); on plain moto it reads over HTTP like any other client.
+        reader_factory: ReaderFactory | None = None
+        if self.streams is not None:
+            store_reader = StoreStreamReader(self.streams)
+            reader_factory = functools.partial(_same_reader, store_reader)
         self.esm_engine = EventSourceMappingEngine(
             self.lambda_service.invoke,
             endpoint_url=lambda: self.url,
             poll_interval=AWS_POLL_INTERVAL_SECONDS,
             status_listener=mapping_store.set_last_processing_result,
-            reader_factory=lambda config: MotoStreamReader(config.event_source_arn, dynamodb_lock),
+            reader_factory=reader_factory,
         )
         if esm_cadence == "wake":
             self.gateway.add_write_listener(self.esm_engine.wake)

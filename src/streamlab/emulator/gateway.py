@@ -1,9 +1,13 @@
 """The gateway: one WSGI application in front of every service of the embedded endpoint.
 
-Requests signed for ``lambda`` go to streamlab's Lambda service; everything else goes to
+Requests signed for ``lambda`` go to streamlab's Lambda service; ``dynamodbstreams`` requests
+to streamlab's stream store (:mod:`streamlab.emulator.streams`); everything else goes to
 moto's dispatcher, which picks the moto backend from the same SigV4 scope. The gateway
 also tells listeners (the event source mapping engine) when a DynamoDB write went
 through, so stream records can be delivered without waiting for the next poll.
+
+Paths under ``/_streamlab/`` are streamlab's own: the health check, the stream split
+(``POST /_streamlab/streams/split``); any other answers 404 JSON.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from streamlab.emulator.routing import (
     dynamodb_operation,
     is_lambda_request,
 )
+from streamlab.emulator.streams import StreamsApi, control
 from streamlab.packaging import runtime_description
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -46,6 +51,7 @@ WriteListener = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/_streamlab/health"
+OWN_PATHS = "/_streamlab/"
 
 #: The moto services the gateway is known to serve; moto answers many more.
 MOTO_SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "sns", "s3", "logs", "iam", "sts")
@@ -66,23 +72,27 @@ DYNAMODB_WRITES = frozenset(
 
 
 class Gateway:
-    """Routes each request to the Lambda service or to moto, and serves the health check."""
+    """Routes each request to the Lambda service, the stream store or moto; serves streamlab's own paths.
 
-    def __init__(self, lambda_app: WSGIApp, runtimes: Callable[[], dict[str, Any]] | None = None) -> None:
+    ``streams`` None (plain moto, ``STREAMLAB_MOTO_COMPAT=0``) leaves DynamoDB Streams to moto.
+    """
+
+    def __init__(
+        self,
+        lambda_app: WSGIApp,
+        runtimes: Callable[[], dict[str, Any]] | None = None,
+        streams: StreamsApi | None = None,
+    ) -> None:
         self._lambda_app = lambda_app
         #: What each Lambda runtime's functions run on, for the health answer.
         self._runtimes = runtimes
+        self._streams = streams
         self._moto_app = moto_dispatch.CachedDispatcher()
-        # moto's DynamoDB keeps tables and stream shards in plain dicts and lists: one
-        # lock keeps sequence numbers in write order and GetRecords off half-made writes.
+        # moto's DynamoDB keeps tables in plain dicts and lists: one lock keeps each write whole
+        # and the stream records it feeds in write order.
         self._dynamodb_lock = threading.Lock()
         self._write_listeners: list[WriteListener] = []
         self.ready = threading.Event()
-
-    @property
-    def dynamodb_lock(self) -> threading.Lock:
-        """The lock every DynamoDB and Streams call holds; in-process stream readers take it too."""
-        return self._dynamodb_lock
 
     def add_write_listener(self, listener: WriteListener) -> None:
         """Call ``listener(operation)`` after every successful DynamoDB write."""
@@ -97,8 +107,9 @@ class Gateway:
             return _error(environ, start_response, failure, sys.exc_info())
 
     def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH:
-            return self._health(start_response)
+        path = environ.get("PATH_INFO") or ""
+        if path.startswith(OWN_PATHS):
+            return self._own_path(path, environ, start_response)
         try:
             # Parsed and checked once, here: no service sees a malformed scope or a bad region.
             scope = credential_scope(environ)
@@ -128,6 +139,8 @@ class Gateway:
                 environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         except RequestError as error:
             return _json_error(start_response, json_service or _signing_name(scope), error)
+        if json_service == "dynamodbstreams" and self._streams is not None:
+            return self._call_streams(environ, target, body, start_response)
         if json_service in ("dynamodb", "dynamodbstreams"):
             region = scope.region if scope is not None else DEFAULT_REGION
             return self._call_dynamodb(json_service, region, environ, body, start_response)
@@ -183,6 +196,28 @@ class Gateway:
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [payload]
 
+    def _call_streams(
+        self, environ: dict[str, Any], target: str, body: bytes, start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        assert self._streams is not None
+        scope = credential_scope(environ)
+        region = scope.region if scope is not None else "us-east-1"
+        status, payload = self._streams.handle(target.partition(".")[2], body, region)
+        start_response(
+            f"{status} {HTTPStatus(status).phrase}",
+            [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    def _own_path(self, path: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if path == HEALTH_PATH:
+            return self._health(start_response)
+        if path == control.SPLIT_PATH and self._streams is not None:
+            method = environ.get("REQUEST_METHOD", "GET")
+            status, answer = control.split(self._streams.store, method, _read_body(environ))
+            return _json_answer(start_response, status, answer)
+        return _json_answer(start_response, 404, {"error": "NotFound", "message": f"no streamlab route {path}"})
+
     def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
         ready = self.ready.is_set()
         body = json.dumps(
@@ -196,6 +231,7 @@ class Gateway:
                     **runtime_description(),
                     **({"runtimes": self._runtimes()} if self._runtimes is not None else {}),
                 },
+                **({"streams": self._streams.store.stats()} if self._streams is not None else {}),
             }
         ).encode()
         start_response(
@@ -214,6 +250,15 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def _json_answer(start_response: Callable[..., Any], status: int, answer: dict[str, Any]) -> Iterable[bytes]:
+    body = json.dumps(answer).encode()
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 def _signing_name(scope: Scope | None) -> str:

@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import logging
 
-from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore, MappingChange
+from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore, MappingChange, SourceCheck
+from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.engine import EventSourceMappingEngine
+from streamlab.emulator.streams import StreamStore
 
 log = logging.getLogger(__name__)
 
 #: Event sources the engine polls; mappings for other sources are stored but not run.
 SUPPORTED_SOURCES = ("dynamodb",)
+
+
+def stream_exists_check(streams: StreamStore) -> SourceCheck:
+    """CreateEventSourceMapping on a DynamoDB stream the store does not have fails as on AWS:
+    400 InvalidParameterValueException "Stream not found: <arn>" (LocalStack's AWS-validated
+    test_esm_with_not_existing_dynamodb_stream, 2025-11-25)."""
+
+    def check(stream_arn: str) -> None:
+        if not streams.exists(stream_arn):
+            raise InvalidParameterValueException(f"Stream not found: {stream_arn}")
+
+    return check
 
 
 class StreamMappingBridge:

@@ -467,8 +467,11 @@ class Scenario:
         self.queues.append((url, arn))
         return url, arn
 
-    def topic_to_queue(self) -> tuple[str, str]:
-        """(topic arn, queue url): an SNS topic delivering raw messages to a fresh SQS queue."""
+    def topic_to_queue(self, raw: bool = True) -> tuple[str, str]:
+        """(topic arn, queue url): an SNS topic delivering to a fresh SQS queue.
+
+        ``raw``: the queue gets the message itself; otherwise SNS's Notification envelope.
+        """
         sns, sqs = self.client("sns"), self.client("sqs")
         topic = sns.create_topic(Name=new_name("conf-topic"))["TopicArn"]
         self.topics.append((topic, ""))
@@ -486,7 +489,9 @@ class Scenario:
             ],
         }
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": str(raw).lower()}
+        )
         return topic, url
 
     def messages(self, url: str, count: int, timeout: float | None = None) -> list[dict[str, Any]]:
@@ -505,6 +510,18 @@ class Scenario:
 
         eventually(enough, timeout or self.backend.retries, self.backend.poll * 2, f"{count} message(s) on {url}")
         return bodies
+
+    def s3_failure_object(self, bucket: str, mapping_uuid: str) -> tuple[str, dict[str, Any]]:
+        """(key, body) of the first on-failure object the mapping wrote to ``bucket``."""
+        s3 = self.client("s3")
+        prefix = f"aws/lambda/{mapping_uuid}/"
+        keys = eventually(
+            lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])],
+            self.backend.retries,
+            self.backend.poll * 4,
+            f"an object under s3://{bucket}/{prefix}",
+        )
+        return keys[0], json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
 
     # observing -------------------------------------------------------------------------------
     def invocations(self, table: Table) -> list[Invocation]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import pytest
 
 from streamlab.conformance.suite.harness import Scenario, item, sk_of
-from streamlab.testing import eventually
 
 ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -195,17 +193,10 @@ def test_s3_on_failure_destination_carries_the_records(scenario: Scenario) -> No
         DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
     )
     scenario.put(table, "poison", directive="raise")
-    s3 = scenario.client("s3")
-    prefix = f"aws/lambda/{uuid}/"
-    keys = eventually(
-        lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])],
-        scenario.backend.retries,
-        scenario.backend.poll * 4,
-        f"an object under s3://{bucket}/{prefix}",
-    )
-    body = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    key, body = scenario.s3_failure_object(bucket, uuid)
     info = body["DDBStreamBatchInfo"]
-    assert re.match(rf"^{re.escape(prefix)}{re.escape(info['shardId'])}/\d{{4}}/\d\d/\d\d/", keys[0]), keys[0]
+    prefix = f"aws/lambda/{uuid}/"
+    assert re.match(rf"^{re.escape(prefix)}{re.escape(info['shardId'])}/\d{{4}}/\d\d/\d\d/", key), key
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
     records = body["payload"]["Records"]
     assert [sk_of(r) for r in records] == ["poison"]

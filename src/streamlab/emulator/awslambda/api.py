@@ -113,7 +113,7 @@ class LayerOperations(Protocol):
 
 
 class MappingOperations(Protocol):
-    def create(self, region: str, function_arn: str, request: dict[str, Any]) -> EventSourceMapping: ...
+    def create(self, region: str, function: str | Callable[[], str], request: dict[str, Any]) -> EventSourceMapping: ...
     def get(self, mapping_uuid: str) -> EventSourceMapping: ...
     def list(
         self, event_source_arn: str | None = None, function_arn: str | None = None
@@ -553,7 +553,8 @@ class LambdaApi:
         reference = body.get("FunctionName")
         if not reference:
             raise InvalidParameterValueException("FunctionName is required.")
-        mapping = self.mappings.create(request.region, self._mapping_function_arn(request, reference), body)
+        # The function is resolved inside create, after the checks AWS makes first.
+        mapping = self.mappings.create(request.region, lambda: self._mapping_function_arn(request, reference), body)
         return json_response(202, mapping.to_api())
 
     def get_event_source_mapping(self, request: Request) -> Response:

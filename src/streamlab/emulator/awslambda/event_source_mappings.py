@@ -6,8 +6,14 @@ The polling engine subscribes with :meth:`EventSourceMappingStore.subscribe` and
 call back into the store), and reports progress with
 :meth:`EventSourceMappingStore.set_last_processing_result`.
 
-Ranges follow shared/reference/esm-semantics.md; the wording of the messages is ours
-where AWS's could not be confirmed.
+Ranges follow shared/reference/esm-semantics.md. Messages and states are AWS's where
+LocalStack's AWS-validated snapshots record them (test_lambda_api.snapshot.json,
+test_lambda_integration_dynamodbstreams.snapshot.json, test_lambda_integration_sqs.snapshot.json,
+validated 2025-11-25 to 2025-12-18): "Unrecognized event source.", "Function does not exist",
+"Stream not found: <arn>", "Unsupported DestinationConfig parameter for given event source
+mapping type.", the ResourceConflictException text, the Disabling / Enabling states of an
+update, and no FilterCriteria in the answer when it has no filters. The wording of the other
+messages is ours.
 """
 
 from __future__ import annotations
@@ -164,6 +170,12 @@ class MappingChange:
 
 
 MappingListener = Callable[[MappingChange], None]
+#: ``check(event_source_arn)``: raises the LambdaError AWS answers when the source does not exist.
+SourceCheck = Callable[[str], None]
+#: Gives the function's ARN, or raises ResourceNotFoundException when there is no such function.
+FunctionResolver = Callable[[], str]
+
+UNSUPPORTED_DESTINATION = "Unsupported DestinationConfig parameter for given event source mapping type."
 
 
 #: The API model's own bounds (botocore's lambda model): AWS rejects a value outside them with
@@ -274,16 +286,20 @@ def _apply_settings(mapping: EventSourceMapping, request: dict[str, Any], creati
             mapping.extra[name] = copy.deepcopy(request[name])
 
 
-def _validated_filters(criteria: Any) -> dict[str, Any]:
-    """FilterCriteria as AWS accepts it (filtering.validate_filter_criteria is the one check)."""
+def _validated_filters(criteria: Any) -> dict[str, Any] | None:
+    """FilterCriteria as AWS accepts it (filtering.validate_filter_criteria is the one check).
+
+    None when it holds no filters: AWS then leaves FilterCriteria out of its answers (LocalStack's
+    AWS-validated test_create_event_filter_criteria_validation, 2025-12-18).
+    """
     if not isinstance(criteria, dict):
         raise InvalidParameterValueException(INVALID_FILTER_MESSAGE)
     try:
         validate_filter_criteria(criteria)
     except InvalidFilterCriteria as error:
         raise InvalidParameterValueException(error.message) from None
-    if criteria.get("Filters") is None:
-        return {"Filters": []}
+    if not criteria.get("Filters"):
+        return None
     return copy.deepcopy(criteria)
 
 
@@ -315,8 +331,10 @@ class EventSourceMappingStore:
     Updating -> Enabled/Disabled, Deleting -> gone).
     """
 
-    def __init__(self, settle_delay: float = 0.05) -> None:
+    def __init__(self, settle_delay: float = 0.05, source_checks: dict[str, SourceCheck] | None = None) -> None:
         self._lock = threading.RLock()
+        #: Per source kind (``dynamodb`` ...), how to tell that an event source exists.
+        self.source_checks: dict[str, SourceCheck] = dict(source_checks or {})
         self._mappings: dict[str, EventSourceMapping] = {}
         self._listeners: list[MappingListener] = []
         self.settle_delay = settle_delay
@@ -361,10 +379,14 @@ class EventSourceMappingStore:
             ]
 
     # -- writes (the control plane) -----------------------------------------------------
-    def create(self, region: str, function_arn: str, request: dict[str, Any]) -> EventSourceMapping:
+    def create(self, region: str, function: str | FunctionResolver, request: dict[str, Any]) -> EventSourceMapping:
+        """CreateEventSourceMapping, checked in AWS's order: destinations, the source, the
+        parameters, the function, then whether the source exists and the pair is new."""
+        if "OnSuccess" in (request.get("DestinationConfig") or {}):
+            raise InvalidParameterValueException(UNSUPPORTED_DESTINATION)
         source_arn = request.get("EventSourceArn")
         if not source_arn:
-            raise InvalidParameterValueException("EventSourceArn is required (self-managed sources are not supported).")
+            raise InvalidParameterValueException("Unrecognized event source.")
         if not isinstance(source_arn, str) or not source_arn.startswith("arn:"):
             raise InvalidParameterValueException(f"Invalid EventSourceArn: {source_arn}")
         kind = source_kind(source_arn)
@@ -372,17 +394,25 @@ class EventSourceMappingStore:
             uuid=str(uuid.uuid4()),
             region=region,
             event_source_arn=source_arn,
-            function_arn=function_arn,
+            function_arn="",
             batch_size=DEFAULT_BATCH_SIZE.get(kind, 100),
             destination_config={"OnFailure": {}},
             state_transition_reason=_user_reason(kind),
         )
         _apply_parameters(mapping, request, creating=True)
+        try:
+            function_arn = function() if callable(function) else function
+        except ResourceNotFoundException:
+            raise InvalidParameterValueException("Function does not exist") from None
+        mapping.function_arn = function_arn
+        check = self.source_checks.get(kind)
+        if check is not None:
+            check(source_arn)
         with self._lock:
             for existing in self._mappings.values():
                 if existing.event_source_arn == source_arn and _same_function(existing.function_arn, function_arn):
                     raise ResourceConflictException(
-                        f"The event source arn ({source_arn}) and function ({function_arn.split(':')[6]}) "
+                        f'The event source arn (" {source_arn} ") and function (" {function_arn.split(":")[6]} ") '
                         "provided mapping already exists. "
                         f"Please update or delete the existing mapping with UUID {existing.uuid}"
                     )
@@ -397,15 +427,17 @@ class EventSourceMappingStore:
             current = self._mappings.get(mapping_uuid)
             if current is None:
                 raise ResourceNotFoundException("The resource you requested does not exist.")
-            if current.state in (MappingState.CREATING, MappingState.UPDATING, MappingState.DELETING):
+            if current.state in _BUSY_STATES:
                 raise ResourceInUseException(
                     f"Cannot update the event source mapping because it is in use (state {current.state})."
                 )
+            if "OnSuccess" in (request.get("DestinationConfig") or {}):
+                raise InvalidParameterValueException(UNSUPPORTED_DESTINATION)
             updated = copy.deepcopy(current)
             _apply_parameters(updated, request, creating=False)
             if function_arn is not None:
                 updated.function_arn = function_arn
-            updated.state = MappingState.UPDATING
+            updated.state = _update_state(current.enabled, updated.enabled)
             updated.state_transition_reason = _user_reason(updated.kind)
             updated.last_modified = time.time()
             self._mappings[mapping_uuid] = updated
@@ -469,6 +501,23 @@ class EventSourceMappingStore:
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
+
+
+#: States in which UpdateEventSourceMapping answers ResourceInUseException.
+_BUSY_STATES = frozenset(
+    {MappingState.CREATING, MappingState.UPDATING, MappingState.ENABLING, MappingState.DISABLING, MappingState.DELETING}
+)
+
+
+def _update_state(was_enabled: bool, enabled: bool) -> MappingState:
+    """The State an UpdateEventSourceMapping answers: Disabling / Enabling when it switches the
+    mapping off or on (LocalStack's AWS-validated test_disabled_dynamodb_event_source_mapping and
+    test_lambda_integration_sqs snapshots, 2025-11-25), Updating otherwise."""
+    if was_enabled and not enabled:
+        return MappingState.DISABLING
+    if enabled and not was_enabled:
+        return MappingState.ENABLING
+    return MappingState.UPDATING
 
 
 def _user_reason(kind: str) -> str:

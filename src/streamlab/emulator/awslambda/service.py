@@ -25,7 +25,7 @@ from streamlab.emulator.awslambda.api import LambdaApi
 from streamlab.emulator.awslambda.async_invoke import AsyncInvoker, AsyncTarget, EndpointDestinations
 from streamlab.emulator.awslambda.control_plane import FunctionsControlPlane, Target, parse_function_ref
 from streamlab.emulator.awslambda.environment import EnvironmentSettings
-from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore
+from streamlab.emulator.awslambda.event_source_mappings import EventSourceMappingStore, SourceCheck
 from streamlab.emulator.awslambda.exceptions import InvalidParameterValueException, ResourceNotFoundException
 from streamlab.emulator.awslambda.function_settings import FunctionSettings
 from streamlab.emulator.awslambda.interpreters import InterpreterDirectory, InterpreterSearch, installed_uv
@@ -69,7 +69,9 @@ class LambdaService:
         async_retry_delays: tuple[float, ...] = (60.0, 120.0),
         interpreters: InterpreterSearch | None = None,
         runtime_cache: Path | None = None,
+        source_checks: dict[str, SourceCheck] | None = None,
     ) -> None:
+        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists."""
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
@@ -102,7 +104,7 @@ class LambdaService:
             EndpointDestinations(endpoint_url, lambda arn, payload: self.invoke_async(arn, payload)),
             retry_delays=async_retry_delays,
         )
-        self.event_source_mappings = EventSourceMappingStore()
+        self.event_source_mappings = EventSourceMappingStore(source_checks=source_checks)
         self._clients = EndpointClients(endpoint_url)
         self.layers = LayerStore(self._work_dir / "layers", self._s3_client)
         self.control = FunctionsControlPlane(

@@ -78,6 +78,14 @@ class CheckpointStore:
     def save_window_state(self, mapping_uuid: str, shard_id: str, state: dict[str, Any] | None) -> None:
         self._update(mapping_uuid, shard_id, window_state=state)
 
+    def forget_shards(self, mapping_uuid: str, keep: set[str]) -> None:
+        """Drop the checkpoints of this mapping's shards that are not in ``keep`` (trimmed away)."""
+        with self._lock:
+            shards = self._shards.get(mapping_uuid)
+            if shards:
+                for shard_id in [shard_id for shard_id in shards if shard_id not in keep]:
+                    del shards[shard_id]
+
     def forget(self, mapping_uuid: str) -> None:
         """Drop everything about a deleted mapping."""
         with self._lock:

@@ -6,7 +6,9 @@ The shape follows AWS's delivered events (LocalStack's AWS-validated snapshot
 - keys in AWS's order: eventID, eventName, eventVersion, eventSource, awsRegion, dynamodb,
   eventSourceARN (plus userIdentity for TTL deletes);
 - ``eventVersion`` "1.1" (doc samples say "1.0", recorded events say "1.1");
-- ``dynamodb.ApproximateCreationDateTime`` as epoch seconds, a whole number;
+- ``dynamodb.ApproximateCreationDateTime`` as a floating-point number of epoch seconds (whole
+  seconds: DynamoDB rounds it down); the AWS-validated ``test_dynamodb_event_filter`` checks that
+  every delivered value is a float (last validated 2025-11-25), an integer is not what AWS sends;
 - binary attribute values (B, BS, nested in M/L) base64 encoded, as JSON carries them;
 - ``userIdentity`` {"type": "Service", "principalId": "dynamodb.amazonaws.com"} for TTL deletes
   (time-to-live-ttl-streams.html); the Streams API spells its members PrincipalId/Type.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,20 +43,25 @@ _DYNAMODB_KEY_ORDER = (
 )
 
 
-def epoch_seconds(value: Any) -> int:
-    """ApproximateCreationDateTime as whole epoch seconds (boto3 gives a datetime, raw JSON a number)."""
+def epoch_seconds(value: Any) -> float:
+    """ApproximateCreationDateTime as Lambda delivers it: whole epoch seconds, as a float.
+
+    boto3 gives a datetime, raw JSON a number, some emulators an ISO text.
+    """
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return int(value.timestamp())
-    if isinstance(value, (int, float)):
-        return int(value)
-    if isinstance(value, str):
+        seconds = value.timestamp()
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
         try:
-            return int(float(value))
+            seconds = float(value)
         except ValueError:
-            return int(dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-    raise TypeError(f"unsupported ApproximateCreationDateTime {value!r}")
+            seconds = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    else:
+        raise TypeError(f"unsupported ApproximateCreationDateTime {value!r}")
+    return float(math.floor(seconds))
 
 
 def _b64(value: Any) -> str:
@@ -128,7 +136,7 @@ class StreamRecord:
     event: dict[str, Any]
     shard_id: str
     sequence_number: str
-    arrival: int  # ApproximateCreationDateTime, epoch seconds
+    arrival: float  # ApproximateCreationDateTime, epoch seconds
     partition_key: str  # canonical JSON of Keys: records of one item share it
     size: int  # bytes of the record's JSON in the invoke payload
 
@@ -144,7 +152,7 @@ class StreamRecord:
             event=event,
             shard_id=shard_id,
             sequence_number=str(dynamodb.get("SequenceNumber")),
-            arrival=int(dynamodb.get("ApproximateCreationDateTime", 0)),
+            arrival=float(dynamodb.get("ApproximateCreationDateTime", 0)),
             partition_key=json.dumps(dynamodb.get("Keys") or {}, sort_keys=True, separators=(",", ":")),
             size=len(encode_json(event)),
         )

@@ -72,13 +72,14 @@ class MappingMetrics:
     records_discarded: int = 0
     invocations: int = 0
     failed_invocations: int = 0
-    iterator_age_ms: float = 0.0
+    iterator_age_ms: float = 0.0  # the oldest shard's (AWS reports the maximum over shards)
+    iterator_age_by_shard: dict[str, float] = dataclasses.field(default_factory=dict)
     restarts: int = 0
     last_processing_result: str = ProcessingResult.NO_RECORDS
     last_error: str | None = None
 
     def snapshot(self) -> MappingMetrics:
-        return dataclasses.replace(self)
+        return dataclasses.replace(self, iterator_age_by_shard=dict(self.iterator_age_by_shard))
 
 
 class MappingWorker:
@@ -173,14 +174,28 @@ class MappingWorker:
         age = max(0.0, (time.time() - records[-1].arrival) * 1000.0)
         with self._metrics_lock:
             self._lane_ages[(shard_id, lane)] = age
-            self._metrics.iterator_age_ms = max(self._lane_ages.values())
+            self._publish_ages()
 
-    def clear_iterator_age(self, shard_id: str) -> None:
-        """The shard is caught up (nothing in flight, nothing new): its age is 0 again."""
+    def clear_iterator_age(self, shard_id: str, *, forget: bool = False) -> None:
+        """The shard is caught up (nothing in flight, nothing new): its age is 0 again.
+
+        ``forget``: the shard is finished, so it leaves the per-shard figures altogether.
+        """
         with self._metrics_lock:
             for lane_key in [k for k in self._lane_ages if k[0] == shard_id]:
                 del self._lane_ages[lane_key]
-            self._metrics.iterator_age_ms = max(self._lane_ages.values(), default=0.0)
+            if forget:
+                self._metrics.iterator_age_by_shard.pop(shard_id, None)
+            else:
+                self._metrics.iterator_age_by_shard[shard_id] = 0.0
+            self._publish_ages()
+
+    def _publish_ages(self) -> None:
+        """Per shard the maximum over its lanes; for the mapping the maximum over shards (holds the lock)."""
+        by_shard = self._metrics.iterator_age_by_shard
+        for shard_id in {shard for shard, _ in self._lane_ages}:
+            by_shard[shard_id] = max(age for (shard, _), age in self._lane_ages.items() if shard == shard_id)
+        self._metrics.iterator_age_ms = max(by_shard.values(), default=0.0)
 
     # -- starting position ----------------------------------------------------------------
     def initialise(self) -> None:
@@ -243,6 +258,9 @@ class MappingWorker:
         uuid = self.config.uuid
         finished = [shard_id for shard_id, saved in self.checkpoints.shards(uuid).items() if saved.finished]
         shards = self.reader.list_shards(self.config.event_source_arn)
+        # Shards retention removed are gone for good: so are their checkpoints (their children
+        # are ready, see ready_shards), or a mapping that runs for weeks would keep them all.
+        self.checkpoints.forget_shards(uuid, keep={shard.shard_id for shard in shards} | set(self._pipelines))
         for shard in ready_shards(shards, finished):
             if shard.shard_id not in self._pipelines:
                 self._pipelines[shard.shard_id] = self._open_pipeline(shard.shard_id)
@@ -273,6 +291,7 @@ class MappingWorker:
                     self.checkpoints.mark_finished(self.config.uuid, shard_id)
                     pipeline.stop(self.settings.stop_timeout)
                     del self._pipelines[shard_id]
+                    self.clear_iterator_age(shard_id, forget=True)
                     next_refresh = 0.0  # its children are ready now
             if not read_any:
                 self._wake.wait(self.settings.poll_interval)

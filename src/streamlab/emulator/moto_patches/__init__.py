@@ -6,14 +6,16 @@ of its server mode costs more than it needs to. Each correction is a function in
 :class:`~streamlab.emulator.moto_patches.patching.Patcher`; nothing installed on disk is edited.
 
 :data:`PATCHES` lists them in the order they are installed, which matters where several wrap the
-same method (``StreamShard.add``: the UpdateItem coalescing must be outermost). :func:`acquire`
+same method (``StreamShard.add``: the UpdateItem coalescing wraps the stream store's feed). :func:`acquire`
 installs them when the first endpoint of the process starts and logs each one; :func:`release`
 undoes them all when the last one stops, so moto is unchanged again for ``mock_aws`` users of the
 same process. ``compat=False`` leaves moto's behaviour unpatched (speed-ups only), so a defect can
 be reproduced, and a benchmark's baseline measured, against plain moto.
 
-The modules :mod:`.dispatch` (how requests reach moto) and :mod:`.stream_iterators`' helpers are
-used directly by the gateway and the stream readers.
+DynamoDB Streams itself is not moto's here: the tables feed streamlab's stream store
+(:mod:`.streams`, :func:`stream_store`), which the gateway serves; the store's maintenance
+(retention, shard rotation) runs while the patches are held. :mod:`.dispatch` (how requests
+reach moto) is used directly by the gateway.
 """
 
 from __future__ import annotations
@@ -25,20 +27,23 @@ from dataclasses import dataclass
 from typing import Literal
 
 from streamlab.emulator.moto_patches import (
+    dynamodb,
     dynamodb_input,
     logs,
     memory,
+    partiql,
     query,
     serialization,
+    sns,
     speedups,
     sqs,
-    stream_iterators,
     streams,
     transactions,
 )
 from streamlab.emulator.moto_patches.patching import Patcher
+from streamlab.emulator.moto_patches.streams import stream_store
 
-__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "release"]
+__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "release", "stream_store"]
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +71,17 @@ def _speed(install: Callable[[Patcher], None]) -> Patch:
 
 #: Installed first to last (undone last to first).
 PATCHES: tuple[Patch, ...] = (
-    # StreamShard.add is wrapped three times; the UpdateItem coalescing must be outermost, so the
-    # single record it writes at the end still passes the two filters installed before it.
-    _compat(streams.skip_records_for_unchanged_items),
-    _compat(streams.skip_records_while_stream_disabled),
+    # StreamShard.add is replaced by the feed, then wrapped by the UpdateItem coalescing, so the
+    # single record an UpdateItem writes at its end goes to the store through the feed.
+    _compat(streams.feed_the_stream_store),
     _compat(streams.allow_reenabling_a_disabled_stream),
     _compat(streams.emit_one_record_per_update_item),
-    _compat(streams.use_table_region_in_records),
-    _compat(streams.round_creation_time_to_seconds),
-    _compat(streams.size_records_by_keys_and_images),
-    _compat(streams.use_current_event_version),
-    _compat(stream_iterators.serve_stateless_expiring_iterators),
-    _compat(stream_iterators.answer_streams_errors_like_aws),
+    _compat(partiql.accept_number_literals_in_updates),
+    _compat(dynamodb.answer_create_table_like_aws),
+    _compat(dynamodb.answer_writes_with_what_was_asked),
+    _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
+    _compat(sns.sign_and_address_notifications_like_aws),
     _compat(logs.bound_log_groups),
     _compat(dynamodb_input.update_without_changes_writes_the_key),
     _compat(dynamodb_input.expression_syntax_errors_are_validation_errors),
@@ -113,6 +116,8 @@ def acquire(*, compat: bool = True) -> tuple[Patch, ...]:
             for patch in _installed:
                 patch.install(_patcher)
                 log.debug("moto patch %s (%s): %s", patch.name, patch.kind, patch.summary)
+            if compat:
+                stream_store().start()
             skipped = len(PATCHES) - len(_installed)
             log.info("moto patched: %d changes%s", len(_installed), f", {skipped} compat fixes off" if skipped else "")
         return _installed
@@ -126,6 +131,7 @@ def release() -> None:
             return
         _users -= 1
         if _users == 0 and _patcher is not None:
+            stream_store().stop()
             _patcher.undo()
             _patcher, _installed = None, ()
             log.info("moto patches undone")

@@ -1,10 +1,14 @@
-"""moto's DynamoDB stream records, corrected to what AWS writes.
+"""moto's DynamoDB tables feed streamlab's stream store instead of moto's single stream shard.
 
-Every fix is one function below, named after what it makes moto do, with a docstring that says
-what moto 5.2.5 does and what AWS does instead. The registry (``moto_patches/__init__.py``)
-installs them in its order: ``StreamShard.add`` is wrapped several times, and the UpdateItem
-coalescing must be outermost, so the single record it writes at the end still passes the
-filters installed before it.
+moto keeps one ``StreamShard`` per table: a list that never splits, closes or trims, whose
+records are dicts of moto's attribute objects (about 4.6 KB each for a 1 KiB item), with
+iterators it stores forever. streamlab's :class:`~streamlab.emulator.streams.StreamStore` is
+DynamoDB Streams as AWS shapes it (several shards, splits and lineage, retention, AWS's
+formats), and the gateway serves the Streams API from it. These patches connect the two: every
+place moto's tables touch their stream now tells the store instead.
+
+moto's state lives in its process, so does the store that mirrors it: :func:`stream_store` is
+the one every endpoint of the process serves (they share moto's tables too).
 """
 
 from __future__ import annotations
@@ -16,60 +20,78 @@ from collections.abc import Iterator
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
-from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import StreamShard, Table
 
 from streamlab.emulator.moto_patches.patching import Patcher
+from streamlab.emulator.streams import StreamStore, TableInfo, stream_label
+
+_store = StreamStore()
 
 
-def skip_records_for_unchanged_items(patcher: Patcher) -> None:
-    """No record for a write that changes nothing.
+def stream_store() -> StreamStore:
+    """The stream store moto's tables feed while the patches are installed (one per process)."""
+    return _store
 
-    moto appends a MODIFY for every PutItem/UpdateItem of an existing item, even when the item is
-    identical afterwards. AWS writes a stream record only when an item is inserted, changed or
-    deleted: a PutItem that rewrites the same item, or an UpdateItem that sets the values it
-    already has, leaves the stream untouched (and a DeleteItem of a missing item writes nothing,
-    which moto already gets right).
+
+def _table_info(table: Table) -> TableInfo:
+    return TableInfo(
+        account=table.account_id,
+        region=table.region_name,
+        name=table.name,
+        arn=table.table_arn,
+        key_schema=tuple(dict(key) for key in table.schema),
+    )
+
+
+def _attributes(item: Item | None) -> dict[str, Any] | None:
+    return None if item is None else item.to_json()["Attributes"]
+
+
+def feed_the_stream_store(patcher: Patcher) -> None:
+    """Table writes, stream (re-)enabling, disabling and table deletion go to the stream store.
+
+    moto appends every write of a streamed table to the table's single ``StreamShard`` (and, with
+    the stream disabled, fails the write with HTTP 500: KeyError on the view type it dropped).
+    Here ``StreamShard.add`` hands the change to :func:`stream_store` and keeps nothing; enabling a
+    stream opens a new stream there (its shard count from the table's tag
+    ``streamlab:stream-shards``) with a label to the millisecond as AWS's are
+    (``2015-05-11T21:21:33.291``; moto's has microseconds); disabling it, or deleting the table,
+    leaves the stream DISABLED and readable until retention removes it (DeleteTable: "the stream
+    is automatically deleted after 24 hours").
     """
-    original = StreamShard.add
-
-    @functools.wraps(original)
-    def add(self: StreamShard, old: Item | None, new: Item | None) -> None:
-        if old is None and new is None:
-            return
-        if old is not None and new is not None and old == new:
-            return
-        original(self, old, new)
-
-    patcher.replace(StreamShard, "add", add)
-
-
-def skip_records_while_stream_disabled(patcher: Patcher) -> None:
-    """Writes to a table whose stream was disabled succeed and write no record.
-
-    moto keeps the table's shard after ``UpdateTable(StreamSpecification={StreamEnabled: False})``
-    but drops the StreamViewType, so every later PutItem/UpdateItem/DeleteItem fails with HTTP 500
-    (KeyError in StreamShard.add). AWS stops writing records to a disabled stream and the table
-    keeps working. The view type is remembered so DescribeStream can still describe the stream.
-    """
-    original_add = StreamShard.add
     original_set = Table.set_stream_specification
+    original_delete = DynamoDBBackend.delete_table
 
-    @functools.wraps(original_add)
     def add(self: StreamShard, old: Item | None, new: Item | None) -> None:
-        if (self.table.stream_specification or {}).get("StreamEnabled"):
-            original_add(self, old, new)
+        _store.record_change(self.table.table_arn, _attributes(old), _attributes(new))
 
     @functools.wraps(original_set)
     def set_stream_specification(self: Table, streams: dict[str, Any] | None) -> None:
+        previous_label = self.latest_stream_label
         original_set(self, streams)
-        view_type = (self.stream_specification or {}).get("StreamViewType")
-        if view_type:
-            self.streamlab_view_type = view_type  # type: ignore[attr-defined]  # moto's Table has no slot for it
+        specification = self.stream_specification or {}
+        if not specification.get("StreamEnabled"):
+            _store.disable_stream(self.table_arn)
+            return
+        now_ms = int(_store.clock() * 1000)
+        label = stream_label(now_ms)
+        while label == previous_label:  # a stream enabled again within the same millisecond
+            now_ms += 1
+            label = stream_label(now_ms)
+        self.latest_stream_label = label
+        tags = {tag["Key"]: tag["Value"] for tag in self.tags or []}
+        _store.open_stream(_table_info(self), label, specification["StreamViewType"], tags)
+
+    @functools.wraps(original_delete)
+    def delete_table(self: DynamoDBBackend, name: str) -> Table:
+        table = original_delete(self, name)
+        _store.disable_stream(table.table_arn)
+        return table
 
     patcher.replace(StreamShard, "add", add)
     patcher.replace(Table, "set_stream_specification", set_stream_specification)
+    patcher.replace(DynamoDBBackend, "delete_table", delete_table)
 
 
 def allow_reenabling_a_disabled_stream(patcher: Patcher) -> None:
@@ -77,9 +99,8 @@ def allow_reenabling_a_disabled_stream(patcher: Patcher) -> None:
 
     moto refuses (StreamAlreadyEnabledException) once a table ever had a stream, because
     disabling never clears the stream label. AWS allows enabling a stream on a table whose
-    stream is disabled, and gives it a new label, hence a new LatestStreamArn. Unlike AWS,
-    which keeps the old stream readable for 24 hours, moto has room for one stream a table,
-    so the old stream's records are gone once the new one starts.
+    stream is disabled, and gives it a new label, hence a new LatestStreamArn; the old stream
+    stays readable (DISABLED) until its records are trimmed.
     """
     original = DynamoDBBackend.update_table_streams
 
@@ -140,80 +161,3 @@ def emit_one_record_per_update_item(patcher: Patcher) -> None:
 
     patcher.replace(DynamoDBBackend, "update_item", update_item)
     patcher.replace(StreamShard, "add", add)
-
-
-def use_table_region_in_records(patcher: Patcher) -> None:
-    """awsRegion is the table's region.
-
-    moto hard-codes ``"awsRegion": "us-east-1"`` in every record. AWS sets it to the region the
-    stream lives in (Record.awsRegion: "The region in which the GetRecords request was received"),
-    which is the table's region.
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, table: Table, *args: Any, **kwargs: Any) -> None:
-        original(self, table, *args, **kwargs)
-        self.record["awsRegion"] = table.region_name
-
-    patcher.replace(StreamRecord, "__init__", __init__)
-
-
-def round_creation_time_to_seconds(patcher: Patcher) -> None:
-    """ApproximateCreationDateTime is whole epoch seconds.
-
-    moto stamps the record with the current time to the microsecond (on the wire: epoch seconds
-    with a fraction). AWS: "in UNIX epoch time format and rounded down to the closest second".
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        stream_record = self.record["dynamodb"]
-        created = stream_record["ApproximateCreationDateTime"]
-        stream_record["ApproximateCreationDateTime"] = created.replace(microsecond=0)
-
-    patcher.replace(StreamRecord, "__init__", __init__)
-
-
-def _attributes_size(attributes: dict[str, Any]) -> int:
-    """DynamoDB's size of an attribute map: each name's UTF-8 length plus its value's size."""
-    return sum(bytesize(name) + DynamoType(value).size() for name, value in attributes.items())
-
-
-def size_records_by_keys_and_images(patcher: Patcher) -> None:
-    """SizeBytes counts the record's keys and images.
-
-    moto sets SizeBytes to the length of the record's JSON text (type tags, sequence number,
-    view type and timestamp included), several times AWS's figure. AWS counts the item size of
-    Keys plus NewImage and OldImage where present: a record whose key is {ID: "2", Title: "aaa"}
-    and whose NewImage is that same item has SizeBytes 22. Consumers batch by it.
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        stream_record = self.record["dynamodb"]
-        parts = [stream_record[part] for part in ("Keys", "NewImage", "OldImage") if part in stream_record]
-        stream_record["SizeBytes"] = max(1, sum(_attributes_size(part) for part in parts))
-
-    patcher.replace(StreamRecord, "__init__", __init__)
-
-
-def use_current_event_version(patcher: Patcher) -> None:
-    """eventVersion is "1.1".
-
-    moto writes eventVersion "1.0"; DynamoDB Streams' GetRecords (and the Lambda events built from
-    it) has written "1.1" for years. Clients should not depend on it, but fixtures and snapshot
-    tests recorded against AWS do.
-    """
-    original = StreamRecord.__init__
-
-    @functools.wraps(original)
-    def __init__(self: StreamRecord, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self.record["eventVersion"] = "1.1"
-
-    patcher.replace(StreamRecord, "__init__", __init__)
