@@ -314,10 +314,6 @@ class AsyncioServer:
     def release(self, connection: _Connection) -> None:
         self._connections.discard(connection)
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._connections)
-
     def environ(self, request: h11.Request, body: bytes, peer: tuple[str, int]) -> dict[str, Any]:
         """The PEP 3333 environ of a complete request."""
         target = request.target.decode("latin-1")

@@ -3,7 +3,9 @@
 AWS SDKs sign every request with SigV4; the credential scope
 (``Credential=AKID/20240101/us-east-1/dynamodb/aws4_request``) names the service and
 region. That is the only signal that is reliable for every service on a single port,
-so the gateway routes on it, and falls back to the presigned query form.
+so the gateway routes on it, and falls back to the presigned query form. The region then
+becomes lookup keys and file paths, so the scope is checked here, where it enters, with the
+errors AWS gives for a malformed one (:class:`SignatureError`).
 """
 
 from __future__ import annotations
