@@ -7,7 +7,8 @@ ratios hold on a noisy machine. It also compares the WSGI servers the endpoint c
 
     python benchmarks/gateway.py [--seconds 3] [--json PATH]
 
-Target (issue 2): through the gateway >= 0.6x of in-process PutItem throughput. The gateway
+Targets: through the gateway >= 0.6x of in-process PutItem throughput (issue 2); through
+`streamlab up` with one client thread >= 0.8x (issue 12). The gateway
 is measured twice: in the benchmark's own process (as the pytest fixture runs it, client and
 server sharing one interpreter lock) and as `streamlab up` in its own process (as users run it).
 """
@@ -123,6 +124,20 @@ def in_process(seconds: float, polls: int) -> dict[str, Any]:
         return measure("moto in-process", None, seconds, polls)
 
 
+def in_process_patched(seconds: float, polls: int) -> dict[str, Any]:
+    """moto in-process with streamlab's moto patches (the endpoint's): what HTTP alone adds."""
+    from moto import mock_aws
+
+    from streamlab.emulator import moto_patches
+
+    with mock_aws():
+        moto_patches.acquire()
+        try:
+            return measure("moto in-process, patched", None, seconds, polls)
+        finally:
+            moto_patches.release()
+
+
 def through(server_kind: str, seconds: float, polls: int) -> dict[str, Any]:
     from streamlab.emulator.endpoint import EmbeddedEndpoint
 
@@ -133,20 +148,10 @@ def through(server_kind: str, seconds: float, polls: int) -> dict[str, Any]:
 def through_subprocess(server_kind: str, seconds: float, polls: int) -> dict[str, Any]:
     """The endpoint as users run it (`streamlab up`): its own process, so client and server
     don't share one interpreter lock."""
-    import os
-    import subprocess
+    from streamlab.measure.up_process import running_up
 
-    command = [sys.executable, "-m", "streamlab.cli", "up", "--no-deploy", "--port", "0", "--server", server_kind]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        line = process.stdout.readline()
-        if "Ready" not in line:
-            raise RuntimeError(f"streamlab up did not start: {line!r}")
-        url = next(word for word in line.split() if word.startswith("http://"))
+    with running_up(["--server", server_kind]) as (_, url):
         return measure(f"up ({server_kind}), own process", url, seconds, polls)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def through_werkzeug(seconds: float, polls: int) -> dict[str, Any]:
@@ -174,15 +179,18 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[Callable[[], dict[str, Any]]] = [
         lambda: in_process(args.seconds, args.polls),
+        lambda: in_process_patched(args.seconds, args.polls),
+        lambda: through("asyncio", args.seconds, args.polls),
         lambda: through("waitress", args.seconds, args.polls),
         lambda: through("cheroot", args.seconds, args.polls),
+        lambda: through_subprocess("asyncio", args.seconds, args.polls),
         lambda: through_subprocess("waitress", args.seconds, args.polls),
         lambda: through_subprocess("cheroot", args.seconds, args.polls),
         lambda: through_werkzeug(args.seconds, args.polls),
     ]
     rows = [run() for run in runs]
     baseline = rows[0]
-    print("\nratio to moto in-process (PutItem ops/s; target >= 0.60):")
+    print("\nratio to moto in-process (PutItem ops/s; targets >= 0.60, `up` with 1 thread >= 0.80):")
     for row in rows[1:]:
         row["ratio_1_thread"] = row["put_ops_1_thread"] / baseline["put_ops_1_thread"]
         row["ratio_4_threads"] = row["put_ops_4_threads"] / baseline["put_ops_4_threads"]

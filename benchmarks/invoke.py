@@ -55,6 +55,7 @@ SIGNED = {
     "Content-Type": "application/json",
     "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
     "SignedHeaders=host, Signature=0",
+    "X-Amz-Date": "20240101T000000Z",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import signal
@@ -81,7 +82,7 @@ def _seconds(text: str) -> float:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from streamlab.emulator.endpoint import EmbeddedEndpoint
-    from streamlab.emulator.http_server import PortInUseError
+    from streamlab.emulator.http_server import PortInUseError, ServerSettings
     from streamlab.emulator.streams import StreamSettings
 
     if not _is_loopback(args.host):
@@ -105,12 +106,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"streamlab up: --python / ${INTERPRETERS_ENV}: {error}", file=sys.stderr)
         return 2
     try:
+        settings = ServerSettings() if args.server_threads is None else ServerSettings(threads=args.server_threads)
         endpoint = EmbeddedEndpoint(
             host=args.host,
             port=args.port,
             server=args.server,
             esm_cadence=args.esm_cadence,
             lambda_pythons=pythons,
+            server_settings=settings,
+            log_events_per_group=args.log_events_per_group,
             stream_settings=StreamSettings(
                 shards=args.stream_shards,
                 rotation_seconds=args.shard_rotation,
@@ -122,8 +126,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
 
     stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        if not stop.is_set():
+            stop.set()
+            # However long stopping takes (thousands of environments, a wedged thread), exit in time.
+            watchdog = threading.Timer(SHUTDOWN_SECONDS - 0.5, _exit_now, args=(1, "stopping took too long"))
+            watchdog.daemon = True
+            watchdog.start()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, on_signal)
     endpoint.start()
     try:
         url = endpoint.url
@@ -137,12 +150,30 @@ def cmd_up(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             pass
         print("Stopping", flush=True)
-        return 0
+        code = 0
     except Exception as error:  # deploy failures end `up` with the reason, not a traceback
         print(f"streamlab up: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    finally:
+        code = 1
+    try:
         endpoint.stop()
+    finally:
+        _exit_now(code)
+    return code  # not reached: _exit_now ends the process
+
+
+#: ``streamlab up`` exits this soon after SIGINT / SIGTERM, whatever the endpoint holds.
+SHUTDOWN_SECONDS = 5.0
+
+
+def _exit_now(code: int, reason: str = "") -> None:
+    """End the process without the interpreter's teardown: with gigabytes of moto state, freeing
+    every object (and the garbage collector's passes over them) took minutes."""
+    if reason:
+        print(f"streamlab up: {reason}; exiting", file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _target(args: argparse.Namespace) -> str | None:
@@ -352,7 +383,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="the interpreter a Lambda runtime runs on, e.g. python3.12=/usr/bin/python3.12 (repeatable; default "
         "from $STREAMLAB_LAMBDA_PYTHONS, else found on PATH, in pyenv or among uv's Pythons)",
     )
+    up.add_argument(
+        "--log-events-per-group",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CloudWatch Logs events a log group keeps, oldest dropped first (default 100000)",
+    )
+    # For benchmarks/concurrency.py, which compares servers: not part of the interface.
     up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
+    up.add_argument("--server-threads", type=int, default=None, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
 
     dep = sub.add_parser("deploy", help="apply the stack to an endpoint (the local one unless --aws)")

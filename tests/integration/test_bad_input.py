@@ -19,6 +19,7 @@ NO_CLIENT_VALIDATION = Config(parameter_validation=False, retries={"max_attempts
 SIGNED = {
     "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, "
     "SignedHeaders=host, Signature=0",
+    "X-Amz-Date": "20260101T000000Z",
     "Content-Type": "application/x-amz-json-1.0",
 }
 

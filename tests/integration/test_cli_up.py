@@ -23,14 +23,14 @@ from streamlab.streams import create_stream_table
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start_up(*args: str) -> subprocess.Popen[str]:
+def start_up(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "streamlab.cli", "up", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
 
 
@@ -120,6 +120,57 @@ def test_missing_stack_file_is_a_clear_error(tmp_path: Path) -> None:
 )
 def test_only_loopback_counts_as_private(host: str, loopback: bool) -> None:
     assert _is_loopback(host) is loopback
+
+
+def _fill(url: str, items: int, table: str = "big") -> None:
+    """~1 KiB items into a streamed table: state for the shutdown to cope with."""
+    import boto3
+
+    from streamlab.streams import create_stream_table
+
+    ddb = boto3.client(
+        "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    create_stream_table(ddb, table)
+    payload = "x" * 1000
+    for start in range(0, items, 25):
+        requests = [
+            {"PutRequest": {"Item": {"pk": {"S": f"k{n}"}, "v": {"S": payload}}}} for n in range(start, start + 25)
+        ]
+        ddb.batch_write_item(RequestItems={table: requests})
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_up_exits_within_5_seconds_after_a_large_state(signum: int) -> None:
+    """Issue 12: after a 10-minute soak, SIGINT printed Stopping and had not exited 20 s later (the
+    interpreter's teardown walked gigabytes of moto state). `up` promises 5 s."""
+    process = start_up("--no-deploy", "--port", "0")
+    url = endpoint_in(wait_for_ready(process))
+    _fill(url, 20_000)
+    began = time.monotonic()
+    process.send_signal(signum)
+    assert process.wait(timeout=10) == 0
+    assert time.monotonic() - began < 5.0
+
+
+def test_the_next_up_removes_the_directory_of_one_that_was_killed(tmp_path: Path) -> None:
+    env_tmp = {"TMPDIR": str(tmp_path)}
+    first = start_up("--no-deploy", "--port", "0", env=env_tmp)
+    wait_for_ready(first)
+    left = [path for path in tmp_path.iterdir() if path.name.startswith("streamlab-lambda-")]
+    assert len(left) == 1
+    first.kill()
+    first.wait(timeout=10)
+    assert left[0].exists()  # kill -9: nobody cleaned up
+    second = start_up("--no-deploy", "--port", "0", env=env_tmp)
+    try:
+        wait_for_ready(second)
+        assert not left[0].exists()
+        assert len([path for path in tmp_path.iterdir() if path.name.startswith("streamlab-lambda-")]) == 1
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=10) == 0
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith("streamlab-lambda-")]
 
 
 def test_up_shapes_streams_and_streams_split_and_shards_work_against_it() -> None:

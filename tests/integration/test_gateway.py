@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamlab.emulator.endpoint import EmbeddedEndpoint
+from streamlab.emulator.http_server import SERVER_KINDS
 from streamlab.streams import create_stream_table, first_shard_id
 
 
@@ -214,8 +215,8 @@ def test_expect_continue_with_the_body_already_sent(streamlab_endpoint_url: str)
     assert_expect_continue_gets_a_final_answer(str(url.hostname), int(url.port or 80))
 
 
-@pytest.mark.parametrize("server", ["cheroot", "waitress"])
+@pytest.mark.parametrize("server", SERVER_KINDS)
 def test_each_server_answers_expect_continue_with_a_complete_body(server: str) -> None:
-    """Both selectable servers give a final answer to ``Expect: 100-continue`` with the body sent."""
+    """Every selectable server gives a final answer to ``Expect: 100-continue`` with the body sent."""
     with EmbeddedEndpoint(port=0, server=server) as endpoint:
         assert_expect_continue_gets_a_final_answer(endpoint.host, endpoint.port)

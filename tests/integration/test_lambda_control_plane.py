@@ -229,6 +229,7 @@ def test_malformed_json_body_is_a_clear_400(streamlab_endpoint_url: str) -> None
             "Content-Type": "application/json",
             "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, "
             "SignedHeaders=host, Signature=0",
+            "X-Amz-Date": "20240101T000000Z",
         },
     )
     with pytest.raises(urllib.error.HTTPError) as excinfo:

@@ -26,7 +26,7 @@ from streamlab.emulator.cloudformation.service import CloudFormationService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
-from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, make_server
+from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 
@@ -59,7 +59,9 @@ class EmbeddedEndpoint:
         port: int = DEFAULT_PORT,
         server: str = DEFAULT_SERVER,
         esm_cadence: str | None = None,
+        server_settings: ServerSettings | None = None,
         moto_compat: bool | None = None,
+        log_events_per_group: int | None = None,
         stream_settings: StreamSettings | None = None,
         lambda_pythons: Mapping[str, str] | None = None,
         python_search: tuple[str, ...] = SEARCH_SOURCES,
@@ -73,7 +75,7 @@ class EmbeddedEndpoint:
         if esm_cadence not in ESM_CADENCES:
             raise ValueError(f"unknown ESM cadence {esm_cadence!r}; expected one of {', '.join(ESM_CADENCES)}")
         # Bind first: a taken port must fail before anything else is started.
-        self._server: HTTPServer = make_server(self._route, host, port, kind=server)
+        self._server: HTTPServer = make_server(self._route, host, port, kind=server, settings=server_settings)
         # DynamoDB Streams is streamlab's stream store, fed by moto's tables (one per process, as
         # moto's state is); plain moto keeps its own single-shard streams. ``stream_settings``
         # reshape the process's streams from now on; None leaves them as they are.
@@ -119,6 +121,7 @@ class EmbeddedEndpoint:
             self.gateway.add_write_listener(self.esm_engine.wake)
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
         self._holds_moto_patches = False
+        self._log_events_per_group = log_events_per_group
 
     def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)
@@ -141,6 +144,8 @@ class EmbeddedEndpoint:
         if not self._holds_moto_patches:
             moto_patches.acquire(compat=self.moto_compat)
             self._holds_moto_patches = True
+        if self._log_events_per_group is not None:
+            moto_patches.logs.limits.max_events_per_group = self._log_events_per_group
         self._server.start()
         self.lambda_service.start()
         self.gateway.ready.set()

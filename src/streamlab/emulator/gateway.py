@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -23,14 +24,25 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from streamlab import __version__
+from streamlab.aws_rules import DEFAULT_REGION
+from streamlab.emulator.dynamodb_expressions import check_placeholders
 from streamlab.emulator.moto_patches import dispatch as moto_dispatch
 from streamlab.emulator.request_validation import (
     RequestError,
     json_error_body,
     service_for_target,
     validate_json_request,
+    validate_rest_json_body,
+    without_null_members,
 )
-from streamlab.emulator.routing import credential_scope, dynamodb_operation, is_lambda_request, is_service_request
+from streamlab.emulator.routing import (
+    LAMBDA_PATH_PREFIXES,
+    Scope,
+    SignatureError,
+    credential_scope,
+    dynamodb_operation,
+    is_lambda_request,
+)
 from streamlab.emulator.streams import StreamsApi, control
 from streamlab.packaging import runtime_description
 
@@ -91,26 +103,53 @@ class Gateway:
         self._write_listeners.append(listener)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return self._route(environ, start_response)
+        except Exception as error:  # a defect below: still an AWS-shaped answer, never an empty body
+            log.exception("request failed: %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            failure = RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500)
+            return _error(environ, start_response, failure, sys.exc_info())
+
+    def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or ""
         if path.startswith(OWN_PATHS):
             return self._own_path(path, environ, start_response)
+        try:
+            # Parsed and checked once, here: no service sees a malformed scope or a bad region.
+            scope = credential_scope(environ)
+        except SignatureError as error:
+            return _error(environ, start_response, error)
         if is_lambda_request(environ):
+            try:
+                method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+                validate_rest_json_body("lambda", method, path, _read_body(environ))
+            except RequestError as error:
+                return _error(environ, start_response, error)
             return self._lambda_app(environ, start_response)
-        if self._cloudformation_app is not None and is_service_request(environ, "cloudformation"):
+        if self._cloudformation_app is not None and scope is not None and scope.service == "cloudformation":
             return self._cloudformation_app(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        json_service = service_for_target(target) if target else None
-        if json_service is None:
+        if not target:
             return self._call_moto(environ, start_response)
-        body = _read_body(environ)
+        json_service: str | None = None
         try:
-            validate_json_request(json_service, target, body, signed=credential_scope(environ) is not None)
+            json_service = service_for_target(target, scope.service if scope is not None else None)
+            if json_service is None:
+                return self._call_moto(environ, start_response, scope.service if scope is not None else "unknown")
+            body = _read_body(environ)
+            payload = validate_json_request(json_service, target, body, signed=scope is not None)
+            if json_service == "dynamodb" and isinstance(payload, dict):
+                check_placeholders(target.partition(".")[2], payload)
+            if b"null" in body and payload is not None and (cleaned := without_null_members(payload)) is not payload:
+                body = json.dumps(cleaned).encode()  # members sent as null are absent, as AWS reads them
+                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         except RequestError as error:
-            return _json_error(start_response, json_service, error)
+            return _json_error(start_response, json_service or _signing_name(scope), error)
         if json_service == "dynamodbstreams" and self._streams is not None:
             return self._call_streams(environ, target, body, start_response)
         if json_service in ("dynamodb", "dynamodbstreams"):
-            return self._call_dynamodb(json_service, environ, body, start_response)
+            region = scope.region if scope is not None else DEFAULT_REGION
+            return self._call_dynamodb(json_service, region, environ, body, start_response)
         return self._call_moto(environ, start_response, json_service)
 
     def _call_moto(
@@ -142,10 +181,8 @@ class Gateway:
         return [payload]
 
     def _call_dynamodb(
-        self, service: str, environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]
+        self, service: str, region: str, environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        scope = credential_scope(environ)
-        region = scope.region if scope is not None else "us-east-1"
         try:
             with self._dynamodb_lock:
                 status, headers, payload = moto_dispatch.dispatch(service, region, environ, body)
@@ -234,7 +271,47 @@ def _json_answer(start_response: Callable[..., Any], status: int, answer: dict[s
     return [body]
 
 
-def _json_error(start_response: Callable[..., Any], service: str, error: RequestError) -> Iterable[bytes]:
+def _signing_name(scope: Scope | None) -> str:
+    return scope.service if scope is not None else "unknown"
+
+
+def _error(
+    environ: dict[str, Any], start_response: Callable[..., Any], error: RequestError, exc_info: Any = None
+) -> Iterable[bytes]:
+    """Answer ``error`` in the protocol the request spoke: REST-JSON (Lambda), JSON (X-Amz-Target), XML."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if environ.get("PATH_INFO", "").startswith(LAMBDA_PATH_PREFIXES):
+        body = json.dumps({"Type": "User" if error.status < 500 else "Service", "message": error.message}).encode()
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error.code)]
+        return _answer(start_response, error.status, headers, body, exc_info)
+    if target:
+        service = "dynamodb" if target.startswith("DynamoDB") else target.partition(".")[0].lower() or "unknown"
+        if service == "dynamodb" and isinstance(error, SignatureError):
+            error = RequestError(error.code, error.message, status=400)  # DynamoDB answers these with 400
+        return _json_error(start_response, service, error, exc_info)
+    if error.code in _QUERY_SIGNATURE_ERRORS:
+        code, status = _QUERY_SIGNATURE_ERRORS[error.code]
+        error = RequestError(code, error.message, status=status)
+    return _xml_error(start_response, error, exc_info)
+
+
+#: What the XML (query) services call the signature errors, with their status (AWS's common errors).
+_QUERY_SIGNATURE_ERRORS = {
+    "IncompleteSignatureException": ("IncompleteSignature", 400),
+    "InvalidSignatureException": ("SignatureDoesNotMatch", 403),
+}
+
+
+def _answer(
+    start_response: Callable[..., Any], status: int, headers: list[tuple[str, str]], body: bytes, exc_info: Any = None
+) -> Iterable[bytes]:
+    start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(body)))], exc_info)
+    return [body]
+
+
+def _json_error(
+    start_response: Callable[..., Any], service: str, error: RequestError, exc_info: Any = None
+) -> Iterable[bytes]:
     body = json_error_body(service, error)
     start_response(
         f"{error.status} {HTTPStatus(error.status).phrase}",
@@ -243,17 +320,15 @@ def _json_error(start_response: Callable[..., Any], service: str, error: Request
             ("Content-Length", str(len(body))),
             ("x-amzn-ErrorType", error.code),
         ],
+        exc_info,
     )
     return [body]
 
 
-def _xml_error(start_response: Callable[..., Any], error: RequestError) -> Iterable[bytes]:
+def _xml_error(start_response: Callable[..., Any], error: RequestError, exc_info: Any = None) -> Iterable[bytes]:
+    fault = "Sender" if error.status < 500 else "Receiver"
     body = (
-        f'<?xml version="1.0" encoding="UTF-8"?><ErrorResponse><Error><Type>Receiver</Type>'
+        f'<?xml version="1.0" encoding="UTF-8"?><ErrorResponse><Error><Type>{fault}</Type>'
         f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error></ErrorResponse>"
     ).encode()
-    start_response(
-        f"{error.status} {HTTPStatus(error.status).phrase}",
-        [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],
-    )
-    return [body]
+    return _answer(start_response, error.status, [("Content-Type", "text/xml")], body, exc_info)

@@ -156,7 +156,7 @@ class Request:
             return {}
         try:
             data = json.loads(self.body)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested beyond the parser
             raise InvalidRequestContentException(f"Could not parse request body into json: {error}") from None
         if not isinstance(data, dict):
             raise InvalidRequestContentException("Could not parse request body into json: expected a JSON object")
@@ -522,7 +522,7 @@ class LambdaApi:
         if payload:
             try:
                 json.loads(payload)
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:
                 raise InvalidRequestContentException(
                     f"Could not parse request body into json: Could not parse payload into json: {error}"
                 ) from None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streamlab.aws_rules import PYTHON_RUNTIMES, RESERVED_ENVIRONMENT_VARIABLES
+from streamlab.aws_rules import PYTHON_RUNTIMES, RESERVED_ENVIRONMENT_VARIABLES, is_region_name
 from streamlab.emulator.awslambda.code import unpack, zip_from_source
 from streamlab.emulator.awslambda.exceptions import (
     InvalidParameterValueException,
@@ -455,7 +455,7 @@ class FunctionsControlPlane:
         with self.store.lock:
             self.store.remove(function.region, function.name)
         self.environments.discard_function((function.region, function.name))
-        shutil.rmtree(self.code_root / function.region / function.name, ignore_errors=True)
+        shutil.rmtree(self._function_dir(function.region, function.name), ignore_errors=True)
 
     def _delete_version(self, function: Function, version: str) -> None:
         if not _VERSION.match(version):
@@ -656,12 +656,24 @@ class FunctionsControlPlane:
     # -- code ---------------------------------------------------------------------------
     def _code_from(self, region: str, name: str, source: dict[str, Any]) -> FunctionCode:
         zip_bytes = zip_from_source(source, region, self._s3_client)
-        return unpack(zip_bytes, self.code_root / region / name / f"v{next(self._code_counter)}")
+        return unpack(zip_bytes, self._function_dir(region, name) / f"v{next(self._code_counter)}")
 
     def _opt_directory(self, region: str, name: str, layers: tuple[AttachedLayer, ...]) -> Path | None:
         if not layers:
             return None
-        return build_opt_directory(layers, self.code_root / region / name / f"opt{next(self._code_counter)}")
+        return build_opt_directory(layers, self._function_dir(region, name) / f"opt{next(self._code_counter)}")
+
+    def _function_dir(self, region: str, name: str) -> Path:
+        """``code/<region>/<name>``, refusing any region or name that would leave ``code/``.
+
+        The gateway already refuses bad regions and names are checked on create; this is the
+        last check before a request's values become a path that is written or removed.
+        """
+        directory = self.code_root / region / name
+        inside = directory.resolve().parent.parent == self.code_root.resolve()
+        if not (is_region_name(region) and _NAME.match(name) and inside):
+            raise InvalidParameterValueException(f"Invalid function location: {region}/{name}")
+        return directory
 
 
 def _validate_alias_name(name: Any) -> str:

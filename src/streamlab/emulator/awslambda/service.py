@@ -16,7 +16,6 @@ import atexit
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -44,12 +43,14 @@ from streamlab.emulator.awslambda.runtime_packages import (
     compiled_distributions,
 )
 from streamlab.emulator.endpoint_clients import EndpointClients
+from streamlab.emulator.workdirs import make_owned
 
 log = logging.getLogger(__name__)
 
 #: Environment variable that sets the account concurrency limit (default 10).
 ACCOUNT_CONCURRENCY_ENV = "STREAMLAB_LAMBDA_CONCURRENCY"
 DEFAULT_ACCOUNT_CONCURRENCY = 10
+WORK_DIR_PREFIX = "streamlab-lambda-"
 
 
 class LambdaService:
@@ -74,7 +75,8 @@ class LambdaService:
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
-        self._work_dir = Path(tempfile.mkdtemp(prefix="streamlab-lambda-"))
+        # Owned (pid recorded), so the next endpoint removes it if this one is killed.
+        self._work_dir = make_owned(WORK_DIR_PREFIX)
         runtime_dir = build_runtime_dir(self._work_dir / "runtime", runtime_packages)
         endpoint = InterpreterDirectory(InterpreterSearch()).endpoint
         overlays = RuntimeOverlays(

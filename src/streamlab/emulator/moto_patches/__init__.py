@@ -26,7 +26,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from streamlab.emulator.moto_patches import dynamodb, iam, partiql, s3, sns, speedups, sqs, streams
+from streamlab.emulator.moto_patches import (
+    dynamodb,
+    dynamodb_input,
+    iam,
+    logs,
+    memory,
+    partiql,
+    query,
+    s3,
+    serialization,
+    sns,
+    speedups,
+    sqs,
+    streams,
+    transactions,
+)
 from streamlab.emulator.moto_patches.patching import Patcher
 from streamlab.emulator.moto_patches.streams import stream_store
 
@@ -69,10 +84,20 @@ PATCHES: tuple[Patch, ...] = (
     _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
     _compat(sns.sign_and_address_notifications_like_aws),
+    _compat(logs.bound_log_groups),
+    _compat(dynamodb_input.update_without_changes_writes_the_key),
+    _compat(dynamodb_input.expression_syntax_errors_are_validation_errors),
+    _compat(dynamodb_input.check_exclusive_start_keys),
+    _compat(transactions.write_only_the_touched_items),
+    _compat(transactions.check_transaction_shape_and_tokens),
     _compat(iam.create_aws_managed_policies),
     _compat(s3.skip_bucket_policy_statements_with_conditions),
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
+    _speed(serialization.serialize_dynamodb_results_by_member_name),
+    _speed(query.query_only_the_partition),
+    # Not a speed-up but, like one, no change to behaviour: moto keeps fewer dead objects.
+    _speed(memory.stop_tracking_per_request_models),
 )
 
 _lock = threading.Lock()
