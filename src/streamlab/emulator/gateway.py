@@ -120,12 +120,7 @@ class Gateway:
         except SignatureError as error:
             return _error(environ, start_response, error)
         if is_lambda_request(environ):
-            try:
-                method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
-                validate_rest_json_body("lambda", method, path, _read_body(environ))
-            except RequestError as error:
-                return _error(environ, start_response, error)
-            return self._lambda_app(environ, start_response)
+            return self._call_lambda(environ, start_response)
         if self._cloudformation_app is not None and scope is not None and scope.service == "cloudformation":
             return self._cloudformation_app(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -151,6 +146,14 @@ class Gateway:
             region = scope.region if scope is not None else DEFAULT_REGION
             return self._call_dynamodb(json_service, region, environ, body, start_response)
         return self._call_moto(environ, start_response, json_service)
+
+    def _call_lambda(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+            validate_rest_json_body("lambda", method, path, _read_body(environ))
+        except RequestError as error:
+            return _error(environ, start_response, error)
+        return self._lambda_app(environ, start_response)
 
     def _call_moto(
         self, environ: dict[str, Any], start_response: Callable[..., Any], json_service: str | None = None
