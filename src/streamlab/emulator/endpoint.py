@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -148,6 +149,9 @@ class EmbeddedEndpoint:
             moto_patches.logs.limits.max_events_per_group = self._log_events_per_group
         self._server.start()
         self.lambda_service.start()
+        # The interpreter search takes seconds (it runs every candidate Python); doing it now keeps
+        # the first health answer, which reports it, as quick as the others.
+        threading.Thread(target=self.lambda_service.runtimes, name="streamlab-runtimes", daemon=True).start()
         self.gateway.ready.set()
         log.info("embedded endpoint listening on %s", self.url)
         return self
