@@ -206,3 +206,11 @@ SHARD_ID = re.compile(r"shardId-[0-9]{20}-[a-zA-Z0-9]{1,36}")
 #: Filters per mapping (a quota AWS can raise to 10), OR'ed.
 MAX_FILTERS = 5
 INVALID_FILTER_MESSAGE = "Invalid filter pattern definition."
+
+# -- CloudFormation ---------------------------------------------------------------------------
+#: CreateStack's TemplateBody limit; larger templates go through TemplateURL.
+TEMPLATE_BODY_MAX_BYTES = 51_200
+#: The limit of a template read from TemplateURL (S3).
+TEMPLATE_URL_MAX_BYTES = 1_000_000
+#: A stack name: a letter, then letters, digits and hyphens, 128 characters at most.
+STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")

@@ -22,6 +22,8 @@ from streamlab.emulator.awslambda.interpreters import (
     parse_named_interpreters,
 )
 from streamlab.emulator.awslambda.service import LambdaService
+from streamlab.emulator.cloudformation.api import CloudFormationApi
+from streamlab.emulator.cloudformation.service import CloudFormationService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
@@ -94,10 +96,12 @@ class EmbeddedEndpoint:
             interpreters=InterpreterSearch(named=dict(lambda_pythons), sources=("endpoint", *python_search)),
             source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
         )
+        self.cloudformation = CloudFormationService(endpoint_url=lambda: self.url)
         self.gateway = Gateway(
             self.lambda_service,
             runtimes=self.lambda_service.runtimes,
             streams=StreamsApi(self.streams) if self.streams is not None else None,
+            cloudformation_app=CloudFormationApi(self.cloudformation),
         )
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence

@@ -1,8 +1,9 @@
 """The gateway: one WSGI application in front of every service of the embedded endpoint.
 
-Requests signed for ``lambda`` go to streamlab's Lambda service; ``dynamodbstreams`` requests
-to streamlab's stream store (:mod:`streamlab.emulator.streams`); everything else goes to
-moto's dispatcher, which picks the moto backend from the same SigV4 scope. The gateway
+Requests signed for ``lambda`` go to streamlab's Lambda service, those signed for ``cloudformation``
+to streamlab's CloudFormation service; ``dynamodbstreams`` requests to streamlab's stream store
+(:mod:`streamlab.emulator.streams`); everything else goes to moto's dispatcher, which picks the
+moto backend from the same SigV4 scope. The gateway
 also tells listeners (the event source mapping engine) when a DynamoDB write went
 through, so stream records can be delivered without waiting for the next poll.
 
@@ -82,8 +83,11 @@ class Gateway:
         lambda_app: WSGIApp,
         runtimes: Callable[[], dict[str, Any]] | None = None,
         streams: StreamsApi | None = None,
+        *,
+        cloudformation_app: WSGIApp | None = None,
     ) -> None:
         self._lambda_app = lambda_app
+        self._cloudformation_app = cloudformation_app
         #: What each Lambda runtime's functions run on, for the health answer.
         self._runtimes = runtimes
         self._streams = streams
@@ -116,12 +120,9 @@ class Gateway:
         except SignatureError as error:
             return _error(environ, start_response, error)
         if is_lambda_request(environ):
-            try:
-                method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
-                validate_rest_json_body("lambda", method, path, _read_body(environ))
-            except RequestError as error:
-                return _error(environ, start_response, error)
-            return self._lambda_app(environ, start_response)
+            return self._call_lambda(environ, start_response)
+        if self._cloudformation_app is not None and scope is not None and scope.service == "cloudformation":
+            return self._cloudformation_app(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
             return self._call_moto(environ, start_response)
@@ -145,6 +146,14 @@ class Gateway:
             region = scope.region if scope is not None else DEFAULT_REGION
             return self._call_dynamodb(json_service, region, environ, body, start_response)
         return self._call_moto(environ, start_response, json_service)
+
+    def _call_lambda(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+            validate_rest_json_body("lambda", method, path, _read_body(environ))
+        except RequestError as error:
+            return _error(environ, start_response, error)
+        return self._lambda_app(environ, start_response)
 
     def _call_moto(
         self, environ: dict[str, Any], start_response: Callable[..., Any], json_service: str | None = None
@@ -196,6 +205,10 @@ class Gateway:
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [payload]
 
+    def _services(self) -> tuple[str, ...]:
+        own = ("lambda", "cloudformation") if self._cloudformation_app is not None else ("lambda",)
+        return (*own, *MOTO_SERVICES)
+
     def _call_streams(
         self, environ: dict[str, Any], target: str, body: bytes, start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
@@ -224,7 +237,7 @@ class Gateway:
             {
                 "status": "ready" if ready else "starting",
                 "version": __version__,
-                "services": {name: "available" for name in ("lambda", *MOTO_SERVICES)},
+                "services": {name: "available" for name in self._services()},
                 # What functions run on here, so a deploy from elsewhere builds dependencies for it:
                 # the endpoint's interpreter, and the one each Lambda runtime gets.
                 "runtime": {
