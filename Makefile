@@ -35,7 +35,7 @@ tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/
 demo: setup
 	$(BIN)/streamlab demo
 
-test: setup
+test: setup clients
 	$(BIN)/pytest -q
 
 lint: setup

@@ -103,6 +103,13 @@ def test_layer_version_lifecycle(
     assert error_of(excinfo)[2] == "The resource you requested does not exist."
     assert [v["Version"] for v in lambda_client.list_layer_versions(LayerName=name)["LayerVersions"]] == [1]
 
+    # LayerName may also be the layer's ARN (the API model's pattern allows both), as CloudFormation sends it.
+    arn = first["LayerArn"]
+    assert lambda_client.get_layer_version(LayerName=arn, VersionNumber=1)["Version"] == 1
+    assert [v["Version"] for v in lambda_client.list_layer_versions(LayerName=arn)["LayerVersions"]] == [1]
+    lambda_client.delete_layer_version(LayerName=arn, VersionNumber=1)
+    assert lambda_client.list_layer_versions(LayerName=name)["LayerVersions"] == []
+
 
 def test_a_function_imports_from_its_layers_in_order(
     lambda_client: Any, make_function: Callable[..., str], make_layer: Callable[..., dict[str, Any]]

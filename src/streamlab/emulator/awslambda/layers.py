@@ -113,7 +113,7 @@ class LayerStore:
     # -- PublishLayerVersion / Get / List / Delete ------------------------------------------
     def publish(self, region: str, name: str, request: dict[str, Any]) -> LayerVersion:
         """PublishLayerVersion: Content from a ZipFile or S3; runtimes and architectures checked first."""
-        check_layer_name(name)
+        region, name = layer_ref(region, name)
         runtimes = tuple(request.get("CompatibleRuntimes") or ())
         architectures = tuple(request.get("CompatibleArchitectures") or ())
         _check_compatibilities(runtimes, architectures)
@@ -139,8 +139,9 @@ class LayerStore:
 
     def get(self, region: str, name: str, version: int) -> LayerVersion:
         check_version_number(version)
+        key = layer_ref(region, name)
         with self._lock:
-            layer = self._layers.get((region, name), {}).get(version)
+            layer = self._layers.get(key, {}).get(version)
         if layer is None:
             raise ResourceNotFoundException("The resource you requested does not exist.")
         return layer
@@ -155,8 +156,9 @@ class LayerStore:
 
     def versions(self, region: str, name: str) -> list[LayerVersion]:
         """Newest first, as ListLayerVersions answers."""
+        key = layer_ref(region, name)
         with self._lock:
-            return sorted(self._layers.get((region, name), {}).values(), key=lambda v: -v.version)
+            return sorted(self._layers.get(key, {}).values(), key=lambda v: -v.version)
 
     def latest_by_layer(self, region: str) -> list[tuple[str, list[LayerVersion]]]:
         """(name, versions newest first) for each layer of the region with any version left."""
@@ -167,8 +169,9 @@ class LayerStore:
     def delete(self, region: str, name: str, version: int) -> None:
         """Idempotent, like AWS; the content stays for functions that still reference it."""
         check_version_number(version)
+        key = layer_ref(region, name)
         with self._lock:
-            self._layers.get((region, name), {}).pop(version, None)
+            self._layers.get(key, {}).pop(version, None)
 
     # -- functions ---------------------------------------------------------------------------
     def attach(self, region: str, arns: Any) -> tuple[AttachedLayer, ...]:
@@ -237,6 +240,15 @@ def check_layer_name(name: Any) -> str:
             "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
         )
     return name
+
+
+def layer_ref(region: str, name: Any) -> tuple[str, str]:
+    """(region, layer name) of a LayerName, which AWS takes as a name or as the layer's ARN."""
+    check_layer_name(name)
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        return parts[3], parts[6]
+    return region, name
 
 
 def check_version_number(version: int) -> None:
