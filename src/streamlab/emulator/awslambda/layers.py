@@ -37,7 +37,8 @@ from streamlab.emulator.awslambda.models import AttachedLayer, FunctionCode, aws
 
 MAX_LAYERS_PER_FUNCTION = 5
 ARCHITECTURES = ("x86_64", "arm64")
-_LAYER_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,140}$")
+#: The API model's LayerName: a name, or the layer's ARN (1-140 characters).
+_LAYER_NAME = re.compile(r"^(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+|[a-zA-Z0-9-_]+)$")
 _LAYER_VERSION_ARN = re.compile(
     r"^arn:(aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}):(?P<account>\d{12}):"
     r"layer:(?P<name>[a-zA-Z0-9-_]+):(?P<version>[0-9]+)$"
@@ -232,7 +233,7 @@ def layer_python_paths(opt: Path, python_minor: str) -> list[str]:
 
 
 def check_layer_name(name: Any) -> str:
-    if not isinstance(name, str) or not _LAYER_NAME.match(name):
+    if not isinstance(name, str) or not 1 <= len(name) <= 140 or not _LAYER_NAME.match(name):
         raise constraint_violation(
             "layerName",
             name,
