@@ -71,6 +71,8 @@ class ExecutionEnvironment:
         self._queued: Invocation | None = None
         self._parked: Callable[[Invocation], None] | None = None
         self.current: Invocation | None = None
+        #: Invocations handed to this environment: its first one is the cold start.
+        self.assigned = 0
         self.initialized = False
         self.init_duration_ms = 0.0
         self.alive = True
@@ -216,6 +218,7 @@ class ExecutionEnvironment:
     # -- handing over invocations -------------------------------------------------------
     def assign(self, invocation: Invocation) -> None:
         """Give the environment its next invocation (delivered now if the runtime waits)."""
+        self.assigned += 1
         self.current = invocation
         if not self.alive:
             # Died between the pool handing it out and now: let the caller see the crash.

@@ -79,7 +79,8 @@ class Invoker:
             timeout_s=config.timeout,
             client_context=client_context,
         )
-        cold = not env.initialized
+        # Not ``env.initialized``: a fresh runtime may reach /next before this line runs.
+        cold = env.assigned == 0
         reusable = False
         try:
             env.assign(invocation)
