@@ -43,6 +43,7 @@ from botocore.config import Config
 
 from streamlab.emulator.endpoint import EmbeddedEndpoint
 from streamlab.emulator.esm.parallel import lane_for_key
+from streamlab.emulator.telemetry import BatchInvoked, InvokeOutcome, RecordsDiscarded, RecordsRead, TelemetryEvent
 from streamlab.measure.delivery import DeliveryReport, analyze
 from streamlab.testing import eventually
 
@@ -445,6 +446,52 @@ def test_a_poison_record_blocks_its_shard_until_fixed(
     report = wait_for(blocked.all_delivered, message="everything delivered after the fix")
     assert_complete_and_ordered(report, exactly_once=True)
     assert wait_for(lambda: blocked.mapping_state()["LastProcessingResult"] == "OK", message="the mapping reports OK")
+
+
+class Recorder:
+    """A telemetry consumer that keeps every event of one mapping."""
+
+    def __init__(self) -> None:
+        self.events: list[TelemetryEvent] = []
+        self.mapping = ""
+
+    def emit(self, event: TelemetryEvent) -> None:
+        if getattr(event, "mapping_uuid", None) == self.mapping:
+            self.events.append(event)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+def test_a_discarded_poison_record_is_reported_attempt_by_attempt(
+    endpoint: EmbeddedEndpoint, make_stack: Callable[..., Stack]
+) -> None:
+    """The telemetry contract the metrics, the console and journeys rely on: each invocation of
+    the poison batch is one BatchInvoked with its attempt and the handler's error, then one
+    RecordsDiscarded naming the condition; the good record before it is read and succeeds."""
+    recorder = Recorder()
+    endpoint.telemetry.add(recorder)
+    stack = make_stack(POISON, mapping={"MaximumRetryAttempts": 1, "BatchSize": 1})
+    recorder.mapping = stack.mapping
+    stack.put("a", 1)
+    stack.put("p", 1, poison="yes")
+    wait_for(lambda: recorder.of(RecordsDiscarded), message="the poison record discarded")
+
+    read = [seq for event in recorder.of(RecordsRead) for seq in event.record_ids]
+    assert len(read) == 2
+    calls = recorder.of(BatchInvoked)
+    good, poison = ([call for call in calls if call.record_ids == [seq]] for seq in read)
+    assert [(call.attempt, call.outcome) for call in good] == [(1, InvokeOutcome.SUCCESS)]
+    assert [(call.attempt, call.outcome) for call in poison] == [
+        (1, InvokeOutcome.FUNCTION_ERROR),
+        (2, InvokeOutcome.FUNCTION_ERROR),
+    ]
+    assert all(call.error_type == "ValueError" and "poison" in (call.error_message or "") for call in poison)
+    assert all(call.function_arn.endswith(f":function:{stack.function}") for call in calls)
+    (discarded,) = recorder.of(RecordsDiscarded)
+    assert discarded.record_ids == [read[1]]
+    assert discarded.condition == "RetryAttemptsExhausted"
+    assert (discarded.destination_arn, discarded.delivered) == (None, False)
 
 
 def test_with_parallelization_a_poison_key_blocks_only_its_key_group(

@@ -120,11 +120,13 @@ class Script:
     def __init__(self, decide):
         self.decide = decide
         self.calls: list[list[str]] = []
+        self.attempts: list[int] = []
         self.done: list[str] = []
         self.discarded: list[tuple[list[str], str, int]] = []
 
-    def call(self, records):
+    def call(self, records, attempt):
         self.calls.append(seqs(records))
+        self.attempts.append(attempt)
         return self.decide(records)
 
     def on_done(self, records, verdict):
@@ -157,6 +159,7 @@ def test_retries_then_discard_counts_invocations():
     script = Script(lambda records: FAIL)
     assert deliver(script, make_records(2), maximum_retry_attempts=2)
     assert len(script.calls) == 3  # 1 + 2 retries
+    assert script.attempts == [1, 2, 3]
     assert script.discarded == [(["100", "101"], RETRY_ATTEMPTS_EXHAUSTED, 3)]
     assert script.done == []
 

@@ -30,6 +30,7 @@ from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
+from streamlab.emulator.telemetry import FanOut
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -91,6 +92,9 @@ class EmbeddedEndpoint:
             self.streams.configure(stream_settings)
         if lambda_pythons is None:
             lambda_pythons = parse_named_interpreters(os.environ.get(INTERPRETERS_ENV))
+        # Everything the engine and the Lambda service report; metrics, status, the dashboard
+        # and journeys subscribe with ``telemetry.add``.
+        self.telemetry = FanOut()
         self.lambda_service = LambdaService(
             endpoint_url=lambda: self.url,
             interpreters=InterpreterSearch(named=dict(lambda_pythons), sources=("endpoint", *python_search)),
@@ -117,6 +121,7 @@ class EmbeddedEndpoint:
             poll_interval=AWS_POLL_INTERVAL_SECONDS,
             status_listener=mapping_store.set_last_processing_result,
             reader_factory=reader_factory,
+            telemetry=self.telemetry,
         )
         if esm_cadence == "wake":
             self.gateway.add_write_listener(self.esm_engine.wake)

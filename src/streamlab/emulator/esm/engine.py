@@ -45,6 +45,7 @@ from streamlab.emulator.esm.destinations import Boto3FailureDestination, Failure
 from streamlab.emulator.esm.invoker import InvokeFunction
 from streamlab.emulator.esm.poller import Boto3StreamReader, StreamReader
 from streamlab.emulator.esm.worker import MappingMetrics, MappingWorker, WorkerSettings
+from streamlab.emulator.telemetry import NULL_SINK, TelemetrySink
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,10 @@ class EventSourceMappingEngine:
         destination: FailureDestination | None = None,
         checkpoints: CheckpointStore | None = None,
         status_listener: Callable[[str, str], None] | None = None,
+        telemetry: TelemetrySink = NULL_SINK,
     ) -> None:
         self._invoke = invoke
+        self.telemetry = telemetry
         self.settings = WorkerSettings(
             poll_interval=poll_interval,
             shard_refresh_interval=shard_refresh_interval,
@@ -127,6 +130,7 @@ class EventSourceMappingEngine:
                 self._destination,
                 self.settings,
                 self._status_listener,
+                self.telemetry,
             )
             if restarts:
                 worker.count(restarts=restarts)

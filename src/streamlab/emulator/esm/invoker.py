@@ -169,8 +169,9 @@ class RetryPolicy:
         return self.maximum_record_age_in_seconds >= 0 and now - record.arrival > self.maximum_record_age_in_seconds
 
 
-#: ``call(records) -> Verdict``: build the event, invoke, judge (the lane provides it).
-CallBatch = Callable[[list[StreamRecord]], Verdict]
+#: ``call(records, attempt) -> Verdict``: build the event, invoke, judge (the lane provides it);
+#: ``attempt`` is 1 for the first invocation of these records.
+CallBatch = Callable[[list[StreamRecord], int], Verdict]
 #: ``on_done(records, verdict)``: the records succeeded.
 OnDone = Callable[[list[StreamRecord], Verdict], None]
 #: ``on_discard(records, condition, invoke_count, last_verdict)``: give up on the records.
@@ -222,7 +223,7 @@ class BatchDelivery:
             batch = self._drop_expired(batch, attempts, last)
             if not batch:
                 continue
-            verdict = self._call(batch)
+            verdict = self._call(batch, attempts + 1)
             if not verdict.invoked:
                 unreachable += 1
                 work.appendleft((batch, attempts, last))

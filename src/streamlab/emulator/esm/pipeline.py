@@ -30,6 +30,13 @@ from streamlab.emulator.esm.parallel import Lane, group_by_lane, lane_for_key
 from streamlab.emulator.esm.poller import ShardCursor
 from streamlab.emulator.esm.records import StreamRecord, encode_json, event_payload
 from streamlab.emulator.esm.windows import TumblingWindow
+from streamlab.emulator.telemetry import (
+    BatchInvoked,
+    InvokeOutcome,
+    RecordsDiscarded,
+    RecordsFiltered,
+    RecordsRead,
+)
 
 if TYPE_CHECKING:
     from streamlab.emulator.esm.worker import MappingWorker
@@ -93,6 +100,10 @@ class ShardPipeline:
         config = self.worker.config
         records = [StreamRecord.from_stream(raw, config.event_source_arn, self.shard_id) for raw in raw_records]
         self.progress.add([r.sequence_number for r in records])
+        if records:
+            self.worker.telemetry.emit(
+                RecordsRead(config.uuid, config.event_source_arn, self.shard_id, [r.sequence_number for r in records])
+            )
         for lane_index, group in group_by_lane(records, len(self.lanes)).items():
             self.lanes[lane_index].submit(group)
         return records
@@ -114,17 +125,32 @@ class ShardPipeline:
         self.worker.wake()
 
     def _filtered(self, records: list[StreamRecord]) -> None:
+        config = self.worker.config
         self.worker.count(records_filtered=len(records))
+        self.worker.telemetry.emit(
+            RecordsFiltered(config.uuid, config.event_source_arn, self.shard_id, [r.sequence_number for r in records])
+        )
         self._complete(records)
 
-    def _invoke(self, event: dict[str, Any], records: list[StreamRecord], requires_state: bool) -> Verdict:
+    def _invoke(
+        self, event: dict[str, Any], records: list[StreamRecord], requires_state: bool, attempt: int = 1
+    ) -> Verdict:
         worker = self.worker
         config = worker.config
+        started = time.monotonic()
         try:
             result = worker.invoke(config.function_name, encode_json(event))
         except Exception as error:  # the function could not be invoked: not a retry attempt
             log.warning("event source mapping %s could not invoke %s: %s", config.uuid, config.function_name, error)
             worker.set_result(ProcessingResult.FUNCTION_CALL_FAILED, error=str(error))
+            self._report(
+                records,
+                attempt,
+                InvokeOutcome.UNREACHABLE,
+                started,
+                error_type=type(error).__name__,
+                error_message=str(error),
+            )
             return Verdict("failure", invoked=False, reason=str(error))
         verdict = judge(
             result,
@@ -136,16 +162,65 @@ class ShardPipeline:
         call_failed = verdict.outcome == "failure"
         worker.count(invocations=1, failed_invocations=int(call_failed))
         worker.set_result(ProcessingResult.FUNCTION_CALL_FAILED if call_failed else ProcessingResult.OK)
+        self._report_verdict(records, attempt, verdict, started)
         return verdict
 
-    def _call(self, records: list[StreamRecord]) -> Verdict:
+    def _report_verdict(self, records: list[StreamRecord], attempt: int, verdict: Verdict, started: float) -> None:
+        if verdict.outcome == "success":
+            self._report(records, attempt, InvokeOutcome.SUCCESS, started)
+            return
+        if verdict.outcome == "partial":
+            failed = [r.sequence_number for r in records[verdict.failed_from :]]
+            self._report(records, attempt, InvokeOutcome.PARTIAL, started, failed_record_ids=failed)
+            return
+        response = verdict.response if isinstance(verdict.response, dict) else {}
+        error_type = response.get("errorType") or verdict.function_error
+        message = response.get("errorMessage") or verdict.reason
+        self._report(
+            records,
+            attempt,
+            InvokeOutcome.FUNCTION_ERROR,
+            started,
+            error_type=str(error_type) if error_type else None,
+            error_message=str(message) if message else None,
+        )
+
+    def _report(
+        self,
+        records: list[StreamRecord],
+        attempt: int,
+        outcome: InvokeOutcome,
+        started: float,
+        *,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        failed_record_ids: list[str] | None = None,
+    ) -> None:
+        config = self.worker.config
+        self.worker.telemetry.emit(
+            BatchInvoked(
+                mapping_uuid=config.uuid,
+                function_arn=config.resolved_function_arn,
+                event_source_arn=config.event_source_arn,
+                shard_id=self.shard_id,
+                record_ids=[r.sequence_number for r in records],
+                attempt=attempt,
+                outcome=outcome,
+                duration_ms=(time.monotonic() - started) * 1000.0,
+                error_type=error_type,
+                error_message=error_message,
+                failed_record_ids=tuple(failed_record_ids or ()),
+            )
+        )
+
+    def _call(self, records: list[StreamRecord], attempt: int) -> Verdict:
         if records:  # a lane's records share its key group: the first one names the lane
             self.worker.record_invocation_age(
                 self.shard_id, lane_for_key(records[0].partition_key, len(self.lanes)), records
             )
         if self.window is None:
-            return self._invoke(event_payload(records), records, requires_state=False)
-        return self._invoke(self.window.event(records), records, requires_state=True)
+            return self._invoke(event_payload(records), records, requires_state=False, attempt=attempt)
+        return self._invoke(self.window.event(records), records, requires_state=True, attempt=attempt)
 
     def _done(self, records: list[StreamRecord], verdict: Verdict) -> None:
         self.worker.count(records_delivered=len(records))
@@ -167,6 +242,7 @@ class ShardPipeline:
             self.shard_id,
             condition,
         )
+        delivered = False
         if destination and worker.destination is not None:
             record = failure_record(
                 function_arn=config.resolved_function_arn,
@@ -181,8 +257,21 @@ class ShardPipeline:
             )
             try:
                 worker.destination.send(destination, record, records, config.uuid)
+                delivered = True
             except Exception:  # AWS counts DestinationDeliveryFailures and moves on
                 log.exception("event source mapping %s could not send to %s", config.uuid, destination)
+        worker.telemetry.emit(
+            RecordsDiscarded(
+                mapping_uuid=config.uuid,
+                function_arn=config.resolved_function_arn,
+                event_source_arn=config.event_source_arn,
+                shard_id=self.shard_id,
+                record_ids=[r.sequence_number for r in records],
+                condition=condition,
+                destination_arn=destination or None,
+                delivered=delivered,
+            )
+        )
         self._complete(records)
 
     def _process(self, batch: list[StreamRecord]) -> bool:

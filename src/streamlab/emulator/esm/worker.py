@@ -34,6 +34,7 @@ from streamlab.emulator.esm.invoker import InvokeFunction
 from streamlab.emulator.esm.pipeline import ShardPipeline
 from streamlab.emulator.esm.poller import ShardCursor, StreamNotFound, StreamReader, ready_shards
 from streamlab.emulator.esm.records import StreamRecord
+from streamlab.emulator.telemetry import NULL_SINK, IteratorAgeSampled, TelemetrySink
 from streamlab.errors import StreamlabError
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,10 @@ class MappingWorker:
         destination: FailureDestination | None,
         settings: WorkerSettings,
         status_listener: Callable[[str, str], None] | None = None,
+        telemetry: TelemetrySink = NULL_SINK,
     ) -> None:
         self.config = config
+        self.telemetry = telemetry
         self.invoke = invoke
         self.reader = reader
         self.checkpoints = checkpoints
@@ -175,6 +178,8 @@ class MappingWorker:
         with self._metrics_lock:
             self._lane_ages[(shard_id, lane)] = age
             self._publish_ages()
+        config = self.config
+        self.telemetry.emit(IteratorAgeSampled(config.uuid, config.resolved_function_arn, config.event_source_arn, age))
 
     def clear_iterator_age(self, shard_id: str, *, forget: bool = False) -> None:
         """The shard is caught up (nothing in flight, nothing new): its age is 0 again.
