@@ -72,6 +72,11 @@ DYNAMODB_WRITES = frozenset(
 )
 
 
+#: Writes to the other polled sources (Kinesis): the engine's pollers may read now. SQS needs
+#: none: its pollers long-poll, and moto answers a waiting ReceiveMessage on a send.
+SOURCE_WRITES = frozenset({"Kinesis_20131202.PutRecord", "Kinesis_20131202.PutRecords"})
+
+
 class Gateway:
     """Routes each request to the Lambda service, the stream store or moto; serves streamlab's own paths.
 
@@ -99,7 +104,7 @@ class Gateway:
         self.ready = threading.Event()
 
     def add_write_listener(self, listener: WriteListener) -> None:
-        """Call ``listener(operation)`` after every successful DynamoDB write."""
+        """Call ``listener(operation)`` after every successful DynamoDB write (and Kinesis put)."""
         self._write_listeners.append(listener)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -180,6 +185,9 @@ class Gateway:
                 return _json_error(start_response, json_service, failure)
             return _xml_error(start_response, failure)
         status, headers = captured[0]
+        if status.startswith("200") and environ.get("HTTP_X_AMZ_TARGET", "") in SOURCE_WRITES:
+            for listener in self._write_listeners:  # a Kinesis mapping may poll now
+                listener(environ["HTTP_X_AMZ_TARGET"].partition(".")[2])
         start_response(status, headers)
         return [payload]
 

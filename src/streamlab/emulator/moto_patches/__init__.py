@@ -83,6 +83,7 @@ PATCHES: tuple[Patch, ...] = (
     _compat(dynamodb.answer_writes_with_what_was_asked),
     _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
+    _compat(sqs.fifo_sequence_numbers),
     _compat(sns.sign_and_address_notifications_like_aws),
     _compat(logs.bound_log_groups),
     _compat(dynamodb_input.update_without_changes_writes_the_key),
