@@ -144,7 +144,9 @@ def test_create_answers_the_kinesis_shape(
     """test_create_kinesis_event_source_mapping (recorded 2024-10-12)."""
     _, arn = stream()
     name = make_function()
-    created = lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, StartingPosition="LATEST")
+    created = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=name, StartingPosition="LATEST"
+    )
     mappings.append(created["UUID"])
     expected = {
         "BatchSize": 100,
@@ -203,7 +205,13 @@ def test_delivers_the_kinesis_record_shape(
     assert record["awsRegion"] == streamlab_region
     assert record["eventSourceARN"] == arn
     inner = record["kinesis"]
-    assert list(inner) == ["kinesisSchemaVersion", "partitionKey", "sequenceNumber", "data", "approximateArrivalTimestamp"]
+    assert list(inner) == [
+        "kinesisSchemaVersion",
+        "partitionKey",
+        "sequenceNumber",
+        "data",
+        "approximateArrivalTimestamp",
+    ]
     assert inner["kinesisSchemaVersion"] == "1.0"
     assert inner["partitionKey"] == "test_0"
     assert inner["sequenceNumber"] == sequence
@@ -313,8 +321,6 @@ def test_partial_batch_response_retries_from_the_failed_sequence_number(
             FunctionResponseTypes=["ReportBatchItemFailures"],
         )["UUID"]
     )
-    numbers = eventually(
-        lambda: n if len(n := [d["n"] for d in results.data()]) >= 6 else None, timeout=20
-    )
+    numbers = eventually(lambda: n if len(n := [d["n"] for d in results.data()]) >= 6 else None, timeout=20)
     # the first batch, then a retry from record 2 on (records after it come again)
     assert numbers == [0, 1, 2, 3, 2, 3]

@@ -227,7 +227,9 @@ def test_failing_handler_retries_after_visibility_timeout_then_redrives_to_dlq(
     assert [m["MessageId"] for m in parked] == [sent["MessageId"]]
     # A slow cold start may still be reporting the attempts the visibility timeout cut short.
     counts = eventually(
-        lambda: c if len(c := sorted(r["attributes"]["ApproximateReceiveCount"] for r in results.records())) >= 2 else None,
+        lambda: (
+            c if len(c := sorted(r["attributes"]["ApproximateReceiveCount"] for r in results.records())) >= 2 else None
+        ),
         timeout=10,
     )
     assert counts == ["1", "2"]
@@ -265,7 +267,9 @@ def test_partial_batch_response_keeps_only_the_failed_messages(
     records = eventually(settled, timeout=20, message="the failed messages were not retried and deleted")
     by_number: dict[int, list[str]] = {}
     for record in records:
-        by_number.setdefault(json.loads(record["body"])["n"], []).append(record["attributes"]["ApproximateReceiveCount"])
+        by_number.setdefault(json.loads(record["body"])["n"], []).append(
+            record["attributes"]["ApproximateReceiveCount"]
+        )
     assert by_number == {0: ["1"], 1: ["1", "2"], 2: ["1"], 3: ["1", "2"]}
 
 
@@ -289,7 +293,8 @@ def test_fifo_keeps_order_per_message_group(
     assert set(records[0]["attributes"]) >= {"MessageGroupId", "SequenceNumber", "MessageDeduplicationId"}
     for group in ("g0", "g1", "g2"):
         seen = [json.loads(r["body"])["n"] for r in records if r["attributes"]["MessageGroupId"] == group]
-        assert seen == sorted(seen) and len(seen) == 4, (group, seen)
+        assert seen == sorted(seen), (group, seen)
+        assert len(seen) == 4, (group, seen)
 
 
 def test_filter_on_json_body_deletes_what_does_not_match(
@@ -326,18 +331,17 @@ def test_batching_window_gathers_more_than_one_receive(
     url, queue_arn = queues("source")
     name, results = forwarder()
     for start in range(0, 30, 10):
-        sqs.send_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(start + i)} for i in range(10)]
-        )
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(start + i)} for i in range(10)])
     mappings.append(
         lambda_client.create_event_source_mapping(
-            EventSourceArn=queue_arn, FunctionName=name, BatchSize=100, MaximumBatchingWindowInSeconds=1,
+            EventSourceArn=queue_arn,
+            FunctionName=name,
+            BatchSize=100,
+            MaximumBatchingWindowInSeconds=1,
             ScalingConfig={"MaximumConcurrency": 2},
         )["UUID"]
     )
-    invocations = eventually(
-        lambda: i if sum(map(len, i := results.poll())) >= 30 else None, timeout=20
-    )
+    invocations = eventually(lambda: i if sum(map(len, i := results.poll())) >= 30 else None, timeout=20)
     assert sorted(int(r["body"]) for inv in invocations for r in inv) == list(range(30))
     assert max(len(inv) for inv in invocations) > 10
 

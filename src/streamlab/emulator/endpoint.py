@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from streamlab.aws_rules import EventSourceKind
 from streamlab.emulator import moto_patches
 from streamlab.emulator.awslambda.interpreters import (
     INTERPRETERS_ENV,
@@ -24,7 +25,6 @@ from streamlab.emulator.awslambda.interpreters import (
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.cloudformation.api import CloudFormationApi
 from streamlab.emulator.cloudformation.service import CloudFormationService
-from streamlab.aws_rules import EventSourceKind
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory, default_reader
 from streamlab.emulator.esm.poller import StreamReader
@@ -50,7 +50,9 @@ AWS_POLL_INTERVAL_SECONDS = 0.25
 log = logging.getLogger(__name__)
 
 
-def _reader_for(store_reader: StoreStreamReader, endpoint_url: Callable[[], str], config: MappingConfig) -> StreamReader:
+def _reader_for(
+    store_reader: StoreStreamReader, endpoint_url: Callable[[], str], config: MappingConfig
+) -> StreamReader:
     """One stateless reader of the store serves every DynamoDB mapping; Kinesis reads moto's API."""
     if config.source_kind == EventSourceKind.DYNAMODB:
         return store_reader

@@ -40,7 +40,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-
 from typing import Protocol
 
 from streamlab.aws_rules import EventSourceKind, ProcessingResult
@@ -126,9 +125,7 @@ class EventSourceMappingEngine:
             restart_delay=restart_delay,
         )
         self._reader_factory = reader_factory or (lambda config: default_reader(endpoint_url, config))
-        self._queue_factory = queue_factory or (
-            lambda config: Boto3QueueClient(endpoint_url, config.event_source_arn)
-        )
+        self._queue_factory = queue_factory or (lambda config: Boto3QueueClient(endpoint_url, config.event_source_arn))
         self._destination = destination if destination is not None else Boto3FailureDestination(endpoint_url)
         self.checkpoints = checkpoints or CheckpointStore()
         self._status_listener = status_listener

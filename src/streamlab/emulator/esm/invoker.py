@@ -130,9 +130,13 @@ def judge(
     response = parse_response_payload(result.payload)
     status = result.status_code
     if result.function_error or not 200 <= status < 300:
-        return Verdict(BatchOutcome.FAILURE, status, result.function_error or None, response=response, reason="function error")
+        return Verdict(
+            BatchOutcome.FAILURE, status, result.function_error or None, response=response, reason="function error"
+        )
     if requires_state and not (isinstance(response, dict) and isinstance(response.get("state"), dict)):
-        return Verdict(BatchOutcome.FAILURE, status, None, response=response, reason="tumbling window answer without state")
+        return Verdict(
+            BatchOutcome.FAILURE, status, None, response=response, reason="tumbling window answer without state"
+        )
     if report_batch_item_failures:
         partial = parse_batch_item_failures(response, [r.sequence_number for r in records])
         if not partial.valid:

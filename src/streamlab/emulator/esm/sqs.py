@@ -167,7 +167,8 @@ def _lambda_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
         shaped["binaryValue"] = base64.b64encode(binary).decode() if isinstance(binary, bytes) else binary
     shaped["stringListValues"] = list(value.get("StringListValues", []))
     shaped["binaryListValues"] = [
-        base64.b64encode(item).decode() if isinstance(item, bytes) else item for item in value.get("BinaryListValues", [])
+        base64.b64encode(item).decode() if isinstance(item, bytes) else item
+        for item in value.get("BinaryListValues", [])
     ]
     shaped["dataType"] = value.get("DataType")
     return shaped
@@ -379,7 +380,9 @@ class QueueWorker:
             records = [sqs_record(message, config.event_source_arn) for message in messages]
             self.counters.count(records_read=len(records))
             self._telemetry.emit(
-                RecordsRead(config.uuid, config.event_source_arn, config.event_source_arn, [r.sequence_number for r in records])
+                RecordsRead(
+                    config.uuid, config.event_source_arn, config.event_source_arn, [r.sequence_number for r in records]
+                )
             )
             batch.extend(self._kept(records))
             if window <= 0 and len(messages) < SQS_RECEIVE_LIMIT:
