@@ -148,6 +148,23 @@ def test_set_queue_attributes_keeps_the_policy_it_does_not_name(
     assert "sns.amazonaws.com" in attributes.get("Policy", "")
 
 
+def test_fifo_messages_carry_increasing_sequence_numbers(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
+    """AWS: every message of a FIFO queue has a SequenceNumber (SendMessage answers it, ReceiveMessage
+    reports it), growing with each send; moto gave one only with an explicit deduplication id, at random."""
+    sqs = streamlab_client("sqs")
+    url = sqs.create_queue(
+        QueueName=streamlab_unique_name("seq") + ".fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    sent = [sqs.send_message(QueueUrl=url, MessageBody=str(n), MessageGroupId="g")["SequenceNumber"] for n in range(3)]
+    assert [int(n) for n in sent] == sorted(int(n) for n in sent)
+    assert len(set(sent)) == 3
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert [m["Attributes"]["SequenceNumber"] for m in received] == sent
+
+
 # --- PartiQL ----------------------------------------------------------------------------------
 
 
