@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from streamlab.conformance.suite.harness import Scenario
 
@@ -24,7 +25,7 @@ RECORD_KEYS = [
 ]
 
 
-def data_of(record: dict) -> dict:
+def data_of(record: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(base64.b64decode(record["kinesis"]["data"])))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from streamlab.conformance.suite.harness import Scenario
+from streamlab.conformance.suite.harness import Invocation, Scenario
 from streamlab.testing import eventually
 
 RECORD_KEYS = [
@@ -108,7 +108,7 @@ def test_a_partial_batch_response_returns_only_the_named_messages(scenario: Scen
     failing = scenario.send(queue, {"n": 2, "directive": "fail-item-once"})
     scenario.map_source(queue, "partial", FunctionResponseTypes=["ReportBatchItemFailures"])
 
-    def retried(calls: list) -> bool:
+    def retried(calls: list[Invocation]) -> bool:
         return sum(1 for c in calls for r in c.records if r["messageId"] == failing) >= 2
 
     scenario.wait_invocations(queue, retried, scenario.backend.retries, "the failed message came back")
