@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from streamlab.aws_rules import EventSourceKind
+from streamlab.aws_rules import ACCOUNT_ID, EventSourceKind
 from streamlab.emulator import moto_patches
 from streamlab.emulator.awslambda.interpreters import (
     INTERPRETERS_ENV,
@@ -31,6 +31,7 @@ from streamlab.emulator.esm.poller import StreamReader
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
+from streamlab.emulator.kinesis_destinations import KinesisDestinationsApi
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 from streamlab.emulator.telemetry import FanOut
@@ -113,6 +114,11 @@ class EmbeddedEndpoint:
             runtimes=self.lambda_service.runtimes,
             streams=StreamsApi(self.streams) if self.streams is not None else None,
             cloudformation_app=CloudFormationApi(self.cloudformation),
+            kinesis_destinations=(
+                KinesisDestinationsApi(moto_patches.kinesis_destinations(), ACCOUNT_ID)
+                if self.streams is not None
+                else None
+            ),
         )
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence

@@ -44,9 +44,9 @@ from streamlab.emulator.moto_patches import (
     transactions,
 )
 from streamlab.emulator.moto_patches.patching import Patcher
-from streamlab.emulator.moto_patches.streams import stream_store
+from streamlab.emulator.moto_patches.streams import kinesis_destinations, stream_store
 
-__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "release", "stream_store"]
+__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "kinesis_destinations", "release", "stream_store"]
 
 log = logging.getLogger(__name__)
 
