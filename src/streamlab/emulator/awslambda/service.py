@@ -43,6 +43,7 @@ from streamlab.emulator.awslambda.runtime_packages import (
     compiled_distributions,
 )
 from streamlab.emulator.endpoint_clients import EndpointClients
+from streamlab.emulator.telemetry import NULL_SINK, TelemetrySink
 from streamlab.emulator.workdirs import make_owned
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ class LambdaService:
         interpreters: InterpreterSearch | None = None,
         runtime_cache: Path | None = None,
         source_checks: dict[str, SourceCheck] | None = None,
+        telemetry: TelemetrySink = NULL_SINK,
     ) -> None:
-        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists."""
+        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists;
+        ``telemetry`` receives AsyncDeliveryFailed when an async event or record cannot be sent."""
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
@@ -103,6 +106,7 @@ class LambdaService:
             self.invoker,
             EndpointDestinations(endpoint_url, lambda arn, payload: self.invoke_async(arn, payload)),
             retry_delays=async_retry_delays,
+            telemetry=telemetry,
         )
         self.event_source_mappings = EventSourceMappingStore(source_checks=source_checks)
         self._clients = EndpointClients(endpoint_url)
@@ -177,8 +181,9 @@ class LambdaService:
             except ResourceNotFoundException:
                 return None
             settings = self.settings.event_invoke_config(resolved)
+            dead_letter = resolved.config.dead_letter_target
             if settings is None:
-                return AsyncTarget(resolved.config, resolved.arn)
+                return AsyncTarget(resolved.config, resolved.arn, dead_letter_arn=dead_letter)
             return AsyncTarget(
                 resolved.config,
                 resolved.arn,
@@ -186,6 +191,7 @@ class LambdaService:
                 settings.maximum_event_age_in_seconds,
                 settings.on_success,
                 settings.on_failure,
+                dead_letter,
             )
 
         self.async_invoker.submit(lookup, payload)
