@@ -34,6 +34,7 @@ from streamlab.emulator.awslambda.layers import LayerStore
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
 from streamlab.emulator.awslambda.models import Function, FunctionStore, function_arn
 from streamlab.emulator.awslambda.pool import EnvironmentPool
+from streamlab.emulator.awslambda.pushes import PUSH_ROUTER
 from streamlab.emulator.awslambda.runtime_packages import (
     EXTRA_RUNTIME_PACKAGES,
     RUNTIME_PACKAGES,
@@ -128,14 +129,16 @@ class LambdaService:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        """Start the log shipper (the endpoint calls this once its HTTP server runs)."""
+        """Start the log shipper and take SNS/S3 pushes (the endpoint calls this once its HTTP server runs)."""
         self.logs.start()
+        PUSH_ROUTER.join(self)
 
     def stop(self) -> None:
         """Kill every execution environment, flush logs, remove unpacked code."""
         if self._stopped:
             return
         self._stopped = True
+        PUSH_ROUTER.leave(self)
         self.async_invoker.stop()
         self.event_source_mappings.close()
         self.environments.stop()
@@ -195,6 +198,10 @@ class LambdaService:
             )
 
         self.async_invoker.submit(lookup, payload)
+
+    def submit_push(self, function: Function, qualifier: str | None, payload: bytes) -> None:
+        """An event SNS or S3 pushes (the router checked the policy): an Event invocation."""
+        self.submit_event(self.control.invocation_target(function.region, function.name, qualifier), payload)
 
     # -- Python-level API (the event source mapping engine) -----------------------------
     def invoke(

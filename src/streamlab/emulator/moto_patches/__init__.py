@@ -84,6 +84,7 @@ PATCHES: tuple[Patch, ...] = (
     _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
     _compat(sns.sign_and_address_notifications_like_aws),
+    _compat(sns.push_lambda_subscriptions_to_streamlab),
     _compat(logs.bound_log_groups),
     _compat(dynamodb_input.update_without_changes_writes_the_key),
     _compat(dynamodb_input.expression_syntax_errors_are_validation_errors),
