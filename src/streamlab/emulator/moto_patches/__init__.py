@@ -93,6 +93,8 @@ PATCHES: tuple[Patch, ...] = (
     _compat(transactions.check_transaction_shape_and_tokens),
     _compat(iam.create_aws_managed_policies),
     _compat(s3.skip_bucket_policy_statements_with_conditions),
+    _compat(s3.push_notifications_to_streamlab_lambda),
+    _compat(s3.check_lambda_notification_destinations),
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
     _speed(serialization.serialize_dynamodb_results_by_member_name),
