@@ -39,6 +39,7 @@ from streamlab.emulator.moto_patches import (
     sns,
     speedups,
     sqs,
+    sqs_moves,
     streams,
     transactions,
 )
@@ -83,6 +84,7 @@ PATCHES: tuple[Patch, ...] = (
     _compat(dynamodb.answer_writes_with_what_was_asked),
     _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
+    _compat(sqs_moves.add_message_move_tasks),
     _compat(sns.sign_and_address_notifications_like_aws),
     _compat(sns.push_lambda_subscriptions_to_streamlab),
     _compat(logs.bound_log_groups),
