@@ -101,6 +101,10 @@ def test_move_task_errors_are_aws_errors(sqs: Any, streamlab_unique_name: Callab
         sqs.start_message_move_task(SourceArn=plain_arn + "-missing")
     assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    for hostile in ("arn:aws:sqs:../../etc:123456789012:q", "arn:aws:sqs:us-east-1:me:q", "not-an-arn"):
+        with pytest.raises(sqs.exceptions.ClientError) as excinfo:
+            sqs.list_message_move_tasks(SourceArn=hostile)
+        assert excinfo.value.response["Error"]["Code"] == "InvalidParameterValue", hostile
 
 
 def _fix(lambda_client: Any, name: str, seen_url: str) -> None:

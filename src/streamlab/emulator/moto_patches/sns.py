@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from moto.sns.models import Subscription
 from moto.sqs.models import sqs_backends
 
-from streamlab.aws_rules import SNS_PRINCIPAL
+from streamlab.aws_rules import DEAD_LETTER_TARGET_ARN, SNS_PRINCIPAL, is_region_name
 from streamlab.emulator.awslambda.pushes import PUSH_ROUTER, Push, PushVerdict, json_payload
 from streamlab.emulator.moto_patches.patching import Patcher
 
@@ -164,10 +164,13 @@ def _park(
         target = json.loads(policy)["deadLetterTargetArn"] if policy else None
     except (ValueError, KeyError, TypeError):
         target = None
-    if not isinstance(target, str) or target.count(":") != 5 or target.split(":")[2] != "sqs":
+    if not isinstance(target, str) or not DEAD_LETTER_TARGET_ARN.match(target) or target.split(":")[2] != "sqs":
         log.warning("SNS message %s for %s dropped: no dead-letter queue", message_id, subscription.endpoint)
         return
     _, _, _, region, account, queue_name = target.split(":")
+    if not is_region_name(region):  # moto's backends make one for any key
+        log.warning("SNS message %s for %s dropped: %s names no region", message_id, subscription.endpoint, target)
+        return
     notification = subscription.get_post_data(message, message_id, subject, message_attributes=attributes)
     try:
         sqs_backends[account][region].send_message(queue_name, json.dumps(notification))

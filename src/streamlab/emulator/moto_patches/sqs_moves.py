@@ -16,6 +16,7 @@ came from; AWS does), otherwise the task FAILS and moves nothing; messages that 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 import uuid
@@ -27,12 +28,13 @@ from moto.sqs.exceptions import InvalidParameterValue, SQSException
 from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 from moto.sqs.responses import SQSResponse
 
-from streamlab.aws_rules import MESSAGE_MOVE_MAX_RATE
+from streamlab.aws_rules import MESSAGE_MOVE_MAX_RATE, is_region_name
 from streamlab.emulator.moto_patches.patching import Patcher
 
 #: ListMessageMoveTasks reports at most this many tasks (its MaxResults, 1-10, default 1).
 MAX_LISTED_TASKS = 10
 _task_numbers = itertools.count(1)
+_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 class ResourceNotFound(SQSException):
@@ -85,7 +87,14 @@ _tasks: dict[str, list[MoveTask]] = {}  # source ARN -> tasks, newest last
 
 def _queue_of(arn: Any, member: str) -> Queue:
     parts = arn.split(":") if isinstance(arn, str) else []
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sqs":
+    # Region and account index moto's backends, which create one for any key: check them first.
+    if (
+        len(parts) != 6
+        or parts[0] != "arn"
+        or parts[2] != "sqs"
+        or not is_region_name(parts[3])
+        or not _ACCOUNT.match(parts[4])
+    ):
         raise InvalidParameterValue(f"Value {arn} for parameter {member} is invalid. Reason: Invalid ARN.")
     _, _, _, region, account, name = parts
     backend: SQSBackend = sqs_backends[account][region]
