@@ -355,9 +355,10 @@ def test_crashing_runtime_parks_the_poison_message_and_delivers_the_rest(
 ) -> None:
     """A poison message that kills the runtime: nothing is lost, the poison ends in the DLQ."""
     dlq_url, dlq_arn = queues("dlq")
+    # Above a cold start after the crash: a good message must not time out while it is being processed.
     url, queue_arn = queues(
         "source",
-        VisibilityTimeout="1",
+        VisibilityTimeout="5",
         RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
     )
     name, results = forwarder()
@@ -366,7 +367,7 @@ def test_crashing_runtime_parks_the_poison_message_and_delivers_the_rest(
     )
     poison = sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"crash": True}))["MessageId"]
     good = [sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))["MessageId"] for n in range(3)]
-    parked = eventually(lambda: drain(sqs, dlq_url), timeout=25, message="the poison message never reached the DLQ")
+    parked = eventually(lambda: drain(sqs, dlq_url), timeout=40, message="the poison message never reached the DLQ")
     assert [m["MessageId"] for m in parked] == [poison]
 
     def delivered() -> set[str] | None:

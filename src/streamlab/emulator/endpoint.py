@@ -28,6 +28,7 @@ from streamlab.emulator.cloudformation.service import CloudFormationService
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory, default_reader
 from streamlab.emulator.esm.poller import StreamReader
+from streamlab.emulator.esm.queue_reader import MotoQueueClient
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
@@ -58,6 +59,10 @@ def _reader_for(
     if config.source_kind == EventSourceKind.DYNAMODB:
         return store_reader
     return default_reader(endpoint_url, config)
+
+
+def _queue_for(config: MappingConfig) -> MotoQueueClient:
+    return MotoQueueClient(config.event_source_arn)
 
 
 class EmbeddedEndpoint:
@@ -135,6 +140,8 @@ class EmbeddedEndpoint:
             poll_interval=AWS_POLL_INTERVAL_SECONDS,
             status_listener=mapping_store.set_last_processing_result,
             reader_factory=reader_factory,
+            # Queues are moto's, in this process: polled in-process too (benchmarks/sqs_receive.py).
+            queue_factory=_queue_for,
             telemetry=self.telemetry,
         )
         if esm_cadence == "wake":
