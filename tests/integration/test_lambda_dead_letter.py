@@ -169,3 +169,41 @@ def test_an_unreachable_dead_letter_target_is_reported_to_telemetry(
         assert failure.region == streamlab_region
     finally:
         endpoint.telemetry.remove(recorder)
+
+
+@pytest.mark.slow
+def test_an_event_that_ages_out_before_its_retry_is_parked_with_condition_event_age_exceeded(
+    request: pytest.FixtureRequest,
+    streamlab_in_process: bool,
+    lambda_client: Any,
+    make_function: Callable[..., str],
+    streamlab_client: Callable[..., Any],
+    streamlab_unique_name: Callable[[str], str],
+) -> None:
+    """MaximumEventAgeInSeconds 60 and a retry due after 61 s: the record says EventAgeExceeded after one
+    attempt, with that attempt's response (LocalStack's AWS-recorded TestLambdaDestinationSqs::test_maxeventage,
+    2023-03-22), and the event is parked in the dead-letter queue too."""
+    if not streamlab_in_process:
+        pytest.skip("sets the embedded endpoint's retry delay past the event age (AWS: about a minute)")
+    invoker = request.getfixturevalue("streamlab_backend").endpoint.lambda_service.async_invoker
+    sqs, url, queue_arn = _queue(streamlab_client, streamlab_unique_name("dlq"))
+    _, failure_url, failure_arn = _queue(streamlab_client, streamlab_unique_name("onfailure"))
+    name = make_function(FAILS, DeadLetterConfig={"TargetArn": queue_arn})
+    lambda_client.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumRetryAttempts=1,
+        MaximumEventAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": failure_arn}},
+    )
+    saved, invoker.retry_delays = invoker.retry_delays, (61.0,)
+    try:
+        lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": true}')
+        [record] = [json.loads(m["Body"]) for m in _receive(sqs, failure_url, 1, timeout=90)]
+    finally:
+        invoker.retry_delays = saved
+    context = record["requestContext"]
+    assert (context["condition"], context["approximateInvokeCount"]) == ("EventAgeExceeded", 1)
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    [parked] = _receive(sqs, url, 1)
+    assert json.loads(parked["Body"]) == {"fail": True}
+    assert parked["MessageAttributes"]["RequestID"]["StringValue"] == context["requestId"]
