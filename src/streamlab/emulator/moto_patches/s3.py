@@ -22,6 +22,7 @@ from moto.s3.responses import S3Response
 from streamlab.aws_rules import S3_PRINCIPAL
 from streamlab.emulator.awslambda.pushes import PUSH_ROUTER, Push, json_payload
 from streamlab.emulator.moto_patches.patching import Patcher
+from streamlab.errors import StreamlabError
 
 
 def skip_bucket_policy_statements_with_conditions(patcher: Patcher) -> None:
@@ -112,7 +113,7 @@ def _invoke_streamlab_lambda(account_id: str, event_body: Any, fn_arn: str, regi
     PUSH_ROUTER.deliver(Push(fn_arn, json_payload(event_body), S3_PRINCIPAL, bucket_arn, account_id))
 
 
-class UnableToValidateDestinations(S3ClientError):
+class UnableToValidateDestinations(S3ClientError, StreamlabError):
     def __init__(self, function_arn: str) -> None:
         super().__init__("InvalidArgument", "Unable to validate the following destination configurations")
         self.function_arn = function_arn

@@ -30,6 +30,7 @@ from moto.sqs.responses import SQSResponse
 
 from streamlab.aws_rules import MESSAGE_MOVE_MAX_RATE, is_region_name
 from streamlab.emulator.moto_patches.patching import Patcher
+from streamlab.errors import StreamlabError
 
 #: ListMessageMoveTasks reports at most this many tasks (its MaxResults, 1-10, default 1).
 MAX_LISTED_TASKS = 10
@@ -37,14 +38,14 @@ _task_numbers = itertools.count(1)
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
-class ResourceNotFound(SQSException):
+class ResourceNotFound(SQSException, StreamlabError):
     code = "ResourceNotFoundException"
 
     def __init__(self, message: str) -> None:
         super().__init__("ResourceNotFoundException", message)
 
 
-class UnsupportedOperation(SQSException):
+class UnsupportedOperation(SQSException, StreamlabError):
     def __init__(self, message: str) -> None:
         super().__init__("UnsupportedOperation", message)
 
