@@ -30,6 +30,9 @@ from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
+from streamlab.emulator.endpoint_clients import EndpointClients
+from streamlab.emulator.observability import Observability, ObservabilitySettings
+from streamlab.emulator.observability.routes import ObservabilityRoutes
 from streamlab.emulator.telemetry import FanOut
 
 DEFAULT_HOST = "127.0.0.1"
@@ -67,6 +70,7 @@ class EmbeddedEndpoint:
         stream_settings: StreamSettings | None = None,
         lambda_pythons: Mapping[str, str] | None = None,
         python_search: tuple[str, ...] = SEARCH_SOURCES,
+        observability_settings: ObservabilitySettings | None = None,
     ) -> None:
         """``lambda_pythons`` names the interpreter of a runtime (``{"python3.12": "/opt/py312/bin/python3"}``,
         default from ``STREAMLAB_LAMBDA_PYTHONS``); ``python_search`` is where the others are looked
@@ -99,6 +103,12 @@ class EmbeddedEndpoint:
             endpoint_url=lambda: self.url,
             interpreters=InterpreterSearch(named=dict(lambda_pythons), sources=("endpoint", *python_search)),
             source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
+            telemetry=self.telemetry,
+        )
+        # CloudWatch metrics and alarms, status, the dashboard and record journeys.
+        self._clients = EndpointClients(lambda: self.url)
+        self.observability = Observability(
+            self.telemetry, self._clients.get, self.lambda_service, observability_settings
         )
         self.cloudformation = CloudFormationService(endpoint_url=lambda: self.url)
         self.gateway = Gateway(
@@ -106,6 +116,7 @@ class EmbeddedEndpoint:
             runtimes=self.lambda_service.runtimes,
             streams=StreamsApi(self.streams) if self.streams is not None else None,
             cloudformation_app=CloudFormationApi(self.cloudformation),
+            own_routes=ObservabilityRoutes(self.observability, self.lambda_service, self.streams),
         )
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
@@ -116,7 +127,8 @@ class EmbeddedEndpoint:
             store_reader = StoreStreamReader(self.streams)
             reader_factory = functools.partial(_same_reader, store_reader)
         self.esm_engine = EventSourceMappingEngine(
-            self.lambda_service.invoke,
+            # FunctionInvoked names who asked: this engine's mappings read DynamoDB streams.
+            functools.partial(self.lambda_service.invoke, invocation_type="dynamodb"),
             endpoint_url=lambda: self.url,
             poll_interval=AWS_POLL_INTERVAL_SECONDS,
             status_listener=mapping_store.set_last_processing_result,
@@ -154,6 +166,7 @@ class EmbeddedEndpoint:
             moto_patches.logs.limits.max_events_per_group = self._log_events_per_group
         self._server.start()
         self.lambda_service.start()
+        self.observability.start()
         # The interpreter search takes seconds (it runs every candidate Python); doing it now keeps
         # the first health answer, which reports it, as quick as the others.
         threading.Thread(target=self.lambda_service.runtimes, name="streamlab-runtimes", daemon=True).start()
@@ -164,6 +177,7 @@ class EmbeddedEndpoint:
     def stop(self) -> None:
         self.gateway.ready.clear()
         self._mappings.close()
+        self.observability.stop()
         self.lambda_service.stop()
         self._server.stop()
         if self._holds_moto_patches:

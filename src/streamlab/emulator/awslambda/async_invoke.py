@@ -111,7 +111,9 @@ class AsyncInvoker:
                 self._record(target, payload, None, attempt, "EventAgeExceeded")
                 return
             try:
-                result = self._invoker.invoke(target.config, payload, invoked_arn=target.invoked_arn)
+                result = self._invoker.invoke(
+                    target.config, payload, invoked_arn=target.invoked_arn, invocation_type="Event"
+                )
                 break
             except TooManyRequestsException:
                 with self._lock:

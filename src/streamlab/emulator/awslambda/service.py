@@ -43,6 +43,7 @@ from streamlab.emulator.awslambda.runtime_packages import (
     compiled_distributions,
 )
 from streamlab.emulator.endpoint_clients import EndpointClients
+from streamlab.emulator.telemetry import NULL_SINK, TelemetrySink
 from streamlab.emulator.workdirs import make_owned
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ class LambdaService:
         interpreters: InterpreterSearch | None = None,
         runtime_cache: Path | None = None,
         source_checks: dict[str, SourceCheck] | None = None,
+        telemetry: TelemetrySink = NULL_SINK,
     ) -> None:
-        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists."""
+        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists;
+        ``telemetry`` receives a FunctionInvoked for every invocation (sync, async attempt, mapping batch)."""
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
@@ -98,7 +101,7 @@ class LambdaService:
             max_idle_environments=max_idle_environments,
         )
         self.logs = LogShipper(_default_logs_writer(endpoint_url))
-        self.invoker = Invoker(self.environments, self.logs)
+        self.invoker = Invoker(self.environments, self.logs, telemetry)
         self.async_invoker = AsyncInvoker(
             self.invoker,
             EndpointDestinations(endpoint_url, lambda arn, payload: self.invoke_async(arn, payload)),
@@ -200,8 +203,12 @@ class LambdaService:
         region: str | None = None,
         log_type: str | None = None,
         client_context: str | None = None,
+        invocation_type: str = "RequestResponse",
     ) -> InvokeResult:
         """Invoke synchronously (RequestResponse), in-process, without HTTP.
+
+        ``invocation_type`` names the caller in telemetry: an event source mapping passes its
+        source ("dynamodb", "sqs", "kinesis").
 
         ``function_name`` is a name, partial or full ARN, qualified or not. Raises
         ResourceNotFoundException, TooManyRequestsException (throttled: the caller retries),
@@ -209,7 +216,14 @@ class LambdaService:
         ``InvokeResult.function_error``.
         """
         target = self._target(function_name, qualifier, region)
-        return self.invoke_target(target, payload, tail=log_type == "Tail", client_context=client_context)
+        return self.invoker.invoke(
+            target.config,
+            payload,
+            invoked_arn=target.arn,
+            tail=log_type == "Tail",
+            client_context=client_context,
+            invocation_type=invocation_type,
+        )
 
     def invoke_async(self, function_name: str, payload: bytes, *, region: str | None = None) -> None:
         """Queue an ``Event`` invocation (retried like Lambda's asynchronous invocations)."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from streamlab.emulator.moto_patches import (
+    cloudwatch,
     dynamodb,
     dynamodb_input,
     iam,
@@ -92,6 +93,8 @@ PATCHES: tuple[Patch, ...] = (
     _compat(transactions.check_transaction_shape_and_tokens),
     _compat(iam.create_aws_managed_policies),
     _compat(s3.skip_bucket_policy_statements_with_conditions),
+    _compat(cloudwatch.start_alarms_in_insufficient_data),
+    _compat(cloudwatch.match_statistics_dimensions_exactly),
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
     _speed(serialization.serialize_dynamodb_results_by_member_name),
