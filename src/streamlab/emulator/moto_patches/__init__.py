@@ -95,6 +95,7 @@ PATCHES: tuple[Patch, ...] = (
     _compat(s3.skip_bucket_policy_statements_with_conditions),
     _compat(cloudwatch.start_alarms_in_insufficient_data),
     _compat(cloudwatch.match_statistics_dimensions_exactly),
+    _compat(cloudwatch.list_each_metric_once),
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
     _speed(serialization.serialize_dynamodb_results_by_member_name),

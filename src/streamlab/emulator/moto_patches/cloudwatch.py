@@ -86,3 +86,30 @@ def match_statistics_dimensions_exactly(patcher: Patcher) -> None:
         return answer
 
     patcher.replace(CloudWatchBackend, "get_metric_statistics", get_metric_statistics)
+
+
+def list_each_metric_once(patcher: Patcher) -> None:
+    """ListMetrics lists a metric (namespace, name, dimension set) once, however many datapoints it has.
+
+    moto's duplicate check compares dimension lists so that only sets of one dimension ever
+    match, so a metric published by FunctionName and Resource, or with no dimensions, is listed
+    once per PutMetricData call, and the check compares each datapoint with every metric found
+    so far. AWS lists each metric once (cloudwatch_concepts.html: a metric is its namespace,
+    name and dimensions).
+    """
+
+    def get_filtered_metrics(
+        self: CloudWatchBackend, metric_name: str, namespace: str, dimensions: list[dict[str, str]]
+    ) -> list[Any]:
+        seen: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
+        found: list[Any] = []
+        for md in self.get_all_metrics():
+            if not md.filter(namespace=namespace, name=metric_name, dimensions=dimensions):
+                continue
+            identity = (md.namespace, md.name, frozenset((d.name, d.value) for d in md.dimensions))
+            if identity not in seen:
+                seen.add(identity)
+                found.append(md)
+        return found
+
+    patcher.replace(CloudWatchBackend, "get_filtered_metrics", get_filtered_metrics)
