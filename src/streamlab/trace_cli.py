@@ -41,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the records and journeys as JSON")
 
 
-def stream_records(endpoint_url: str | None, region: str, table: str, key: str) -> tuple[str | None, list[dict[str, Any]]]:
+def stream_records(
+    endpoint_url: str | None, region: str, table: str, key: str
+) -> tuple[str | None, list[dict[str, Any]]]:
     """(stream ARN, the item's records in the stream, oldest first), through the public API."""
     import boto3
 
@@ -57,9 +59,9 @@ def stream_records(endpoint_url: str | None, region: str, table: str, key: str) 
         return None, []
     found: list[dict[str, Any]] = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
-            "ShardIterator"
-        ]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         for _ in range(MAX_PAGES_PER_SHARD):
             if not iterator:
                 break
@@ -102,7 +104,9 @@ def describe_step(step: dict[str, Any]) -> str:
     if kind == "filtered":
         return "filter: dropped (FilterCriteria matched nothing; never delivered, never retried)"
     if kind == "invoked":
-        notes = [n for n, on in (("bisected", step.get("bisected")), ("reported failed", step.get("reportedFailed"))) if on]
+        notes = [
+            n for n, on in (("bisected", step.get("bisected")), ("reported failed", step.get("reportedFailed"))) if on
+        ]
         line = (
             f"attempt {step['attempt']}: batch of {step['batchSize']}, request {step.get('requestId') or '-'}, "
             f"{step['durationMs']:.1f} ms, {step['outcome']}"
@@ -122,12 +126,19 @@ def describe_step(step: dict[str, Any]) -> str:
     return json.dumps(step)
 
 
-def render(table: str, key: str, records: list[dict[str, Any]], journeys: list[dict[str, Any]] | None,
-           mappings: list[dict[str, Any]]) -> str:
+def render(
+    table: str,
+    key: str,
+    records: list[dict[str, Any]],
+    journeys: list[dict[str, Any]] | None,
+    mappings: list[dict[str, Any]],
+) -> str:
     lines = [f"{table} {key}: {len(records)} stream record(s)"]
     if not records:
-        lines.append("  the item produced no record in the table's stream (no write since the stream was enabled, "
-                     "or older than its retention)")
+        lines.append(
+            "  the item produced no record in the table's stream (no write since the stream was enabled, "
+            "or older than its retention)"
+        )
     by_seq = {j["sequenceNumber"]: j for j in journeys or []}
     for record in records:
         seq = record["dynamodb"]["SequenceNumber"]

@@ -40,7 +40,9 @@ def receive_all(sqs: Any, queue: Queue, count: int, timeout: float = 30.0) -> li
     got: list[dict[str, Any]] = []
 
     def enough() -> bool:
-        got.extend(sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []))
+        got.extend(
+            sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        )
         return len(got) >= count
 
     eventually(enough, timeout=timeout, interval=0.1, message=f"{count} message(s) on {queue.arn}")
@@ -56,9 +58,7 @@ def get_json(url: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read())
 
 
-def stream_with_mapping(
-    client: Callable[..., Any], table: str, function: str, **mapping: Any
-) -> tuple[Stream, str]:
+def stream_with_mapping(client: Callable[..., Any], table: str, function: str, **mapping: Any) -> tuple[Stream, str]:
     """A streamed table and an enabled mapping of ``function`` on it (TRIM_HORIZON); (stream, UUID)."""
     stream = make_stream(client, table)
     lam = client("lambda")

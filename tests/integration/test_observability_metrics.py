@@ -42,8 +42,10 @@ def statistics(cloudwatch: Any, name: str, dimensions: dict[str, str], statistic
         Statistics=[statistic],
     )
     points = answer["Datapoints"]
-    return sum(p[statistic] for p in points) if statistic in ("Sum", "SampleCount") and points else (
-        max(p[statistic] for p in points) if points else None
+    return (
+        sum(p[statistic] for p in points)
+        if statistic in ("Sum", "SampleCount") and points
+        else (max(p[statistic] for p in points) if points else None)
     )
 
 
@@ -68,7 +70,9 @@ def test_invocations_errors_and_duration_by_function_and_resource(
     assert statistics(cloudwatch, "Invocations", {"FunctionName": name, "Resource": name}) == 4
     assert (statistics(cloudwatch, "ConcurrentExecutions", by_function, "Maximum") or 0) >= 1
 
-    listed = cloudwatch.list_metrics(Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=[{"Name": "FunctionName", "Value": name}])
+    listed = cloudwatch.list_metrics(
+        Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=[{"Name": "FunctionName", "Value": name}]
+    )
     dimension_sets = sorted(sorted(d["Name"] for d in m["Dimensions"]) for m in listed["Metrics"])
     assert dimension_sets == [["FunctionName"], ["FunctionName", "Resource"]]
 
@@ -78,7 +82,11 @@ def test_invocations_errors_and_duration_by_function_and_resource(
             {
                 "Id": "errors",
                 "MetricStat": {
-                    "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": name}]},
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": "Errors",
+                        "Dimensions": [{"Name": "FunctionName", "Value": name}],
+                    },
                     "Period": 3600,
                     "Stat": "Sum",
                 },
@@ -116,7 +124,9 @@ def test_throttles_are_counted_and_are_not_invocations(
     with pytest.raises(lambda_client.exceptions.TooManyRequestsException):
         lambda_client.invoke(FunctionName=name, Payload=b"{}")
     cloudwatch = streamlab_client("cloudwatch")
-    eventually(lambda: statistics(cloudwatch, "Throttles", {"FunctionName": name}) == 1, timeout=15, message="Throttles")
+    eventually(
+        lambda: statistics(cloudwatch, "Throttles", {"FunctionName": name}) == 1, timeout=15, message="Throttles"
+    )
     assert statistics(cloudwatch, "Invocations", {"FunctionName": name}) is None
 
 
@@ -182,7 +192,8 @@ def test_an_iterator_age_alarm_fires_when_a_handler_blocks_its_shard(
             "EvaluateLowSampleCountPercentile": "",
         }
         age = statistics(cloudwatch, "IteratorAge", {"FunctionName": function}, "Maximum")
-        assert age is not None and age > 1500
+        assert age is not None
+        assert age > 1500
     finally:
         streamlab_client("lambda").delete_event_source_mapping(UUID=uuid)
         cloudwatch.delete_alarms(AlarmNames=[alarm])

@@ -16,7 +16,6 @@ from tests.integration.observability_support import (
     POISON_AWARE,
     get_json,
     make_queue,
-    receive_all,
     stream_with_mapping,
 )
 
@@ -51,12 +50,14 @@ def poisoned(
         stream.put(key)
     # The failure record's arrival means the engine gave up on the poison record.
     eventually(
-        lambda: int(
-            sqs.get_queue_attributes(QueueUrl=dlq.url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
-        )
-        >= 1,
+        lambda: (
+            int(
+                sqs.get_queue_attributes(QueueUrl=dlq.url, AttributeNames=["ApproximateNumberOfMessages"])[
+                    "Attributes"
+                ]["ApproximateNumberOfMessages"]
+            )
+            >= 1
+        ),
         timeout=60,
         interval=0.2,
         message="the on-failure record",
@@ -89,10 +90,12 @@ def test_status_names_the_failing_mapping_its_dlq_and_the_function(
     function = next(f for f in document["functions"] if f["FunctionName"] == poisoned["function"])
     assert function["errors"] >= 2
     assert function["invocations"] >= function["errors"] + 1
-    assert function["durationP50Ms"] is not None and function["durationP99Ms"] >= function["durationP50Ms"]
+    assert function["durationP50Ms"] is not None
+    assert function["durationP99Ms"] >= function["durationP50Ms"]
     assert function["WarmEnvironments"] >= 1
     stream = next(s for s in document["streams"] if s["TableName"] == poisoned["table"])
-    assert stream["Records"] == 3 and stream["OpenShards"] >= 1
+    assert stream["Records"] == 3
+    assert stream["OpenShards"] >= 1
     assert any("poison order poison-7" in line["line"] for line in document["logs"])
 
 
@@ -102,7 +105,8 @@ def test_trace_follows_the_poison_record_to_the_on_failure_queue(
     code, answer = get_json(f"{streamlab_endpoint_url}/_streamlab/trace?table={poisoned['table']}&key=poison-7")
     assert code == 200
     [journey] = answer["journeys"]
-    assert journey["keys"] == {"pk": {"S": "poison-7"}} and journey["eventName"] == "INSERT"
+    assert journey["keys"] == {"pk": {"S": "poison-7"}}
+    assert journey["eventName"] == "INSERT"
     steps = journey["steps"]
     assert steps[0]["step"] == "read"
     invoked = [s for s in steps if s["step"] == "invoked"]
@@ -117,11 +121,16 @@ def test_trace_follows_the_poison_record_to_the_on_failure_queue(
     assert f"{poisoned['table']} poison-7: 1 stream record(s)" in printed
     assert "ValueError: poison order poison-7" in printed
     assert "[bisected]" in printed
-    assert f"gave up (RetryAttemptsExhausted) with a batch of 1: on-failure record sent to {poisoned['dlq'].arn}" in printed
+    assert (
+        f"gave up (RetryAttemptsExhausted) with a batch of 1: on-failure record sent to {poisoned['dlq'].arn}"
+        in printed
+    )
 
     assert main(["trace", poisoned["table"], "pk=order-2", "--endpoint-url", streamlab_endpoint_url]) == 0
     printed = capsys.readouterr().out
-    assert "1 stream record(s)" in printed and "processed" in printed and "gave up" not in printed
+    assert "1 stream record(s)" in printed
+    assert "processed" in printed
+    assert "gave up" not in printed
 
 
 def test_status_command_prints_mappings_functions_and_streams(
@@ -130,7 +139,8 @@ def test_status_command_prints_mappings_functions_and_streams(
     assert main(["status", "--endpoint-url", streamlab_endpoint_url]) == 0
     printed = capsys.readouterr().out
     mapping_line = next(line for line in printed.splitlines() if poisoned["uuid"][:8] in line)
-    assert poisoned["function"] in mapping_line and poisoned["table"] in mapping_line
+    assert poisoned["function"] in mapping_line
+    assert poisoned["table"] in mapping_line
     assert "Enabled" in mapping_line
     streams = printed.split("Streams", 1)[1]
     assert poisoned["table"] in streams

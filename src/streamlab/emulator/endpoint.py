@@ -24,15 +24,15 @@ from streamlab.emulator.awslambda.interpreters import (
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.cloudformation.api import CloudFormationApi
 from streamlab.emulator.cloudformation.service import CloudFormationService
+from streamlab.emulator.endpoint_clients import EndpointClients
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
-from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
-from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
-from streamlab.emulator.endpoint_clients import EndpointClients
 from streamlab.emulator.observability import Observability, ObservabilitySettings
 from streamlab.emulator.observability.routes import ObservabilityRoutes
+from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
+from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 from streamlab.emulator.telemetry import FanOut
 
 DEFAULT_HOST = "127.0.0.1"

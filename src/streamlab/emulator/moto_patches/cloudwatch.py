@@ -6,8 +6,8 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from moto.cloudwatch.models import Alarm, CloudWatchBackend, Statistics, daterange
 from moto.cloudwatch.exceptions import InvalidParameterValue
+from moto.cloudwatch.models import Alarm, CloudWatchBackend, Statistics, daterange
 
 from streamlab.emulator.moto_patches.patching import Patcher
 
@@ -101,7 +101,7 @@ def list_each_metric_once(patcher: Patcher) -> None:
     def get_filtered_metrics(
         self: CloudWatchBackend, metric_name: str, namespace: str, dimensions: list[dict[str, str]]
     ) -> list[Any]:
-        seen: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
+        seen: set[tuple[str, str, frozenset[tuple[str | None, str | None]]]] = set()
         found: list[Any] = []
         for md in self.get_all_metrics():
             if not md.filter(namespace=namespace, name=metric_name, dimensions=dimensions):

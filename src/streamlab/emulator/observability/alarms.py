@@ -205,7 +205,10 @@ def _reason_data(alarm: Any, points: list[Point], now: dt.datetime) -> dict[str,
         "recentDatapoints": [p.value for p in points if p.value is not None],
         "threshold": float(alarm.threshold),
         "evaluatedDatapoints": [
-            {"timestamp": _aws_time(p.start), **({"sampleCount": p.sample_count, "value": p.value} if p.value is not None else {})}
+            {
+                "timestamp": _aws_time(p.start),
+                **({"sampleCount": p.sample_count, "value": p.value} if p.value is not None else {}),
+            }
             for p in reversed(points)
         ],
     }

@@ -10,6 +10,7 @@ last :data:`LOG_LINES` lines.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -40,7 +41,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(q / 100.0 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100.0 * len(ordered)) - 1))
     return ordered[rank]
 
 

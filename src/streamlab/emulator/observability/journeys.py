@@ -78,7 +78,7 @@ def table_of(source_arn: str) -> str:
 def _plain(value: Any) -> Any:
     """A DynamoDB typed value ({"S": "a"}) as its plain value, compared as text."""
     if isinstance(value, dict) and len(value) == 1:
-        (kind, inner), = value.items()
+        ((kind, inner),) = value.items()
         if kind in ("S", "N", "B", "BOOL"):
             return str(inner)
     return str(value)

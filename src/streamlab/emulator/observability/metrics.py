@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -178,7 +178,9 @@ class LambdaMetrics:
             dims = ((DIM_EVENT_SOURCE_MAPPING, event.mapping_uuid),)
             self._add(region, "DroppedEventCount", "Count", dims, float(len(event.record_ids)))
             if event.delivered:
-                self._add(region, "OnFailureDestinationDeliveredEventCount", "Count", dims, float(len(event.record_ids)))
+                self._add(
+                    region, "OnFailureDestinationDeliveredEventCount", "Count", dims, float(len(event.record_ids))
+                )
 
     def _event_counts(self, event: RecordsRead | RecordsFiltered | BatchInvoked) -> None:
         if not self._event_count_enabled(event.mapping_uuid):
@@ -237,6 +239,3 @@ def _datum(key: _Key, stat: StatisticSet) -> dict[str, Any]:
         },
     }
 
-
-def metric_names(data: Iterable[dict[str, Any]]) -> set[str]:
-    return {datum["MetricName"] for datum in data}

@@ -51,9 +51,7 @@ def queue_messages(queue_arn: str, preview: int = DLQ_PREVIEW) -> dict[str, Any]
     }
 
 
-def status_document(
-    lambda_service: LambdaService, streams: StreamStore | None, board: StatusBoard
-) -> dict[str, Any]:
+def status_document(lambda_service: LambdaService, streams: StreamStore | None, board: StatusBoard) -> dict[str, Any]:
     mappings = []
     for mapping in lambda_service.event_source_mappings.list():
         destination = mapping.on_failure_destination
