@@ -121,13 +121,15 @@ def test_missing_data_as_the_alarm_treats_it() -> None:
     assert decision.state == AlarmState.ALARM
     # test_breaching_alarm_actions, recorded 2023-09-12.
     assert decision.reason == (
-        "Threshold Crossed: no datapoints were received for 2 periods and 2 missing datapoints were treated as [Breaching]."
+        "Threshold Crossed: no datapoints were received for 2 periods and "
+        "2 missing datapoints were treated as [Breaching]."
     )
     not_breaching = AlarmRule(ComparisonOperator.GREATER, 2.0, 1, treat_missing=TreatMissingData.NOT_BREACHING)
     ok = decide(not_breaching, empty[:1], AlarmState.ALARM)
     assert ok is not None
     assert ok.reason == (
-        "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [NonBreaching]."
+        "Threshold Crossed: no datapoints were received for 1 period and "
+        "1 missing datapoint was treated as [NonBreaching]."
     )
     missing = decide(GREATER, empty[:1], AlarmState.OK)
     assert missing is not None
