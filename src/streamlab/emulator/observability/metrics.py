@@ -238,4 +238,3 @@ def _datum(key: _Key, stat: StatisticSet) -> dict[str, Any]:
             "Maximum": stat.maximum,
         },
     }
-
