@@ -21,7 +21,7 @@ import pytest
 
 from streamlab.testing import eventually
 from tests.integration.lambda_support import FunctionFactory
-from tests.integration.observability_support import POISON_AWARE, get_json, stream_with_mapping
+from tests.integration.observability_support import POISON_AWARE, get_json, make_queue, stream_with_mapping
 
 pytestmark = pytest.mark.slow
 
@@ -67,16 +67,24 @@ def test_dashboard_draws_live_charts_in_chromium(
     chromium()
     function = make_function(POISON_AWARE)
     table = streamlab_unique_name("dash")
-    stream, uuid = stream_with_mapping(streamlab_client, table, function, BatchSize=5, MaximumRetryAttempts=2)
+    dlq = make_queue(streamlab_client("sqs"), streamlab_unique_name("dash-dlq"))
+    stream, uuid = stream_with_mapping(
+        streamlab_client,
+        table,
+        function,
+        BatchSize=5,
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": dlq.arn}},
+    )
     stream.put("order-0")
     stream.put("poison-0")
 
     def charted() -> bool:
         document = get_json(f"{streamlab_endpoint_url}/_streamlab/status")[1]
         mapping = next(m for m in document["mappings"] if m["UUID"] == uuid)
-        return bool(mapping["iteratorAgeSeries"]) and mapping["failedBatches"] >= 1
+        return bool(mapping["iteratorAgeSeries"]) and (mapping["Dlq"] or {}).get("messages", 0) >= 1
 
-    eventually(charted, timeout=30, message="iterator age samples and a failed batch")
+    eventually(charted, timeout=60, message="iterator age samples and the poison record in the on-failure queue")
     stop = threading.Event()
 
     def keep_writing() -> None:  # writes go on while the page loads and refreshes
@@ -116,3 +124,6 @@ def test_dashboard_draws_live_charts_in_chromium(
     assert function in dom
     assert table in dom
     assert "poison order poison-0" in dom  # the last error, in the mappings table and the logs
+    dlq_box = dom.split('id="dlq"', 1)[1].split("</section>", 1)[0]
+    assert "1 message(s)" in dlq_box
+    assert "RetryAttemptsExhausted" in dlq_box  # the on-failure record's body
