@@ -84,13 +84,8 @@ class StatisticSet:
         self.maximum = max(self.maximum, value)
 
 
-@dataclass(frozen=True)
-class _Key:
-    region: str
-    name: str
-    unit: str
-    dimensions: Dimensions
-    second: int
+#: (region, metric name, unit, dimensions, whole second): a plain tuple, hashed on every event.
+_Key = tuple[str, str, str, Dimensions, int]
 
 
 def function_dimensions(name: str, qualifier: str, executed_version: str = "") -> list[Dimensions]:
@@ -161,13 +156,21 @@ class LambdaMetrics:
             return
         if event.outcome == InvokeOutcome.UNREACHABLE:
             return  # not an invocation: nothing ran, nothing is billed
-        failed = event.outcome in (InvokeOutcome.FUNCTION_ERROR, InvokeOutcome.TIMEOUT)
+        failed = 1.0 if event.outcome in (InvokeOutcome.FUNCTION_ERROR, InvokeOutcome.TIMEOUT) else 0.0
+        second = int(self._clock())
+        points = []
         for dims in dimension_sets:
-            self._add(region, "Invocations", "Count", dims, 1.0)
-            self._add(region, "Errors", "Count", dims, 1.0 if failed else 0.0)
-            self._add(region, "Duration", "Milliseconds", dims, event.duration_ms)
+            points.append(((region, "Invocations", "Count", dims, second), 1.0))
+            points.append(((region, "Errors", "Count", dims, second), failed))
+            points.append(((region, "Duration", "Milliseconds", dims, second), event.duration_ms))
         for dims in dimension_sets[:2]:  # account-wide and per function, as AWS reports it
-            self._add(region, "ConcurrentExecutions", "Count", dims, float(event.concurrent_executions))
+            points.append(((region, "ConcurrentExecutions", "Count", dims, second), float(event.concurrent_executions)))
+        with self._lock:
+            for key, value in points:
+                stat = self._pending.get(key)
+                if stat is None:
+                    stat = self._pending[key] = StatisticSet()
+                stat.add(value)
 
     def _discarded(self, event: RecordsDiscarded) -> None:
         region, name, qualifier = parse_function_arn(event.function_arn)
@@ -198,7 +201,7 @@ class LambdaMetrics:
                 self._add(region, "FailedInvokeEventCount", "Count", dims, count)
 
     def _add(self, region: str, name: str, unit: str, dims: Dimensions, value: float) -> None:
-        key = _Key(region, name, unit, dims, int(self._clock()))
+        key = (region, name, unit, dims, int(self._clock()))
         with self._lock:
             stat = self._pending.get(key)
             if stat is None:
@@ -212,7 +215,7 @@ class LambdaMetrics:
             pending, self._pending = self._pending, {}
         by_region: dict[str, list[dict[str, Any]]] = {}
         for key, stat in pending.items():
-            by_region.setdefault(key.region, []).append(_datum(key, stat))
+            by_region.setdefault(key[0], []).append(_datum(key, stat))
         for region, data in by_region.items():
             try:
                 self._writer.put(region, LAMBDA_NAMESPACE, data)
@@ -226,11 +229,12 @@ class LambdaMetrics:
 
 
 def _datum(key: _Key, stat: StatisticSet) -> dict[str, Any]:
+    _region, metric, unit, dimensions, second = key
     return {
-        "MetricName": key.name,
-        "Dimensions": [{"Name": name, "Value": value} for name, value in key.dimensions],
-        "Timestamp": dt.datetime.fromtimestamp(key.second, dt.UTC),
-        "Unit": key.unit,
+        "MetricName": metric,
+        "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions],
+        "Timestamp": dt.datetime.fromtimestamp(second, dt.UTC),
+        "Unit": unit,
         "StatisticValues": {
             "SampleCount": float(stat.count),
             "Sum": stat.sum,
