@@ -157,3 +157,18 @@ def test_own_routes_answer_json_errors(streamlab_endpoint_url: str, streamlab_in
     assert get_json(f"{base}/status", method="POST")[0] == 405
     code, answer = get_json(f"{base}/no-such-route")
     assert (code, answer["error"]) == (404, "NotFound")
+
+
+def test_status_reads_what_the_public_api_tells_on_any_endpoint(
+    poisoned: dict[str, Any], streamlab_endpoint_url: str, streamlab_region: str
+) -> None:
+    """LocalStack and AWS have no /_streamlab/status: the command falls back to the public API."""
+    from streamlab.status_cli import public_status, render
+
+    document = public_status(streamlab_endpoint_url, streamlab_region)
+    mapping = next(m for m in document["mappings"] if m["UUID"] == poisoned["uuid"])
+    assert mapping["FunctionName"] == poisoned["function"]
+    assert mapping["State"] == "Enabled"
+    assert mapping["Dlq"] == {"queueArn": poisoned["dlq"].arn, "messages": 1}
+    assert poisoned["function"] in [f["FunctionName"] for f in document["functions"]]
+    assert "(public API)" in render(document)
