@@ -26,7 +26,7 @@ def _statistic(cloudwatch: Any, metric: str, function: str, statistic: str) -> f
     )["Datapoints"]
     if not points:
         return None
-    values = [p[statistic] for p in points]
+    values = [float(p[statistic]) for p in points]
     return sum(values) if statistic in ("Sum", "SampleCount") else max(values)
 
 
