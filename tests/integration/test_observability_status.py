@@ -87,6 +87,12 @@ def test_status_names_the_failing_mapping_its_dlq_and_the_function(
     assert mapping["Dlq"]["messages"] == 1
     assert json.loads(mapping["Dlq"]["preview"][0]["body"])["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert mapping["iteratorAgeSeries"], "iterator age over time"
+
+    def caught_up() -> bool:
+        document = get_json(f"{streamlab_endpoint_url}/_streamlab/status")[1]
+        return next(m for m in document["mappings"] if m["UUID"] == poisoned["uuid"])["iteratorAgeMs"] == 0
+
+    eventually(caught_up, timeout=20, message="iterator age 0 once the shard is caught up")
     function = next(f for f in document["functions"] if f["FunctionName"] == poisoned["function"])
     assert function["errors"] >= 2
     assert function["invocations"] >= function["errors"] + 1

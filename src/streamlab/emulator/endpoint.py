@@ -116,7 +116,9 @@ class EmbeddedEndpoint:
             runtimes=self.lambda_service.runtimes,
             streams=StreamsApi(self.streams) if self.streams is not None else None,
             cloudformation_app=CloudFormationApi(self.cloudformation),
-            own_routes=ObservabilityRoutes(self.observability, self.lambda_service, self.streams),
+            own_routes=ObservabilityRoutes(
+                self.observability, self.lambda_service, self.streams, current_age=self._iterator_age
+            ),
         )
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
@@ -140,6 +142,12 @@ class EmbeddedEndpoint:
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
         self._holds_moto_patches = False
         self._log_events_per_group = log_events_per_group
+
+    def _iterator_age(self, mapping_uuid: str) -> float | None:
+        """The engine's IteratorAge gauge of a mapping it runs (None for another engine's)."""
+        if mapping_uuid not in {config.uuid for config in self.esm_engine.mappings()}:
+            return None
+        return self.esm_engine.status(mapping_uuid).iterator_age_ms
 
     def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)

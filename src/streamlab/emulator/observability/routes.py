@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamlab.aws_rules import is_region_name
-from streamlab.emulator.observability.status import status_document
+from streamlab.emulator.observability.status import AgeGauge, status_document
 
 if TYPE_CHECKING:
     from streamlab.emulator.awslambda.service import LambdaService
@@ -59,7 +59,14 @@ def _error(status: int, code: str, message: str) -> Answer:
 
 
 class ObservabilityRoutes:
-    def __init__(self, observability: Observability, lambda_service: LambdaService, streams: StreamStore | None):
+    def __init__(
+        self,
+        observability: Observability,
+        lambda_service: LambdaService,
+        streams: StreamStore | None,
+        current_age: AgeGauge | None = None,
+    ):
+        self._current_age = current_age
         self._observability = observability
         self._lambda = lambda_service
         self._streams = streams
@@ -91,7 +98,7 @@ class ObservabilityRoutes:
         return 200, "text/javascript; charset=utf-8", script
 
     def _status(self, _query: dict[str, list[str]]) -> Answer:
-        document = status_document(self._lambda, self._streams, self._observability.board)
+        document = status_document(self._lambda, self._streams, self._observability.board, self._current_age)
         document["recentJourneys"] = self._observability.journeys.recent(10)
         document["journeyCapacity"] = self._observability.journeys.max_records
         return _json(200, document)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streamlab.aws_rules import ACCOUNT_ID
@@ -51,7 +52,16 @@ def queue_messages(queue_arn: str, preview: int = DLQ_PREVIEW) -> dict[str, Any]
     }
 
 
-def status_document(lambda_service: LambdaService, streams: StreamStore | None, board: StatusBoard) -> dict[str, Any]:
+#: A mapping's IteratorAge right now, as its engine gauges it (0 once its shards are caught up).
+AgeGauge = Callable[[str], float | None]
+
+
+def status_document(
+    lambda_service: LambdaService,
+    streams: StreamStore | None,
+    board: StatusBoard,
+    current_age: AgeGauge | None = None,
+) -> dict[str, Any]:
     mappings = []
     for mapping in lambda_service.event_source_mappings.list():
         destination = mapping.on_failure_destination
@@ -69,6 +79,10 @@ def status_document(lambda_service: LambdaService, streams: StreamStore | None, 
                 **board.mapping(mapping.uuid),
             }
         )
+        # The board holds the last sample (taken at an invocation); a caught-up shard is not invoked.
+        age = current_age(mapping.uuid) if current_age is not None else None
+        if age is not None:
+            mappings[-1]["iteratorAgeMs"] = age
     functions = []
     pool = lambda_service.environments
     for function in lambda_service.store.all():
