@@ -247,3 +247,18 @@ def test_quiet_prints_failures_only_and_verbose_prints_reads() -> None:
     assert lines(Verbosity.NORMAL, read) == []
     assert lines(Verbosity.VERBOSE, read) == ["Orders [1a2b3c4d] read 1 record(s) of shardId-1"]
     assert lines(Verbosity.VERBOSE, SYNTAX)[-1].strip() == "more"  # the whole message, every line
+
+
+def test_a_partial_batch_response_marks_the_records_it_names() -> None:
+    journal = JourneyJournal()
+    keys = ['{"pk":{"S":"a"}}', '{"pk":{"S":"b"}}']
+    journal.emit(RecordsRead("u1", STREAM, "s", ["1", "2"], keys=keys))
+    journal.emit(
+        BatchInvoked(
+            "u1", FN_ARN, STREAM, "s", ["1", "2"], 1, InvokeOutcome.PARTIAL, 2.0, "r1", failed_record_ids=["2"]
+        )
+    )
+    [a] = journal.trace("Orders", "a")
+    [b] = journal.trace("Orders", "b")
+    assert (a["steps"][-1]["reportedFailed"], b["steps"][-1]["reportedFailed"]) == (False, True)
+    assert b["steps"][-1]["outcome"] == "partial"
