@@ -164,7 +164,8 @@ def render(
                 if step["step"] != "read":
                     lines.append("      " + describe_step(step))
             last = own[-1]
-            if last["step"] == "invoked" and last.get("outcome") == "success" and not last.get("reportedFailed"):
+            delivered = last.get("outcome") in ("success", "partial") and not last.get("reportedFailed")
+            if last["step"] == "invoked" and delivered:
                 lines.append("      processed")
         if not mappings:
             lines.append("    no event source mapping reads this stream")
