@@ -33,7 +33,7 @@ from streamlab.emulator.telemetry import (
 )
 
 #: Invocation types a mapping's BatchInvoked line already reports.
-MAPPING_SOURCES = frozenset({"dynamodb", "kinesis", "sqs", "kafka", "mq", "docdb"})
+MAPPING_SOURCES = frozenset({"EventSourceMapping", "dynamodb", "kinesis", "sqs", "kafka", "mq", "docdb"})
 SHORT_MESSAGE_CHARS = 160
 
 

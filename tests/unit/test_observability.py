@@ -241,7 +241,7 @@ def test_quiet_prints_failures_only_and_verbose_prints_reads() -> None:
     ok = invoked(cold_start=True)
     assert lines(Verbosity.NORMAL, ok) == ["orders RequestResponse 10.0 ms OK (cold start)"]
     assert lines(Verbosity.QUIET, ok) == []
-    mapping_invocation = FunctionInvoked("orders", "$LATEST", "dynamodb", InvokeOutcome.SUCCESS, 1.0)
+    mapping_invocation = FunctionInvoked("orders", "$LATEST", "EventSourceMapping", InvokeOutcome.SUCCESS, 1.0)
     assert lines(Verbosity.NORMAL, mapping_invocation) == []  # its batch line says it
     read = RecordsRead("1a2b3c4d-0000", STREAM, "shardId-1", ["1"])
     assert lines(Verbosity.NORMAL, read) == []

@@ -120,7 +120,8 @@ class FunctionInvoked:
 
     function_name: str
     qualifier: str  # $LATEST, a version or an alias name
-    invocation_type: str  # RequestResponse, Event, or the mapping's source ("dynamodb", "sqs", ...)
+    # RequestResponse, Event, EventSourceMapping (the endpoint's engine), or a mapping's source ("sqs", ...)
+    invocation_type: str
     outcome: InvokeOutcome
     duration_ms: float
     request_id: str | None = None
@@ -181,6 +182,11 @@ class FanOut:
 
     def add(self, consumer: TelemetrySink) -> None:
         self._consumers.append(consumer)
+
+    def remove(self, consumer: TelemetrySink) -> None:
+        """Stop handing events to ``consumer`` (a test's recorder, a closed dashboard)."""
+        if consumer in self._consumers:
+            self._consumers.remove(consumer)
 
     def emit(self, event: TelemetryEvent) -> None:
         for consumer in self._consumers:

@@ -31,6 +31,7 @@ from streamlab.emulator.moto_patches import (
     dynamodb,
     dynamodb_input,
     iam,
+    kinesis,
     logs,
     memory,
     partiql,
@@ -40,13 +41,14 @@ from streamlab.emulator.moto_patches import (
     sns,
     speedups,
     sqs,
+    sqs_moves,
     streams,
     transactions,
 )
 from streamlab.emulator.moto_patches.patching import Patcher
-from streamlab.emulator.moto_patches.streams import stream_store
+from streamlab.emulator.moto_patches.streams import kinesis_destinations, stream_store
 
-__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "release", "stream_store"]
+__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "kinesis_destinations", "release", "stream_store"]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,11 @@ PATCHES: tuple[Patch, ...] = (
     _compat(dynamodb.answer_writes_with_what_was_asked),
     _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
+    _compat(sqs.fifo_sequence_numbers),
+    _compat(kinesis.serialize_shard_records),
+    _compat(sqs_moves.add_message_move_tasks),
     _compat(sns.sign_and_address_notifications_like_aws),
+    _compat(sns.push_lambda_subscriptions_to_streamlab),
     _compat(logs.bound_log_groups),
     _compat(dynamodb_input.update_without_changes_writes_the_key),
     _compat(dynamodb_input.expression_syntax_errors_are_validation_errors),
@@ -93,6 +99,8 @@ PATCHES: tuple[Patch, ...] = (
     _compat(transactions.check_transaction_shape_and_tokens),
     _compat(iam.create_aws_managed_policies),
     _compat(s3.skip_bucket_policy_statements_with_conditions),
+    _compat(s3.push_notifications_to_streamlab_lambda),
+    _compat(s3.check_lambda_notification_destinations),
     _compat(cloudwatch.start_alarms_in_insufficient_data),
     _compat(cloudwatch.match_statistics_dimensions_exactly),
     _compat(cloudwatch.list_each_metric_once),
