@@ -247,6 +247,81 @@ TEMPLATE_URL_MAX_BYTES = 1_000_000
 #: A stack name: a letter, then letters, digits and hyphens, 128 characters at most.
 STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 
+# -- CloudWatch: what Lambda publishes and how alarms read it ---------------------------------
+#: Lambda's metrics namespace and the dimension names it uses (monitoring-metrics-types.html).
+LAMBDA_NAMESPACE = "AWS/Lambda"
+DIM_FUNCTION_NAME = "FunctionName"
+DIM_RESOURCE = "Resource"  # function:qualifier for a version or alias
+DIM_EXECUTED_VERSION = "ExecutedVersion"  # with Resource, when an alias was invoked
+DIM_EVENT_SOURCE_MAPPING = "EventSourceMappingUUID"  # the event source mapping metrics only
+#: PutMetricData takes up to 1,000 metrics a call (CloudWatch quotas).
+PUT_METRIC_DATA_LIMIT = 1000
+
+
+class ComparisonOperator(StrEnum):
+    """PutMetricAlarm's static-threshold operators, with the words AWS's state reasons use."""
+
+    GREATER_OR_EQUAL = "GreaterThanOrEqualToThreshold"
+    GREATER = "GreaterThanThreshold"
+    LESS = "LessThanThreshold"
+    LESS_OR_EQUAL = "LessThanOrEqualToThreshold"
+
+    @property
+    def words(self) -> str:
+        return {
+            "GreaterThanOrEqualToThreshold": "greater than or equal to",
+            "GreaterThanThreshold": "greater than",
+            "LessThanThreshold": "less than",
+            "LessThanOrEqualToThreshold": "less than or equal to",
+        }[self.value]
+
+    def breaches(self, value: float, threshold: float) -> bool:
+        if self is ComparisonOperator.GREATER_OR_EQUAL:
+            return value >= threshold
+        if self is ComparisonOperator.GREATER:
+            return value > threshold
+        if self is ComparisonOperator.LESS:
+            return value < threshold
+        return value <= threshold
+
+
+class TreatMissingData(StrEnum):
+    MISSING = "missing"  # the default
+    IGNORE = "ignore"
+    BREACHING = "breaching"
+    NOT_BREACHING = "notBreaching"
+
+
+class AlarmState(StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+#: The Region field of an alarm's SNS message is the region's long name
+#: (LocalStack's test_cloudwatch snapshots, recorded against AWS 2023-10-26, mask it as region-name-full).
+REGION_LONG_NAMES = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "ca-central-1": "Canada (Central)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-west-2": "EU (London)",
+    "eu-west-3": "EU (Paris)",
+    "eu-central-1": "EU (Frankfurt)",
+    "eu-north-1": "EU (Stockholm)",
+    "eu-south-1": "EU (Milan)",
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-northeast-2": "Asia Pacific (Seoul)",
+    "ap-northeast-3": "Asia Pacific (Osaka)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "sa-east-1": "South America (Sao Paulo)",
+}
+
+
 # -- asynchronous invocation and pushes --------------------------------------------------------
 #: A function's DeadLetterConfig.TargetArn: an SQS queue or an SNS topic (invocation-async-retain-records).
 DEAD_LETTER_TARGET_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")

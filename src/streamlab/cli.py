@@ -137,6 +137,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
+    _attach_console(endpoint, args)
     endpoint.start()
     try:
         url = endpoint.url
@@ -159,6 +160,47 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         _exit_now(code)
     return code  # not reached: _exit_now ends the process
+
+
+def _attach_console(endpoint: Any, args: argparse.Namespace) -> None:
+    """``up``'s one line per invocation or failure (see :mod:`streamlab.up_console`)."""
+    import logging
+
+    from streamlab.up_console import UpConsole, Verbosity
+
+    verbosity = Verbosity.QUIET if args.quiet else Verbosity.VERBOSE if args.verbose else Verbosity.NORMAL
+    endpoint.telemetry.add(UpConsole(verbosity))
+    if verbosity != Verbosity.VERBOSE:
+        # The console says what the engine's warnings say, with the function and the error.
+        logging.getLogger("streamlab.emulator.esm").setLevel(logging.ERROR)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from streamlab import status_cli
+
+    try:
+        return status_cli.run(args, _target(args))
+    except EndpointError as error:
+        print(f"streamlab status: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except OSError as error:
+        print(f"streamlab status: {error}", file=sys.stderr)
+        return 1
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from streamlab import trace_cli
+
+    try:
+        return trace_cli.run(args, _target(args))
+    except EndpointError as error:
+        print(f"streamlab trace: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"streamlab trace: {error}", file=sys.stderr)
+        return 1
 
 
 #: ``streamlab up`` exits this soon after SIGINT / SIGTERM, whatever the endpoint holds.
@@ -390,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="CloudWatch Logs events a log group keeps, oldest dropped first (default 100000)",
     )
+    chatter = up.add_mutually_exclusive_group()
+    chatter.add_argument("--quiet", action="store_true", help="print failures only (not every invocation)")
+    chatter.add_argument(
+        "--verbose", action="store_true", help="also print what mappings read and filter, and whole error messages"
+    )
     # For benchmarks/concurrency.py, which compares servers: not part of the interface.
     up.add_argument("--server", choices=SERVER_KINDS, default=DEFAULT_SERVER, help=argparse.SUPPRESS)
     up.add_argument("--server-threads", type=int, default=None, help=argparse.SUPPRESS)
@@ -422,6 +469,16 @@ def build_parser() -> argparse.ArgumentParser:
     streams = sub.add_parser("streams", help="a table's stream: split its shards (embedded), print its lineage")
     streams_cli.add_arguments(streams)
     streams.set_defaults(func=cmd_streams)
+
+    from streamlab import status_cli, trace_cli
+
+    status = sub.add_parser("status", help="mappings, functions and streams: state, errors, iterator age, DLQs")
+    status_cli.add_arguments(status)
+    status.set_defaults(func=cmd_status)
+
+    trace = sub.add_parser("trace", help="an item's stream records and what each mapping did with them")
+    trace_cli.add_arguments(trace)
+    trace.set_defaults(func=cmd_trace)
 
     from streamlab.measure import bench
 

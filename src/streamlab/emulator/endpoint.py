@@ -25,6 +25,7 @@ from streamlab.emulator.awslambda.interpreters import (
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.cloudformation.api import CloudFormationApi
 from streamlab.emulator.cloudformation.service import CloudFormationService
+from streamlab.emulator.endpoint_clients import EndpointClients
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory, default_reader
 from streamlab.emulator.esm.poller import StreamReader
@@ -33,6 +34,8 @@ from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
 from streamlab.emulator.kinesis_destinations import KinesisDestinationsApi
+from streamlab.emulator.observability import Observability, ObservabilitySettings
+from streamlab.emulator.observability.routes import ObservabilityRoutes
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 from streamlab.emulator.telemetry import FanOut
@@ -80,6 +83,7 @@ class EmbeddedEndpoint:
         stream_settings: StreamSettings | None = None,
         lambda_pythons: Mapping[str, str] | None = None,
         python_search: tuple[str, ...] = SEARCH_SOURCES,
+        observability_settings: ObservabilitySettings | None = None,
     ) -> None:
         """``lambda_pythons`` names the interpreter of a runtime (``{"python3.12": "/opt/py312/bin/python3"}``,
         default from ``STREAMLAB_LAMBDA_PYTHONS``); ``python_search`` is where the others are looked
@@ -114,12 +118,20 @@ class EmbeddedEndpoint:
             source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
             telemetry=self.telemetry,
         )
+        # CloudWatch metrics and alarms, status, the dashboard and record journeys.
+        self._clients = EndpointClients(lambda: self.url)
+        self.observability = Observability(
+            self.telemetry, self._clients.get, self.lambda_service, observability_settings
+        )
         self.cloudformation = CloudFormationService(endpoint_url=lambda: self.url)
         self.gateway = Gateway(
             self.lambda_service,
             runtimes=self.lambda_service.runtimes,
             streams=StreamsApi(self.streams) if self.streams is not None else None,
             cloudformation_app=CloudFormationApi(self.cloudformation),
+            own_routes=ObservabilityRoutes(
+                self.observability, self.lambda_service, self.streams, current_age=self._iterator_age
+            ),
             kinesis_destinations=(
                 KinesisDestinationsApi(moto_patches.kinesis_destinations(), ACCOUNT_ID)
                 if self.streams is not None
@@ -135,7 +147,9 @@ class EmbeddedEndpoint:
             store_reader = StoreStreamReader(self.streams)
             reader_factory = functools.partial(_reader_for, store_reader, lambda: self.url)
         self.esm_engine = EventSourceMappingEngine(
-            self.lambda_service.invoke,
+            # FunctionInvoked names who asked: one engine runs every source's mappings (their own
+            # BatchInvoked says which mapping and source).
+            functools.partial(self.lambda_service.invoke, invocation_type="EventSourceMapping"),
             endpoint_url=lambda: self.url,
             poll_interval=AWS_POLL_INTERVAL_SECONDS,
             status_listener=mapping_store.set_last_processing_result,
@@ -149,6 +163,12 @@ class EmbeddedEndpoint:
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine, role_of=self._function_role)
         self._holds_moto_patches = False
         self._log_events_per_group = log_events_per_group
+
+    def _iterator_age(self, mapping_uuid: str) -> float | None:
+        """The engine's IteratorAge gauge of a mapping it runs (None for another engine's)."""
+        if mapping_uuid not in {config.uuid for config in self.esm_engine.mappings()}:
+            return None
+        return self.esm_engine.status(mapping_uuid).iterator_age_ms
 
     def _function_role(self, function_arn: str) -> str | None:
         return self.lambda_service.function(function_arn).config.role
@@ -178,6 +198,7 @@ class EmbeddedEndpoint:
             moto_patches.logs.limits.max_events_per_group = self._log_events_per_group
         self._server.start()
         self.lambda_service.start()
+        self.observability.start()
         # The interpreter search takes seconds (it runs every candidate Python); doing it now keeps
         # the first health answer, which reports it, as quick as the others.
         threading.Thread(target=self.lambda_service.runtimes, name="streamlab-runtimes", daemon=True).start()
@@ -188,6 +209,7 @@ class EmbeddedEndpoint:
     def stop(self) -> None:
         self.gateway.ready.clear()
         self._mappings.close()
+        self.observability.stop()
         self.lambda_service.stop()
         self._server.stop()
         if self._holds_moto_patches:

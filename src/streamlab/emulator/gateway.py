@@ -8,7 +8,9 @@ also tells listeners (the event source mapping engine) when a DynamoDB write wen
 through, so stream records can be delivered without waiting for the next poll.
 
 Paths under ``/_streamlab/`` are streamlab's own: the health check, the stream split
-(``POST /_streamlab/streams/split``); any other answers 404 JSON.
+(``POST /_streamlab/streams/split``), and the observability routes (the dashboard at
+``/_streamlab/``, ``/_streamlab/status``, ``/_streamlab/trace``; see
+:mod:`streamlab.emulator.observability.routes`); any other answers 404 JSON.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from streamlab.packaging import runtime_description
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 WriteListener = Callable[[str], None]
+OwnRoutes = Callable[[str, str, str], "tuple[int, str, bytes] | None"]
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +95,12 @@ class Gateway:
         streams: StreamsApi | None = None,
         *,
         cloudformation_app: WSGIApp | None = None,
+        own_routes: OwnRoutes | None = None,
         kinesis_destinations: KinesisDestinationsApi | None = None,
     ) -> None:
+        """``own_routes(method, path, query)`` answers more ``/_streamlab/`` paths (status, the
+        dashboard, traces) as ``(status, content type, body)``, or None for a path it does not serve."""
+        self._own_routes = own_routes
         self._lambda_app = lambda_app
         #: DynamoDB's Kinesis streaming destination operations (moto has none); None: moto answers.
         self._kinesis_destinations = kinesis_destinations
@@ -250,6 +257,15 @@ class Gateway:
             method = environ.get("REQUEST_METHOD", "GET")
             status, answer = control.split(self._streams.store, method, _read_body(environ))
             return _json_answer(start_response, status, answer)
+        if self._own_routes is not None:
+            routed = self._own_routes(environ.get("REQUEST_METHOD", "GET"), path, environ.get("QUERY_STRING", ""))
+            if routed is not None:
+                status, content_type, body = routed
+                headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+                if content_type.startswith("text/html"):
+                    # The dashboard is the endpoint's own page: no other origin may frame it.
+                    headers.append(("X-Frame-Options", "DENY"))
+                return _answer(start_response, status, [*headers, ("Cache-Control", "no-store")], body)
         return _json_answer(start_response, 404, {"error": "NotFound", "message": f"no streamlab route {path}"})
 
     def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -55,6 +55,11 @@ class RecordsRead:
     event_source_arn: str
     shard_id: str  # the queue's ARN for SQS
     record_ids: Sequence[str]  # sequence numbers, or SQS message ids
+    # Per record, in record_ids' order: the item's key as canonical JSON (DynamoDB Keys), the
+    # partition key (Kinesis) or the message group (SQS FIFO); empty when the source has none.
+    # Record journeys (``streamlab trace TABLE KEY``) find an item's records by it.
+    keys: Sequence[str] = field(default_factory=tuple)
+    event_names: Sequence[str] = field(default_factory=tuple)  # INSERT / MODIFY / REMOVE (DynamoDB)
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,8 @@ class FunctionInvoked:
 
     function_name: str
     qualifier: str  # $LATEST, a version or an alias name
-    invocation_type: str  # RequestResponse, Event, or the mapping's source ("dynamodb", "sqs", ...)
+    # RequestResponse, Event, EventSourceMapping (the endpoint's engine), or a mapping's source ("sqs", ...)
+    invocation_type: str
     outcome: InvokeOutcome
     duration_ms: float
     request_id: str | None = None
@@ -123,6 +129,9 @@ class FunctionInvoked:
     concurrent_executions: int = 0  # environments busy right after this one started
     error_type: str | None = None
     error_message: str | None = None
+    region: str = ""  # "" for producers that do not say: consumers assume the default region
+    executed_version: str = ""  # the version that ran ($LATEST or a number; an alias resolves to one)
+    log_lines: Sequence[str] = field(default_factory=tuple)  # the invocation's last log lines
 
 
 class AsyncDeliveryKind(StrEnum):

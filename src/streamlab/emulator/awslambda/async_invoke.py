@@ -140,7 +140,9 @@ class AsyncInvoker:
                 self._give_up(target, event, "EventAgeExceeded")
                 return
             try:
-                result = self._invoker.invoke(target.config, event.payload, invoked_arn=target.invoked_arn)
+                result = self._invoker.invoke(
+                    target.config, event.payload, invoked_arn=target.invoked_arn, invocation_type="Event"
+                )
                 break
             except TooManyRequestsException:
                 with self._lock:

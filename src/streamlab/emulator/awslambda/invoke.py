@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from streamlab.emulator.awslambda.environment import ExecutionEnvironment
-from streamlab.emulator.awslambda.exceptions import RequestTooLargeException
+from streamlab.emulator.awslambda.exceptions import RequestTooLargeException, TooManyRequestsException
 from streamlab.emulator.awslambda.invocation import Invocation, LogLine, Outcome
 from streamlab.emulator.awslambda.logs import LogShipper
 from streamlab.emulator.awslambda.models import LATEST, FunctionConfig
 from streamlab.emulator.awslambda.pool import EnvironmentPool
+from streamlab.emulator.telemetry import NULL_SINK, FunctionInvoked, InvokeOutcome, TelemetrySink
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ MAX_ASYNC_PAYLOAD = 1024 * 1024
 #: Lambda gives a runtime 10 s to initialise before the first event (on-demand functions).
 INIT_TIMEOUT_S = 10.0
 LOG_TAIL_BYTES = 4096
+#: Log lines of an invocation that its FunctionInvoked event carries (the dashboard's recent lines).
+TELEMETRY_LOG_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,11 @@ def check_payload_size(payload: bytes, asynchronous: bool = False) -> None:
 class Invoker:
     """Runs one synchronous invocation end to end."""
 
-    def __init__(self, environments: EnvironmentPool, logs: LogShipper) -> None:
+    def __init__(self, environments: EnvironmentPool, logs: LogShipper, telemetry: TelemetrySink = NULL_SINK) -> None:
         self._environments = environments
         self._logs = logs
+        #: Every invocation, whoever asked for it, is reported here once (FunctionInvoked).
+        self.telemetry = telemetry
 
     def invoke(
         self,
@@ -68,11 +73,30 @@ class Invoker:
         invoked_arn: str | None = None,
         tail: bool = False,
         client_context: str | None = None,
+        invocation_type: str = "RequestResponse",
     ) -> InvokeResult:
         """Run ``config`` (a $LATEST or published snapshot); ``invoked_arn`` is the ARN as the
-        caller named it (an alias ARN, say), which the handler sees as invoked_function_arn."""
+        caller named it (an alias ARN, say), which the handler sees as invoked_function_arn.
+        ``invocation_type`` says who asked (RequestResponse, Event, or a mapping's source), for telemetry."""
         check_payload_size(payload)
-        env = self._environments.acquire(config)
+        qualifier = _qualifier_of(invoked_arn, config)
+        try:
+            env = self._environments.acquire(config)
+        except TooManyRequestsException as error:
+            self.telemetry.emit(
+                FunctionInvoked(
+                    function_name=config.name,
+                    qualifier=qualifier,
+                    invocation_type=invocation_type,
+                    outcome=InvokeOutcome.THROTTLED,
+                    duration_ms=0.0,
+                    error_type="TooManyRequestsException",
+                    error_message=error.message,
+                    region=config.region,
+                    executed_version=config.version,
+                )
+            )
+            raise
         invocation = Invocation(
             payload=payload or b"{}",
             function_arn=invoked_arn or config.arn,
@@ -81,6 +105,8 @@ class Invoker:
         )
         # Not ``env.initialized``: a fresh runtime may reach /next before this line runs.
         cold = env.assigned == 0
+        # Counted with this one running, as AWS's ConcurrentExecutions is.
+        concurrent = self._environments.busy()
         reusable = False
         try:
             env.assign(invocation)
@@ -93,6 +119,23 @@ class Invoker:
         lines = _compose_log(config, env, invocation, outcome, body_lines, memory_mb, cold)
         self._logs.submit(config.region, config.log_group_name, env.log_stream_name, lines)
         duration_ms = _duration_ms(invocation, config)
+        self.telemetry.emit(
+            FunctionInvoked(
+                function_name=config.name,
+                qualifier=qualifier,
+                invocation_type=invocation_type,
+                outcome=_outcome_of(outcome),
+                duration_ms=duration_ms,
+                request_id=invocation.request_id,
+                cold_start=cold,
+                concurrent_executions=concurrent,
+                error_type=outcome.error_type if outcome.function_error else None,
+                error_message=_error_message(outcome) if outcome.function_error else None,
+                region=config.region,
+                executed_version=config.version,
+                log_lines=tuple(message for _, message in lines[-TELEMETRY_LOG_LINES:]),
+            )
+        )
         return InvokeResult(
             status_code=200,
             payload=outcome.payload,
@@ -131,6 +174,27 @@ class Invoker:
         message = f"RequestId: {invocation.request_id} Error: Task timed out after {seconds:.2f} seconds"
         if invocation.finish(Outcome("timeout", _error_body("Sandbox.Timedout", message), "Sandbox.Timedout")):
             env.kill()
+
+
+def _qualifier_of(invoked_arn: str | None, config: FunctionConfig) -> str:
+    """The qualifier as the caller named it: an alias name, a version, or $LATEST."""
+    parts = (invoked_arn or "").split(":")
+    return parts[7] if len(parts) > 7 and parts[7] else config.version
+
+
+def _outcome_of(outcome: Outcome) -> InvokeOutcome:
+    if outcome.kind == "timeout":
+        return InvokeOutcome.TIMEOUT
+    return InvokeOutcome.FUNCTION_ERROR if outcome.function_error else InvokeOutcome.SUCCESS
+
+
+def _error_message(outcome: Outcome) -> str | None:
+    try:
+        body = json.loads(outcome.payload)
+    except ValueError:
+        return None
+    message = body.get("errorMessage") if isinstance(body, dict) else None
+    return str(message) if message is not None else None
 
 
 def _error_body(error_type: str, message: str) -> bytes:

@@ -64,6 +64,17 @@ class EnvironmentPool:
     def unreserved_limit(self) -> int:
         return max(0, self.account_concurrency - sum(self._reserved.values()))
 
+    # -- what is running (metrics, status) ------------------------------------------------
+    def busy(self, key: FunctionKey | None = None) -> int:
+        """Environments running an invocation now: of one function, or of the account."""
+        with self._lock:
+            return self._busy.get(key, 0) if key is not None else sum(self._busy.values())
+
+    def idle_count(self, key: FunctionKey) -> int:
+        """Warm environments of a function (all its versions) waiting for an invocation."""
+        with self._lock:
+            return sum(len(envs) for version, envs in self._idle.items() if version[:2] == key)
+
     # -- acquire / release --------------------------------------------------------------
     def acquire(self, config: FunctionConfig) -> ExecutionEnvironment:
         """A warm environment of this snapshot, or a new one; TooManyRequests when at the limit."""

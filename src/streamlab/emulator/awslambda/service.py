@@ -75,7 +75,8 @@ class LambdaService:
         telemetry: TelemetrySink = NULL_SINK,
     ) -> None:
         """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists;
-        ``telemetry`` receives AsyncDeliveryFailed when an async event or record cannot be sent."""
+        ``telemetry`` receives a FunctionInvoked for every invocation (sync, async attempt, mapping batch)
+        and AsyncDeliveryFailed when an async event or record cannot be sent."""
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
@@ -102,7 +103,7 @@ class LambdaService:
             max_idle_environments=max_idle_environments,
         )
         self.logs = LogShipper(_default_logs_writer(endpoint_url))
-        self.invoker = Invoker(self.environments, self.logs)
+        self.invoker = Invoker(self.environments, self.logs, telemetry)
         self.async_invoker = AsyncInvoker(
             self.invoker,
             EndpointDestinations(endpoint_url, lambda arn, payload: self.invoke_async(arn, payload)),
@@ -213,8 +214,12 @@ class LambdaService:
         region: str | None = None,
         log_type: str | None = None,
         client_context: str | None = None,
+        invocation_type: str = "RequestResponse",
     ) -> InvokeResult:
         """Invoke synchronously (RequestResponse), in-process, without HTTP.
+
+        ``invocation_type`` names the caller in telemetry (the endpoint's mapping engine passes
+        "EventSourceMapping").
 
         ``function_name`` is a name, partial or full ARN, qualified or not. Raises
         ResourceNotFoundException, TooManyRequestsException (throttled: the caller retries),
@@ -222,7 +227,14 @@ class LambdaService:
         ``InvokeResult.function_error``.
         """
         target = self._target(function_name, qualifier, region)
-        return self.invoke_target(target, payload, tail=log_type == "Tail", client_context=client_context)
+        return self.invoker.invoke(
+            target.config,
+            payload,
+            invoked_arn=target.arn,
+            tail=log_type == "Tail",
+            client_context=client_context,
+            invocation_type=invocation_type,
+        )
 
     def invoke_async(self, function_name: str, payload: bytes, *, region: str | None = None) -> None:
         """Queue an ``Event`` invocation (retried like Lambda's asynchronous invocations)."""

@@ -109,7 +109,14 @@ class ShardPipeline:
         self.progress.add([r.sequence_number for r in records])
         if records:
             self.context.telemetry.emit(
-                RecordsRead(config.uuid, config.event_source_arn, self.shard_id, [r.sequence_number for r in records])
+                RecordsRead(
+                    config.uuid,
+                    config.event_source_arn,
+                    self.shard_id,
+                    [r.sequence_number for r in records],
+                    keys=[r.partition_key for r in records],
+                    event_names=[str(r.event.get("eventName", "")) for r in records],
+                )
             )
         for lane_index, group in group_by_lane(records, len(self.lanes)).items():
             self.lanes[lane_index].submit(group)
@@ -169,16 +176,20 @@ class ShardPipeline:
         call_failed = verdict.outcome == BatchOutcome.FAILURE
         context.counters.count(invocations=1, failed_invocations=int(call_failed))
         context.counters.set_result(ProcessingResult.FUNCTION_CALL_FAILED if call_failed else ProcessingResult.OK)
-        self._report_verdict(records, attempt, verdict, started)
+        self._report_verdict(records, attempt, verdict, started, getattr(result, "request_id", None))
         return verdict
 
-    def _report_verdict(self, records: list[StreamRecord], attempt: int, verdict: Verdict, started: float) -> None:
+    def _report_verdict(
+        self, records: list[StreamRecord], attempt: int, verdict: Verdict, started: float, request_id: str | None
+    ) -> None:
         if verdict.outcome == BatchOutcome.SUCCESS:
-            self._report(records, attempt, InvokeOutcome.SUCCESS, started)
+            self._report(records, attempt, InvokeOutcome.SUCCESS, started, request_id=request_id)
             return
         if verdict.outcome == BatchOutcome.PARTIAL:
             failed = [r.sequence_number for r in records[verdict.failed_from :]]
-            self._report(records, attempt, InvokeOutcome.PARTIAL, started, failed_record_ids=failed)
+            self._report(
+                records, attempt, InvokeOutcome.PARTIAL, started, failed_record_ids=failed, request_id=request_id
+            )
             return
         response = verdict.response if isinstance(verdict.response, dict) else {}
         error_type = response.get("errorType") or verdict.function_error
@@ -190,6 +201,7 @@ class ShardPipeline:
             started,
             error_type=str(error_type) if error_type else None,
             error_message=str(message) if message else None,
+            request_id=request_id,
         )
 
     def _report(
@@ -202,6 +214,7 @@ class ShardPipeline:
         error_type: str | None = None,
         error_message: str | None = None,
         failed_record_ids: list[str] | None = None,
+        request_id: str | None = None,
     ) -> None:
         config = self.context.config
         self.context.telemetry.emit(
@@ -214,6 +227,7 @@ class ShardPipeline:
                 attempt=attempt,
                 outcome=outcome,
                 duration_ms=(time.monotonic() - started) * 1000.0,
+                request_id=request_id,
                 error_type=error_type,
                 error_message=error_message,
                 failed_record_ids=tuple(failed_record_ids or ()),

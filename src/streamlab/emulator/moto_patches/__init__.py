@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from streamlab.emulator.moto_patches import (
+    cloudwatch,
     dynamodb,
     dynamodb_input,
     iam,
@@ -100,6 +101,9 @@ PATCHES: tuple[Patch, ...] = (
     _compat(s3.skip_bucket_policy_statements_with_conditions),
     _compat(s3.push_notifications_to_streamlab_lambda),
     _compat(s3.check_lambda_notification_destinations),
+    _compat(cloudwatch.start_alarms_in_insufficient_data),
+    _compat(cloudwatch.match_statistics_dimensions_exactly),
+    _compat(cloudwatch.list_each_metric_once),
     _speed(speedups.cache_response_method_names),
     _speed(speedups.look_up_existing_backends_without_the_lock),
     _speed(serialization.serialize_dynamodb_results_by_member_name),

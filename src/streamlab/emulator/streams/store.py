@@ -288,6 +288,22 @@ class StreamStore:
                 log.exception("stream store maintenance failed")
 
     # -- figures -----------------------------------------------------------------------------
+    def overview(self) -> list[dict[str, Any]]:
+        """Per stream: its table, status, shards and retained records (``streamlab status``)."""
+        with self._lock:
+            return [
+                {
+                    "StreamArn": stream.arn,
+                    "TableName": stream.table.name,
+                    "Region": stream.table.region,
+                    "StreamStatus": stream.status,
+                    "Shards": len(stream.shards),
+                    "OpenShards": len(stream.open_shards()),
+                    "Records": stream.record_count(),
+                }
+                for stream in self._streams.values()
+            ]
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             streams = list(self._streams.values())
