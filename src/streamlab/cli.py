@@ -91,8 +91,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             "anyone who can reach this address can use it",
             file=sys.stderr,
         )
-    if not args.no_deploy and not args.stack.is_file():
-        print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
+    problem = _up_source_problem(args)
+    if problem:
+        print(f"streamlab up: {problem}", file=sys.stderr)
         return 2
     from streamlab.emulator.awslambda.interpreters import (
         INTERPRETERS_ENV,
@@ -140,12 +141,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     endpoint.start()
     try:
         url = endpoint.url
-        if args.no_deploy:
-            stack_note = "no stack deployed"
-        else:
-            _use_dummy_credentials_for_local_endpoint()
-            _deploy_stack(args.stack, url, _region(args), backend="embedded")
-            stack_note = f"stack {args.stack} deployed"
+        stack_note = _up_deploy(args, endpoint, stop)
         print(f"Ready: {url} (embedded endpoint, {stack_note}; Ctrl-C to stop)", flush=True)
         while not stop.wait(0.5):
             pass
@@ -159,6 +155,35 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         _exit_now(code)
     return code  # not reached: _exit_now ends the process
+
+
+def _up_source_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with what ``up`` was told to deploy (a template, or a stack.toml by --stack)."""
+    if args.no_deploy:
+        return None
+    if args.stack is not None:
+        return None if args.stack.is_file() else f"no stack file at {args.stack} (use --stack PATH or --no-deploy)"
+    if args.template is None or not args.template.is_file():
+        return f"no template at {args.template} (use --template PATH or --no-deploy)"
+    if args.watch and args.no_deploy:
+        return "--watch needs a template to deploy"
+    return None
+
+
+def _up_deploy(args: argparse.Namespace, endpoint: Any, stop: threading.Event) -> str:
+    """Deploy what ``up`` was told to; the note its Ready line carries."""
+    from streamlab import templates_cli
+
+    if args.no_deploy:
+        return "no stack deployed"
+    _use_dummy_credentials_for_local_endpoint()
+    if args.stack is not None:  # the retired format, still read when named
+        _deploy_stack(args.stack, endpoint.url, _region(args), backend="embedded")
+        return f"stack {args.stack} deployed"
+    deployment = templates_cli.deploy_into(endpoint, args, _region(args))
+    if args.watch:
+        templates_cli.start_watch(deployment, endpoint.url, _region(args), stop)
+    return f"stack {deployment.stack.name} deployed from {args.template}"
 
 
 #: ``streamlab up`` exits this soon after SIGINT / SIGTERM, whatever the endpoint holds.
@@ -189,11 +214,14 @@ def _target(args: argparse.Namespace) -> str | None:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    from streamlab import templates_cli
     from streamlab.deploy import DeployError
     from streamlab.stack import StackError
 
     try:
         endpoint_url = _target(args)
+        if args.stack is None:
+            return templates_cli.cmd_deploy_template(args, endpoint_url, _region(args))
         _deploy_stack(args.stack, endpoint_url, args.region)
     except (StackError, FileNotFoundError, EndpointError) as error:
         print(f"streamlab deploy: {error}", file=sys.stderr)
@@ -344,7 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the embedded AWS endpoint and deploy the stack")
     up.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
-    up.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack to deploy (default %(default)s)")
+    from streamlab import templates_cli
+
+    templates_cli.add_template_arguments(up, templates_cli.DEFAULT_TEMPLATE)
+    templates_cli.add_watch_argument(up)
+    up.add_argument("--stack", type=Path, default=None, help="a stack.toml instead of a template (retired format)")
     up.add_argument("--no-deploy", action="store_true", help="start the endpoint without deploying a stack")
     up.add_argument("--region", help=f"region to deploy into (default: {REGION_ORDER})")
     up.add_argument(
@@ -397,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dep = sub.add_parser("deploy", help="apply the stack to an endpoint (the local one unless --aws)")
     add_target_arguments(dep)
-    dep.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
+    templates_cli.add_template_arguments(dep, templates_cli.DEFAULT_TEMPLATE)
+    dep.add_argument("--stack", type=Path, default=None, help="a stack.toml instead of a template (retired format)")
     dep.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     dep.set_defaults(func=cmd_deploy)
 

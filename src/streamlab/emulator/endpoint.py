@@ -27,6 +27,7 @@ from streamlab.emulator.cloudformation.service import CloudFormationService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
+from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
@@ -128,6 +129,11 @@ class EmbeddedEndpoint:
         self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
         self._holds_moto_patches = False
         self._log_events_per_group = log_events_per_group
+
+    @property
+    def stack(self) -> StackReadiness:
+        """The stack ``up`` deploys, as the health answer reports it."""
+        return self.gateway.stack
 
     def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)

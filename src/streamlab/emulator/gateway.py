@@ -27,6 +27,7 @@ from streamlab import __version__
 from streamlab.aws_rules import DEFAULT_REGION
 from streamlab.emulator.dynamodb_expressions import check_placeholders
 from streamlab.emulator.moto_patches import dispatch as moto_dispatch
+from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.request_validation import (
     RequestError,
     json_error_body,
@@ -85,8 +86,11 @@ class Gateway:
         streams: StreamsApi | None = None,
         *,
         cloudformation_app: WSGIApp | None = None,
+        stack: StackReadiness | None = None,
     ) -> None:
         self._lambda_app = lambda_app
+        #: The stack ``up`` deploys: health answers 503 until it is there.
+        self.stack = stack or StackReadiness()
         self._cloudformation_app = cloudformation_app
         #: What each Lambda runtime's functions run on, for the health answer.
         self._runtimes = runtimes
@@ -232,10 +236,13 @@ class Gateway:
         return _json_answer(start_response, 404, {"error": "NotFound", "message": f"no streamlab route {path}"})
 
     def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
-        ready = self.ready.is_set()
+        started = self.ready.is_set()
+        ready = started and self.stack.ready
+        stack = self.stack.describe()
         body = json.dumps(
             {
-                "status": "ready" if ready else "starting",
+                "status": "ready" if ready else ("starting" if not started else stack["state"]),
+                "stack": stack,
                 "version": __version__,
                 "services": {name: "available" for name in self._services()},
                 # What functions run on here, so a deploy from elsewhere builds dependencies for it:
