@@ -17,9 +17,10 @@ Fixtures:
 - ``streamlab_region``, ``streamlab_client("dynamodb")``: a boto3 client aimed at it (dummy credentials on
   an emulator, the default chain on AWS).
 - ``streamlab_unique_name("orders")`` -> ``orders-1a2b3c4d``.
-- ``streamlab_deployed_stack("setup/stack.toml")`` (session): deploys the stack once per session under a
-  unique ``name_prefix`` and returns a :class:`DeployedStack` (``.tables["Orders"]`` is the
-  physical table name, ``.name("Orders")`` too).
+- ``streamlab_deployed_stack("template.yaml", parameters={...})`` (session): deploys a SAM /
+  CloudFormation template once per session as a uniquely named stack (its local code packaged as
+  ``sam package`` does), returns a :class:`DeployedTemplate` (``.physical_id("Orders")``,
+  ``.outputs``, ``.wait_for(check)``) and deletes the stack at the end of the session.
 - ``streamlab_stream_probe.wait_for(check, timeout=10)``: polls ``check`` until it returns something truthy;
   timeouts are given for the embedded backend and scaled for LocalStack and AWS.
 """
@@ -39,7 +40,7 @@ import pytest
 
 from streamlab.aws_rules import resolve_region
 from streamlab.backends.base import BACKEND_NAMES
-from streamlab.testing import DeployedStack, StreamProbe
+from streamlab.testing import DeployedStack, DeployedTemplate, StreamProbe
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 LOG = logging.getLogger("streamlab.pytest")
@@ -184,52 +185,97 @@ def streamlab_deployed_stack(
     streamlab_endpoint_url: str | None,
     streamlab_region: str,
     streamlab_backend_name: str,
-) -> Callable[..., DeployedStack]:
-    """``streamlab_deployed_stack("setup/stack.toml")``: deploy once per session (cached by path) and return the names.
+) -> Iterator[Callable[..., Any]]:
+    """``streamlab_deployed_stack("template.yaml", parameters={"Greeting": "hi"})``: deploy once per
+    session (cached by path and parameters) and return a :class:`DeployedTemplate`.
 
-    Every resource gets a unique prefix (``sl<6 hex>-`` in front of the stack's own ``name_prefix``),
-    so concurrent runs against one account or one LocalStack never collide. Paths are relative
-    to the pytest root directory. Deployed resources are left in place (deploy never deletes).
+    Each deploy is its own stack, ``sl<8 hex>-<template directory>``, so concurrent runs against
+    one account or one LocalStack never collide; each stack's functions get their own execution
+    roles from the template. Every stack is deleted when the session ends (mappings stopped,
+    roles removed), deleted ones first-created last. Paths are relative to the pytest root
+    directory. A ``.toml`` path deploys a retired ``stack.toml`` under a unique ``name_prefix``
+    (left in place: that format never deletes).
     """
-    from streamlab.deploy import deploy
-    from streamlab.stack import parse_stack
+    from streamlab.templates.deployment import clients, default_stack_name, deploy_template
+    from streamlab.templates.stacks import delete_stack
 
-    cache: dict[Path, DeployedStack] = {}
+    cache: dict[tuple[Path, tuple[tuple[str, str], ...]], Any] = {}
+    created: list[str] = []
     explicit = _explicit_url(request.config) is not None
+    probe = StreamProbe.for_backend(streamlab_backend_name)
 
-    def make(path: str | os.PathLike[str], prefix: str | None = None) -> DeployedStack:
-        stack_path = Path(path)
-        if not stack_path.is_absolute():
-            stack_path = Path(request.config.rootpath) / stack_path
-        stack_path = stack_path.resolve()
-        if stack_path in cache:
-            return cache[stack_path]
-        unique = prefix if prefix is not None else f"sl{uuid.uuid4().hex[:6]}-"
-        stack = parse_stack(with_name_prefix(stack_path.read_text(encoding="utf-8"), unique), stack_path)
-        if not stack.name_prefix.startswith(unique):
-            raise pytest.UsageError(f"{stack_path}: could not put name_prefix {unique!r} in front of its own")
-        result = deploy(
-            stack,
+    def make(
+        path: str | os.PathLike[str], parameters: dict[str, str] | None = None, prefix: str | None = None
+    ) -> Any:
+        template_path = Path(path)
+        if not template_path.is_absolute():
+            template_path = Path(request.config.rootpath) / template_path
+        template_path = template_path.resolve()
+        key = (template_path, tuple(sorted((parameters or {}).items())))
+        if key in cache:
+            return cache[key]
+        if template_path.suffix == ".toml":
+            backend = _deploy_backend(streamlab_backend_name, explicit)
+            cache[key] = _deploy_toml(template_path, prefix, streamlab_endpoint_url, streamlab_region, backend)
+            return cache[key]
+        stack_name = f"sl{uuid.uuid4().hex[:8]}-{default_stack_name(template_path)}"[:128]
+        created.append(stack_name)
+        deployment = deploy_template(
+            template_path,
+            stack_name=stack_name,
+            parameters={k: str(v) for k, v in (parameters or {}).items()},
             endpoint_url=streamlab_endpoint_url,
             region=streamlab_region,
             log=LOG.info,
-            backend=_deploy_backend(streamlab_backend_name, explicit),
+            cache_dir=Path(request.config.rootpath) / ".streamlab",
         )
-        deployed = DeployedStack(
-            stack=stack,
-            result=result,
+        stack = deployment.stack
+        deployed = DeployedTemplate(
+            stack_name=stack.name,
+            stack_id=stack.stack_id,
             endpoint_url=streamlab_endpoint_url,
-            prefix=stack.name_prefix,
-            tables={n: t.physical_name for n, t in stack.tables.items()},
-            functions={n: f.physical_name for n, f in stack.functions.items()},
-            queues={n: q.physical_name for n, q in stack.queues.items()},
-            topics={n: t.physical_name for n, t in stack.topics.items()},
-            buckets={n: b.physical_name for n, b in stack.buckets.items()},
+            region=streamlab_region,
+            outputs=dict(stack.outputs),
+            resources=dict(stack.resources),
+            resource_types=dict(stack.resource_types),
+            probe=probe,
         )
-        cache[stack_path] = deployed
+        cache[key] = deployed
         return deployed
 
-    return make
+    yield make
+
+    if created:
+        cloudformation = clients(streamlab_endpoint_url, streamlab_region)("cloudformation")
+        for stack_name in reversed(created):
+            try:
+                delete_stack(cloudformation, stack_name, log=LOG.info)
+            except Exception as error:  # one stack's failure must not keep the others
+                LOG.warning("could not delete stack %s: %s", stack_name, error)
+
+
+def _deploy_toml(
+    stack_path: Path, prefix: str | None, endpoint_url: str | None, region: str, backend: Any
+) -> DeployedStack:
+    from streamlab.deploy import deploy
+    from streamlab.stack import parse_stack
+
+    unique = prefix if prefix is not None else f"sl{uuid.uuid4().hex[:6]}-"
+    stack = parse_stack(with_name_prefix(stack_path.read_text(encoding="utf-8"), unique), stack_path)
+    if not stack.name_prefix.startswith(unique):
+        raise pytest.UsageError(f"{stack_path}: could not put name_prefix {unique!r} in front of its own")
+    result = deploy(stack, endpoint_url=endpoint_url, region=region, log=LOG.info, backend=backend)
+    return DeployedStack(
+        stack=stack,
+        result=result,
+        endpoint_url=endpoint_url,
+        prefix=stack.name_prefix,
+        tables={n: t.physical_name for n, t in stack.tables.items()},
+        functions={n: f.physical_name for n, f in stack.functions.items()},
+        queues={n: q.physical_name for n, q in stack.queues.items()},
+        topics={n: t.physical_name for n, t in stack.topics.items()},
+        buckets={n: b.physical_name for n, b in stack.buckets.items()},
+    )
 
 
 # --- waiting for a handler's effect --------------------------------------------------------------

@@ -4,7 +4,9 @@
   assertion on a handler's effect is a wait.
 - :class:`StreamProbe` is :func:`eventually` with timeouts scaled to the backend under test (the
   ``streamlab_stream_probe`` fixture hands you one).
-- :class:`DeployedStack` is what the ``streamlab_deployed_stack`` fixture returns.
+- :class:`DeployedTemplate` is what the ``streamlab_deployed_stack`` fixture returns for a SAM /
+  CloudFormation template: physical ids by logical id, outputs, and ``wait_for`` for a handler's
+  effect (:class:`DeployedStack` for a retired ``stack.toml``).
 
 Everything else in streamlab is internal and may change between releases.
 """
@@ -16,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["POLL_INTERVAL", "TIMEOUT_SCALE", "DeployedStack", "StreamProbe", "eventually"]
+__all__ = ["POLL_INTERVAL", "TIMEOUT_SCALE", "DeployedStack", "DeployedTemplate", "StreamProbe", "eventually"]
 
 T = TypeVar("T")
 
@@ -112,3 +114,43 @@ class DeployedStack:
             if logical in kind:
                 return kind[logical]
         raise KeyError(f"no resource {logical!r} in {self.stack.path}")
+
+
+@dataclass(frozen=True)
+class DeployedTemplate:
+    """A template deployed as its own uniquely named stack by ``streamlab_deployed_stack``.
+
+    ``physical_id("Orders")`` is what CloudFormation created for the logical id (a table's name,
+    a queue's URL, a function's name); ``outputs`` are the stack's outputs; ``wait_for(check)``
+    polls ``check`` with the backend's timeouts (:class:`StreamProbe`). The stack is deleted at
+    the end of the session, its event source mappings and execution roles with it.
+    """
+
+    stack_name: str
+    stack_id: str
+    endpoint_url: str | None
+    region: str
+    outputs: Mapping[str, str]
+    resources: Mapping[str, str]
+    resource_types: Mapping[str, str]
+    probe: StreamProbe
+
+    def physical_id(self, logical_id: str) -> str:
+        try:
+            return self.resources[logical_id]
+        except KeyError:
+            raise KeyError(f"no resource {logical_id!r} in stack {self.stack_name}: {sorted(self.resources)}") from None
+
+    def name(self, logical_id: str) -> str:
+        """The same as :meth:`physical_id` (a table's or function's name)."""
+        return self.physical_id(logical_id)
+
+    def output(self, key: str) -> str:
+        try:
+            return self.outputs[key]
+        except KeyError:
+            raise KeyError(f"no output {key!r} in stack {self.stack_name}: {sorted(self.outputs)}") from None
+
+    def wait_for(self, check: Callable[[], T | None], timeout: float = 10.0, message: str = "") -> T:
+        """Wait for a handler's effect: ``check`` until truthy (AssertionError / ClientError mean not yet)."""
+        return self.probe.wait_for(check, timeout=timeout, message=message)
