@@ -246,10 +246,11 @@ def streamlab_deployed_stack(
     yield make
 
     if created:
-        cloudformation = clients(streamlab_endpoint_url, streamlab_region)("cloudformation")
+        make_client = clients(streamlab_endpoint_url, streamlab_region)
+        cloudformation, s3 = make_client("cloudformation"), make_client("s3")
         for stack_name in reversed(created):
             try:
-                delete_stack(cloudformation, stack_name, log=LOG.info)
+                delete_stack(cloudformation, stack_name, log=LOG.info, s3=s3)
             except Exception as error:  # one stack's failure must not keep the others
                 LOG.warning("could not delete stack %s: %s", stack_name, error)
 

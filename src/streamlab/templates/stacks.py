@@ -175,13 +175,23 @@ def describe(cloudformation: Any, name: str, changed: bool) -> StackResult:
 
 
 def delete_stack(
-    cloudformation: Any, name: str, log: Callable[[str], None] = print, timeout: float = DEFAULT_TIMEOUT
+    cloudformation: Any,
+    name: str,
+    log: Callable[[str], None] = print,
+    timeout: float = DEFAULT_TIMEOUT,
+    s3: Any = None,
 ) -> None:
-    """Delete the stack and wait until it is gone (its mappings stopped, its roles removed)."""
+    """Delete the stack and wait until it is gone (its mappings stopped, its roles removed).
+
+    With ``s3``, the stack's buckets are emptied first: CloudFormation (like AWS) deletes no
+    bucket that holds objects, and a test stack's bucket always does."""
     status = stack_status(cloudformation, name)
     if status is None:
         return
     stack_id = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+    if s3 is not None:
+        for bucket in _stack_buckets(cloudformation, stack_id):
+            empty_bucket(s3, bucket)
     cloudformation.delete_stack(StackName=stack_id)
     deadline = time.monotonic() + timeout
     while True:
@@ -194,3 +204,27 @@ def delete_stack(
         if time.monotonic() > deadline:
             raise StackDeployError(f"stack {name} still {status} after {timeout:.0f} s")
         time.sleep(POLL_SECONDS)
+
+
+def _stack_buckets(cloudformation: Any, stack_id: str) -> list[str]:
+    buckets = []
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_id):
+        for summary in page["StackResourceSummaries"]:
+            if summary["ResourceType"] == "AWS::S3::Bucket" and summary.get("PhysicalResourceId"):
+                buckets.append(summary["PhysicalResourceId"])
+    return buckets
+
+
+def empty_bucket(s3: Any, bucket: str) -> None:
+    """Delete every object (every version, when versioned) of ``bucket``; a missing bucket is empty."""
+    from botocore.exceptions import ClientError
+
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", [])]
+            doomed += [{"Key": m["Key"], "VersionId": m["VersionId"]} for m in page.get("DeleteMarkers", [])]
+            for start in range(0, len(doomed), 1000):  # DeleteObjects takes up to 1000 keys
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
