@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from streamlab.deploy.target import Backend
     from streamlab.measure.delivery import DeliveryReport
 
-DEFAULT_STACK = Path("setup/stack.toml")
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -243,7 +240,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     region = _region(args)
     with EmbeddedEndpoint(port=0) as endpoint:
         print(f"embedded endpoint at {endpoint.url}", flush=True)
-        _deploy_stack(args.stack, endpoint.url, region, backend="embedded")
+        if args.stack is not None:  # the retired format, still read when named
+            _deploy_stack(args.stack, endpoint.url, region, backend="embedded")
+            args.probe_table, args.probe_function = "Orders", "probe"
+        else:
+            from streamlab import templates_cli
+
+            deployment = templates_cli.deploy_into(endpoint, args, region)
+            args.probe_table = deployment.stack.resources["Orders"]
+            args.probe_function = deployment.stack.resources["Probe"]
         clients = {
             name: boto3.client(name, endpoint_url=endpoint.url, region_name=region)
             for name in ("dynamodb", "dynamodbstreams", "logs")
@@ -301,7 +306,7 @@ def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> Deliver
             time.sleep(pause)
         sent = time.time()
         clients["dynamodb"].put_item(
-            TableName="Orders",
+            TableName=args.probe_table,
             Item={
                 "order_id": {"S": key},
                 "version": {"N": str(version)},
@@ -311,7 +316,7 @@ def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> Deliver
             },
         )
         writes.append((key, version, sent))
-    deliveries = collect_deliveries(clients["logs"], "probe", start_ms, set(keys), expected=len(writes), timeout=30)
+    deliveries = collect_deliveries(clients["logs"], args.probe_function, start_ms, set(keys), expected=len(writes), timeout=30)
     return analyze(writes, deliveries)
 
 
@@ -479,7 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     conformance.set_defaults(func=cmd_conformance)
 
     demo = sub.add_parser("demo", help="start the embedded stack, deploy it, measure it, stop")
-    demo.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
+    templates_cli.add_template_arguments(demo, templates_cli.DEFAULT_TEMPLATE)
+    demo.add_argument("--stack", type=Path, default=None, help="a stack.toml instead of a template (retired format)")
     demo.add_argument("--writes", type=int, default=300, help="writes to measure (default %(default)s)")
     demo.add_argument("--keys", type=int, default=10, help="orders the writes are spread over (default %(default)s)")
     demo.add_argument("--rate", type=float, default=50.0, help="writes per second (default %(default)s)")
