@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from streamlab.deploy.target import Backend
     from streamlab.measure.delivery import DeliveryReport
 
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -316,7 +317,9 @@ def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> Deliver
             },
         )
         writes.append((key, version, sent))
-    deliveries = collect_deliveries(clients["logs"], args.probe_function, start_ms, set(keys), expected=len(writes), timeout=30)
+    deliveries = collect_deliveries(
+        clients["logs"], args.probe_function, start_ms, set(keys), expected=len(writes), timeout=30
+    )
     return analyze(writes, deliveries)
 
 

@@ -204,9 +204,7 @@ def streamlab_deployed_stack(
     explicit = _explicit_url(request.config) is not None
     probe = StreamProbe.for_backend(streamlab_backend_name)
 
-    def make(
-        path: str | os.PathLike[str], parameters: dict[str, str] | None = None, prefix: str | None = None
-    ) -> Any:
+    def make(path: str | os.PathLike[str], parameters: dict[str, str] | None = None, prefix: str | None = None) -> Any:
         template_path = Path(path)
         if not template_path.is_absolute():
             template_path = Path(request.config.rootpath) / template_path

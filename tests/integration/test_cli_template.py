@@ -28,7 +28,6 @@ import boto3
 import pytest
 
 from streamlab.emulator.endpoint import EmbeddedEndpoint
-from streamlab.testing import eventually
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"

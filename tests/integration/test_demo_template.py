@@ -69,7 +69,9 @@ def _wheelhouse() -> Path:
 
 
 @pytest.fixture(scope="module")
-def shop(streamlab_endpoint_url: str | None, streamlab_region: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def shop(
+    streamlab_endpoint_url: str | None, streamlab_region: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """The template built and deployed by the SAM CLI; its outputs and resources; ``sam delete`` after."""
     if streamlab_endpoint_url is None:
         pytest.skip("deploys to an emulator endpoint, not to an AWS account")
@@ -187,8 +189,8 @@ def test_sam_deploys_the_shop_with_two_readers_per_stream(shop: dict[str, Any]) 
     dynamodb_streams = {arn: readers for arn, readers in streams.items() if ":dynamodb:" in arn}
     assert len(dynamodb_streams) == 2  # Orders and Products
     assert all(len(readers) == 2 for readers in dynamodb_streams.values()), dynamodb_streams
-    roles = {lam.get_function_configuration(FunctionName=shop["resources"][f])["Role"] for f in
-             ("Probe", "OrderPipeline", "Notifications", "Analytics", "AuditTrailWriter", "CacheInvalidation")}  # fmt: skip
+    functions = ("Probe", "OrderPipeline", "Notifications", "Analytics", "AuditTrailWriter", "CacheInvalidation")
+    roles = {lam.get_function_configuration(FunctionName=shop["resources"][f])["Role"] for f in functions}
     assert len(roles) == 6  # each function its own execution role
 
 
@@ -216,7 +218,9 @@ def test_an_order_is_shipped_its_stock_taken_and_every_version_probed(shop: dict
 
     def audited() -> list[dict[str, Any]] | None:
         lines = []
-        for entry in s3.list_objects_v2(Bucket=bucket, Prefix=f"{shop['outputs']['ProductsTable']}/").get("Contents", []):
+        for entry in s3.list_objects_v2(Bucket=bucket, Prefix=f"{shop['outputs']['ProductsTable']}/").get(
+            "Contents", []
+        ):
             body = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read().decode()
             lines += [json.loads(line) for line in body.splitlines()]
         mine = [line for line in lines if line["keys"] == {"sku": "sku-red-mug"} and line["eventName"] == "MODIFY"]
@@ -246,7 +250,9 @@ def test_a_poison_order_goes_to_the_dlq_and_through_after_the_fix(shop: dict[str
     sqs, dlq = _client(shop, "sqs"), shop["outputs"]["OrdersDlqUrl"]
 
     def failure() -> dict[str, Any] | None:
-        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", []):
+        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        ):
             record = json.loads(message["Body"])
             if record["requestContext"]["functionArn"] == pipeline["FunctionArn"]:
                 return record
@@ -266,7 +272,8 @@ def test_a_poison_order_goes_to_the_dlq_and_through_after_the_fix(shop: dict[str
         ("redriven", 1)
     ]
     _wait(
-        lambda: orders.get_item(Key={"order_id": poison["order_id"]}, ConsistentRead=True)["Item"]["status"]
-        == "Shipped",
+        lambda: (
+            orders.get_item(Key={"order_id": poison["order_id"]}, ConsistentRead=True)["Item"]["status"] == "Shipped"
+        ),
         "the redriven order to reach Shipped",
     )

@@ -27,8 +27,8 @@ from streamlab.emulator.cloudformation.service import CloudFormationService
 from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
-from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
+from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 from streamlab.emulator.telemetry import FanOut

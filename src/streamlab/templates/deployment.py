@@ -51,7 +51,7 @@ def clients(endpoint_url: str | None, region: str) -> Callable[[str], Any]:
             extra.update(LOCAL_CREDENTIALS)
 
     def make(service: str) -> Any:
-        return session.client(service, **extra)  # type: ignore[call-overload]  # boto3's overloads list literals
+        return session.client(service, **extra)
 
     return make
 

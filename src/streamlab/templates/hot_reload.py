@@ -124,4 +124,3 @@ class HotReloader:
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
             self.check()
-
