@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamlab.aws_rules import REGION_ORDER, STREAM_RETENTION_SECONDS, resolve_region
@@ -21,7 +20,6 @@ from streamlab.emulator.streams.store import MAX_SHARDS
 from streamlab.endpoints import EndpointError, add_target_arguments, target_endpoint
 
 if TYPE_CHECKING:
-    from streamlab.deploy.target import Backend
     from streamlab.measure.delivery import DeliveryReport
 
 
@@ -42,17 +40,6 @@ def _use_dummy_credentials_for_local_endpoint() -> None:
     """Local endpoints accept any credentials; don't make a newcomer configure some."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-
-
-def _deploy_stack(
-    stack_path: Path, endpoint_url: str | None, region: str | None, backend: Backend | None = None
-) -> None:
-    """Load and apply a stack; StackError / DeployError carry the message for the user."""
-    from streamlab.deploy import deploy
-    from streamlab.stack import load_stack
-
-    stack = load_stack(stack_path)
-    deploy(stack, endpoint_url=endpoint_url, region=region, log=lambda line: print(line, flush=True), backend=backend)
 
 
 def _whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -156,15 +143,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _up_source_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with what ``up`` was told to deploy (a template, or a stack.toml by --stack)."""
+    """What is wrong with what ``up`` was told to deploy."""
     if args.no_deploy:
-        return None
-    if args.stack is not None:
-        return None if args.stack.is_file() else f"no stack file at {args.stack} (use --stack PATH or --no-deploy)"
+        return "--watch needs a template to deploy (drop --no-deploy)" if args.watch else None
     if args.template is None or not args.template.is_file():
         return f"no template at {args.template} (use --template PATH or --no-deploy)"
-    if args.watch and args.no_deploy:
-        return "--watch needs a template to deploy"
     return None
 
 
@@ -175,9 +158,6 @@ def _up_deploy(args: argparse.Namespace, endpoint: Any, stop: threading.Event) -
     if args.no_deploy:
         return "no stack deployed"
     _use_dummy_credentials_for_local_endpoint()
-    if args.stack is not None:  # the retired format, still read when named
-        _deploy_stack(args.stack, endpoint.url, _region(args), backend="embedded")
-        return f"stack {args.stack} deployed"
     deployment = templates_cli.deploy_into(endpoint, args, _region(args))
     if args.watch:
         templates_cli.start_watch(deployment, endpoint.url, _region(args), stop)
@@ -213,21 +193,13 @@ def _target(args: argparse.Namespace) -> str | None:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from streamlab import templates_cli
-    from streamlab.deploy import DeployError
-    from streamlab.stack import StackError
 
     try:
         endpoint_url = _target(args)
-        if args.stack is None:
-            return templates_cli.cmd_deploy_template(args, endpoint_url, _region(args))
-        _deploy_stack(args.stack, endpoint_url, args.region)
-    except (StackError, FileNotFoundError, EndpointError) as error:
+    except EndpointError as error:
         print(f"streamlab deploy: {error}", file=sys.stderr)
         return 2
-    except DeployError as error:
-        print(f"streamlab deploy: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return templates_cli.cmd_deploy_template(args, endpoint_url, _region(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -241,15 +213,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     region = _region(args)
     with EmbeddedEndpoint(port=0) as endpoint:
         print(f"embedded endpoint at {endpoint.url}", flush=True)
-        if args.stack is not None:  # the retired format, still read when named
-            _deploy_stack(args.stack, endpoint.url, region, backend="embedded")
-            args.probe_table, args.probe_function = "Orders", "probe"
-        else:
-            from streamlab import templates_cli
+        from streamlab import templates_cli
 
-            deployment = templates_cli.deploy_into(endpoint, args, region)
-            args.probe_table = deployment.stack.resources["Orders"]
-            args.probe_function = deployment.stack.resources["Probe"]
+        deployment = templates_cli.deploy_into(endpoint, args, region)
+        args.probe_table = deployment.stack.resources["Orders"]
+        args.probe_function = deployment.stack.resources["Probe"]
         clients = {
             name: boto3.client(name, endpoint_url=endpoint.url, region_name=region)
             for name in ("dynamodb", "dynamodbstreams", "logs")
@@ -384,7 +352,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     templates_cli.add_template_arguments(up, templates_cli.DEFAULT_TEMPLATE)
     templates_cli.add_watch_argument(up)
-    up.add_argument("--stack", type=Path, default=None, help="a stack.toml instead of a template (retired format)")
     up.add_argument("--no-deploy", action="store_true", help="start the endpoint without deploying a stack")
     up.add_argument("--region", help=f"region to deploy into (default: {REGION_ORDER})")
     up.add_argument(
@@ -438,7 +405,6 @@ def build_parser() -> argparse.ArgumentParser:
     dep = sub.add_parser("deploy", help="apply the stack to an endpoint (the local one unless --aws)")
     add_target_arguments(dep)
     templates_cli.add_template_arguments(dep, templates_cli.DEFAULT_TEMPLATE)
-    dep.add_argument("--stack", type=Path, default=None, help="a stack.toml instead of a template (retired format)")
     dep.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     dep.set_defaults(func=cmd_deploy)
 
@@ -488,7 +454,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start the embedded stack, deploy it, measure it, stop")
     templates_cli.add_template_arguments(demo, templates_cli.DEFAULT_TEMPLATE)
-    demo.add_argument("--stack", type=Path, default=None, help="a stack.toml instead of a template (retired format)")
     demo.add_argument("--writes", type=int, default=300, help="writes to measure (default %(default)s)")
     demo.add_argument("--keys", type=int, default=10, help="orders the writes are spread over (default %(default)s)")
     demo.add_argument("--rate", type=float, default=50.0, help="writes per second (default %(default)s)")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,7 +39,7 @@ import pytest
 
 from streamlab.aws_rules import resolve_region
 from streamlab.backends.base import BACKEND_NAMES
-from streamlab.testing import DeployedStack, DeployedTemplate, StreamProbe
+from streamlab.testing import DeployedTemplate, StreamProbe
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 LOG = logging.getLogger("streamlab.pytest")
@@ -158,34 +157,13 @@ def streamlab_unique_name(request: pytest.FixtureRequest) -> Callable[[str], str
 # --- deployed stacks ---------------------------------------------------------------------------
 
 
-def with_name_prefix(text: str, prefix: str) -> str:
-    """Stack TOML ``text`` with ``prefix`` put in front of its ``[stack] name_prefix`` (added if absent)."""
-    import tomllib
-
-    settings = tomllib.loads(text).get("stack")
-    if settings is None:
-        return f'[stack]\nname_prefix = "{prefix}"\n\n' + text
-    if "name_prefix" in settings:
-        line = re.compile(r'^(\s*name_prefix\s*=\s*)(["\'])(.*?)\2', re.MULTILINE)
-        return line.sub(lambda m: f'{m.group(1)}"{prefix}{m.group(3)}"', text, count=1)
-    header = re.compile(r"^\s*\[stack\]\s*(#.*)?$", re.MULTILINE)
-    return header.sub(lambda m: f'{m.group(0)}\nname_prefix = "{prefix}"', text, count=1)
-
-
-def _deploy_backend(name: str, explicit: bool) -> Any:
-    """What deploy is told; None lets it ask the endpoint (the container's interpreter, say)."""
-    if explicit:
-        return None
-    return {"embedded": "embedded", "aws": "aws"}.get(name)
-
-
 @pytest.fixture(scope="session")
 def streamlab_deployed_stack(
     request: pytest.FixtureRequest,
     streamlab_endpoint_url: str | None,
     streamlab_region: str,
     streamlab_backend_name: str,
-) -> Iterator[Callable[..., Any]]:
+) -> Iterator[Callable[..., DeployedTemplate]]:
     """``streamlab_deployed_stack("template.yaml", parameters={"Greeting": "hi"})``: deploy once per
     session (cached by path and parameters) and return a :class:`DeployedTemplate`.
 
@@ -193,15 +171,13 @@ def streamlab_deployed_stack(
     one account or one LocalStack never collide; each stack's functions get their own execution
     roles from the template. Every stack is deleted when the session ends (mappings stopped,
     roles removed), deleted ones first-created last. Paths are relative to the pytest root
-    directory. A ``.toml`` path deploys a retired ``stack.toml`` under a unique ``name_prefix``
-    (left in place: that format never deletes).
+    directory.
     """
     from streamlab.templates.deployment import clients, default_stack_name, deploy_template
     from streamlab.templates.stacks import delete_stack
 
-    cache: dict[tuple[Path, tuple[tuple[str, str], ...]], Any] = {}
+    cache: dict[tuple[Path, tuple[tuple[str, str], ...]], DeployedTemplate] = {}
     created: list[str] = []
-    explicit = _explicit_url(request.config) is not None
     probe = StreamProbe.for_backend(streamlab_backend_name)
 
     def make(path: str | os.PathLike[str], parameters: dict[str, str] | None = None, prefix: str | None = None) -> Any:
@@ -211,10 +187,6 @@ def streamlab_deployed_stack(
         template_path = template_path.resolve()
         key = (template_path, tuple(sorted((parameters or {}).items())))
         if key in cache:
-            return cache[key]
-        if template_path.suffix == ".toml":
-            backend = _deploy_backend(streamlab_backend_name, explicit)
-            cache[key] = _deploy_toml(template_path, prefix, streamlab_endpoint_url, streamlab_region, backend)
             return cache[key]
         stack_name = f"sl{uuid.uuid4().hex[:8]}-{default_stack_name(template_path)}"[:128]
         created.append(stack_name)
@@ -251,30 +223,6 @@ def streamlab_deployed_stack(
                 delete_stack(cloudformation, stack_name, log=LOG.info, s3=s3)
             except Exception as error:  # one stack's failure must not keep the others
                 LOG.warning("could not delete stack %s: %s", stack_name, error)
-
-
-def _deploy_toml(
-    stack_path: Path, prefix: str | None, endpoint_url: str | None, region: str, backend: Any
-) -> DeployedStack:
-    from streamlab.deploy import deploy
-    from streamlab.stack import parse_stack
-
-    unique = prefix if prefix is not None else f"sl{uuid.uuid4().hex[:6]}-"
-    stack = parse_stack(with_name_prefix(stack_path.read_text(encoding="utf-8"), unique), stack_path)
-    if not stack.name_prefix.startswith(unique):
-        raise pytest.UsageError(f"{stack_path}: could not put name_prefix {unique!r} in front of its own")
-    result = deploy(stack, endpoint_url=endpoint_url, region=region, log=LOG.info, backend=backend)
-    return DeployedStack(
-        stack=stack,
-        result=result,
-        endpoint_url=endpoint_url,
-        prefix=stack.name_prefix,
-        tables={n: t.physical_name for n, t in stack.tables.items()},
-        functions={n: f.physical_name for n, f in stack.functions.items()},
-        queues={n: q.physical_name for n, q in stack.queues.items()},
-        topics={n: t.physical_name for n, t in stack.topics.items()},
-        buckets={n: b.physical_name for n, b in stack.buckets.items()},
-    )
 
 
 # --- waiting for a handler's effect --------------------------------------------------------------

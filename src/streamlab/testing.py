@@ -6,7 +6,7 @@
   ``streamlab_stream_probe`` fixture hands you one).
 - :class:`DeployedTemplate` is what the ``streamlab_deployed_stack`` fixture returns for a SAM /
   CloudFormation template: physical ids by logical id, outputs, and ``wait_for`` for a handler's
-  effect (:class:`DeployedStack` for a retired ``stack.toml``).
+  effect.
 
 Everything else in streamlab is internal and may change between releases.
 """
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["POLL_INTERVAL", "TIMEOUT_SCALE", "DeployedStack", "DeployedTemplate", "StreamProbe", "eventually"]
+__all__ = ["POLL_INTERVAL", "TIMEOUT_SCALE", "DeployedTemplate", "StreamProbe", "eventually"]
 
 T = TypeVar("T")
 
@@ -92,28 +92,6 @@ class StreamProbe:
             message=f"{what} (on {self.backend})",
             retry_on=(AssertionError, ClientError),
         )
-
-
-@dataclass(frozen=True)
-class DeployedStack:
-    """A stack deployed by ``streamlab_deployed_stack``: logical name -> physical (AWS) name, per kind."""
-
-    stack: Any  # streamlab.stack.Stack, loaded with the unique prefix
-    result: Any  # streamlab.deploy.DeployResult
-    endpoint_url: str | None
-    prefix: str
-    tables: Mapping[str, str] = field(default_factory=dict)
-    functions: Mapping[str, str] = field(default_factory=dict)
-    queues: Mapping[str, str] = field(default_factory=dict)
-    topics: Mapping[str, str] = field(default_factory=dict)
-    buckets: Mapping[str, str] = field(default_factory=dict)
-
-    def name(self, logical: str) -> str:
-        """The physical name of the resource called ``logical`` (any kind; KeyError when none is)."""
-        for kind in (self.tables, self.functions, self.queues, self.topics, self.buckets):
-            if logical in kind:
-                return kind[logical]
-        raise KeyError(f"no resource {logical!r} in {self.stack.path}")
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,15 @@ def streamlab_exception_classes() -> list[type[BaseException]]:
 
 def test_every_streamlab_exception_derives_from_the_root() -> None:
     classes = streamlab_exception_classes()
-    assert len(classes) >= 15  # DeployError, PackagingError, ... and Lambda's error codes
+    assert len(classes) >= 15  # StackDeployError, PackagingError, ... and Lambda's error codes
     strays = [f"{c.__module__}.{c.__qualname__}" for c in classes if not issubclass(c, StreamlabError)]
     assert strays == []
 
 
 def test_errors_keep_the_builtin_base_callers_catch() -> None:
-    from streamlab.deploy import DeployError
-    from streamlab.stack import StackError
+    from streamlab.templates.artifacts import TemplateFileError
+    from streamlab.templates.stacks import StackDeployError
 
-    assert issubclass(DeployError, RuntimeError)
-    assert issubclass(StackError, ValueError)
+    assert issubclass(StackDeployError, RuntimeError)
+    assert issubclass(TemplateFileError, ValueError)
     assert issubclass(WaitTimeout, TimeoutError)

@@ -104,7 +104,7 @@ def deploy_template(
     cache_dir: Path | None = None,
 ) -> Deployment:
     """Package ``template_path``'s local code, upload it and create or update the stack."""
-    from streamlab.deploy.target import probe_endpoint
+    from streamlab.target import probe_endpoint
 
     template_path = Path(template_path).resolve()
     name = check_stack_name(stack_name or default_stack_name(template_path))
