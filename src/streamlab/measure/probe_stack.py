@@ -48,18 +48,22 @@ def client(service: str, endpoint_url: str | None, region: str) -> Any:
 
 
 def find_probe_source(start: Path | None = None) -> Path:
-    """``handlers/probe.py`` of the current directory (or a parent), else of streamlab's checkout.
+    """``handlers/probe.py`` of the current directory (or a parent), else of streamlab's checkout,
+    else the copy installed with the package (``streamlab.measure.assets``).
 
     The handler ships with the repository, like the demo handlers, so the probe a user
     measures is the one the repository tests.
     """
+    from streamlab.measure.assets import PROBE_HANDLER
+
     here = (start or Path.cwd()).resolve()
     candidates = [directory / PROBE_SOURCE for directory in (here, *here.parents)]
     candidates.append(Path(__file__).resolve().parents[3] / PROBE_SOURCE)  # src/streamlab/measure/ -> checkout
+    candidates.append(PROBE_HANDLER)  # the copy a pip install ships
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ProbeSourceNotFound("no handlers/probe.py in the current directory, its parents or streamlab's checkout")
+    raise ProbeSourceNotFound("no handlers/probe.py here, in its parents, streamlab's checkout or its package")
 
 
 def probe_zip(source: Path | None = None) -> bytes:
