@@ -25,12 +25,18 @@ one per 50 writes/s (up to 8), each writing its own keys so a key's versions go 
 by default they send signed PutItem requests without boto3 (``--writer-client boto3`` to use
 it): boto3's CPU per call would otherwise take a 2-core machine's CPU from the endpoint.
 
+4. triggers (``--trigger dynamodb,sqs,kinesis``): the latency phase again, at the same rate and
+   length, through an SQS queue and a Kinesis stream (:mod:`streamlab.measure.source_probe`: the
+   same probe function, records carrying key/version/written_at as JSON), each printed beside the
+   DynamoDB stream path of the same run with its p50/p99 ratio to it. SQS standard queues promise
+   no order, so their order violations are informational.
+
 Targets on the 2-core machines: p50 <= 10 ms and p99 <= 50 ms at 100 writes/s; >= 200 writes/s
 sustained with zero loss and zero order violations. Figures only: nothing here asserts.
 
     .venv/bin/python benchmarks/e2e.py [--endpoint-url URL] [--json PATH]
         [--latency-seconds 10] [--ramp 100,200,400,800] [--step-seconds 5] [--floor-writes 200]
-        [--writer-client http|boto3]
+        [--writer-client http|boto3] [--trigger dynamodb,sqs,kinesis]
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ from streamlab.measure.floor import measure_floor
 from streamlab.measure.probe_logs import probe_lines
 from streamlab.measure.probe_stack import ProbeStack, deploy_probe, teardown_probe
 from streamlab.measure.probe_stack import client as probe_client
+from streamlab.measure.source_probe import deploy_source_probe, parse_triggers, teardown_source_probe
+from streamlab.measure.source_probe import write_paced as write_source_paced
 from streamlab.measure.writers import (
     PacedWrite,
     WriterPlan,
@@ -169,6 +177,67 @@ def run_phase(
     return Phase(name, rate, writers, achieved, report, max(drain, 0.0), from_send)
 
 
+@dataclass
+class TriggerPhase:
+    trigger: str
+    achieved_wps: float
+    report: DeliveryReport
+
+    def as_dict(self, baseline: DeliveryReport) -> dict[str, Any]:
+        lat, base = self.report.latency_ms or {}, baseline.latency_ms or {}
+
+        def ratio(name: str) -> float | None:
+            return round(lat[name] / base[name], 2) if lat.get(name) is not None and base.get(name) else None
+
+        return {
+            "trigger": self.trigger,
+            "achieved_wps": round(self.achieved_wps, 1),
+            **self.report.as_dict(),
+            "p50_ratio_to_dynamodb": ratio("p50"),
+            "p99_ratio_to_dynamodb": ratio("p99"),
+        }
+
+
+def run_trigger_phase(
+    url: str, flush: Callable[[], Any] | None, trigger: str, rate: float, seconds: float
+) -> TriggerPhase:
+    """The latency phase through an SQS queue or a Kinesis stream (after a short warm-up)."""
+    probe = deploy_source_probe(trigger, url, REGION)
+    logs = client("logs", url)
+
+    def deliveries(prefix: str, since_ms: int) -> list[DeliveryTuple]:
+        if flush is not None:
+            flush()
+        return [
+            (line["key"], int(line["version"]), float(line["processed_at"]))
+            for line in probe_lines(logs, probe.function, since_ms)
+            if str(line.get("key")).startswith(prefix) and line.get("version") is not None
+        ]
+
+    def phase(name: str, phase_rate: float, phase_seconds: float, key_count: int) -> TriggerPhase:
+        since_ms = int(time.time() * 1000) - 1000
+        keys = [f"{trigger}-{name}-k{index:03d}" for index in range(key_count)]
+        versions = max(1, math.ceil(phase_rate * phase_seconds / len(keys)))
+        writes = write_source_paced(probe, keys, versions, phase_rate)
+        achieved = len(writes) / max(writes[-1][3] - writes[0][2], 1e-9)
+        wanted = {(key, version) for key, version, _, _ in writes}
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while True:
+            seen = deliveries(f"{trigger}-{name}-", since_ms)
+            if wanted <= {(key, version) for key, version, _ in seen} or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        return TriggerPhase(trigger, achieved, analyze(acknowledged(writes), seen))
+
+    try:
+        warm_up = phase("warm", 20, 1, 5)
+        if warm_up.report.lost:
+            raise RuntimeError(f"{trigger} warm-up lost {warm_up.report.lost} writes: is the mapping running?")
+        return phase("lat", rate, seconds, 10)
+    finally:
+        teardown_source_probe(probe)
+
+
 def raw_put_rate(url: str, pool: Executor, writers: int, seconds: float) -> float:
     """PutItem/s the same writer processes reach unpaced, into a plain table (no stream, no mapping)."""
     import uuid
@@ -259,6 +328,24 @@ def print_report(result: dict[str, Any]) -> None:
         f"p50 target <= {TARGETS['p50_ms']:.0f} ms: {'met' if met['p50_ms'] else 'MISSED'};  p99 "
         f"target <= {TARGETS['p99_ms']:.0f} ms: {'met' if met['p99_ms'] else 'MISSED'}"
     )
+    if result.get("triggers"):
+        print()
+        print(
+            f"write -> handler by trigger, {latency['target_wps']:.0f} writes/s (ratios to this run's DynamoDB path):"
+        )
+        base = latency["latency_ms"] or {}
+        print(
+            f"  {'dynamodb':<9} p50 {fmt(base.get('p50')):>7} ms  p99 {fmt(base.get('p99')):>7} ms  "
+            f"lost {latency['lost']}  dup {latency['duplicates']}  order {latency['order_violations']}  (baseline)"
+        )
+        for row in result["triggers"]:
+            lat = row["latency_ms"] or {}
+            note = "  (standard queue: no order promised)" if row["trigger"] == "sqs" else ""
+            print(
+                f"  {row['trigger']:<9} p50 {fmt(lat.get('p50')):>7} ms  p99 {fmt(lat.get('p99')):>7} ms  "
+                f"lost {row['lost']}  dup {row['duplicates']}  order {row['order_violations']}  "
+                f"p50 x{fmt(row['p50_ratio_to_dynamodb'], 2)}  p99 x{fmt(row['p99_ratio_to_dynamodb'], 2)}{note}"
+            )
     print(f"run took {result['run_seconds']:.1f} s; load average before/after: {result['load_average']}")
 
 
@@ -281,8 +368,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="writers send signed PutItem requests themselves (default: less client CPU on a small machine) "
         "or use boto3",
     )
+    parser.add_argument(
+        "--trigger",
+        default="dynamodb",
+        help="comma-separated triggers to measure the latency phase through: dynamodb (always, the baseline), "
+        "sqs, kinesis",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
+    triggers = [t for t in parse_triggers(args.trigger) if t != "dynamodb"]
     started = time.monotonic()
     load_before = os.getloadavg()
 
@@ -309,6 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             writers_for(args.latency_rate),
             args.writer_client,
         )
+        by_trigger: list[TriggerPhase] = []
+        for trigger in triggers:
+            print(f"latency phase through {trigger}: {args.latency_rate:.0f} writes/s ...", flush=True)
+            by_trigger.append(run_trigger_phase(url, flush, trigger, args.latency_rate, args.latency_seconds))
         ramp: list[Phase] = []
         for index, rate in enumerate(ramp_rates):
             print(f"ramp: {rate:.0f} writes/s for {args.step_seconds:.0f} s ...", flush=True)
@@ -346,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sustained_to_raw": round(sustained / raw_wps, 2) if raw_wps else None,
         "latency_phase": latency.as_dict(),
         "ramp": [step.as_dict() for step in ramp],
+        "triggers": [phase.as_dict(latency.report) for phase in by_trigger],
         "targets": TARGETS,
         "targets_met": {
             "p50_ms": bool(lat) and lat["p50"] <= TARGETS["p50_ms"],

@@ -22,6 +22,7 @@ starting with ``{"probe"`` from the log stream. ``eventID``, ``eventName`` and
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -46,8 +47,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def probe_line(record: dict[str, Any]) -> dict[str, Any]:
-    """What the probe reports for one stream record."""
+    """What the probe reports for one record: a DynamoDB stream record, an SQS message or a Kinesis record.
+
+    SQS bodies and Kinesis data carry the same three values as plain JSON members
+    (``{"pk": ..., "v": ..., "w": ...}``): :mod:`streamlab.measure.source_probe` writes them.
+    """
     processed_at = time.time()
+    if "dynamodb" not in record and ("body" in record or "kinesis" in record):
+        return _message_line(record, processed_at)
     dynamodb = record.get("dynamodb") or {}
     image = dynamodb.get("NewImage") or dynamodb.get("Keys") or {}
     event_id = str(record.get("eventID"))
@@ -61,6 +68,31 @@ def probe_line(record: dict[str, Any]) -> dict[str, Any]:
         "eventID": event_id,
         "eventName": record.get("eventName"),
         "SequenceNumber": dynamodb.get("SequenceNumber"),
+    }
+
+
+def _message_line(record: dict[str, Any], processed_at: float) -> dict[str, Any]:
+    if "kinesis" in record:
+        raw = base64.b64decode(record["kinesis"].get("data") or b"")
+        event_id = str(record.get("eventID"))
+    else:
+        raw = str(record.get("body") or "").encode()
+        event_id = str(record.get("messageId"))
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    return {
+        "probe": 1,
+        "key": payload.get(KEY_ATTRIBUTE),
+        "version": _number({"N": payload.get(VERSION_ATTRIBUTE)}, int),
+        "written_at": _number({"N": payload.get(WRITTEN_AT_ATTRIBUTE)}, float),
+        "processed_at": processed_at,
+        "attempt": _count_attempt(event_id),
+        "eventID": event_id,
+        "eventSource": record.get("eventSource"),
     }
 
 

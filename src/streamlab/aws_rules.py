@@ -155,6 +155,29 @@ TRANSIENT_MAPPING_STATES = frozenset(
 )
 
 
+class EventSourceKind(StrEnum):
+    """The event sources the mapping engine polls (the service part of their ARN)."""
+
+    DYNAMODB = "dynamodb"
+    KINESIS = "kinesis"
+    SQS = "sqs"
+
+
+class BatchOutcome(StrEnum):
+    """What one invocation meant for its batch (the engine's verdict)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    PARTIAL = "partial"
+
+
+class DiscardCondition(StrEnum):
+    """``requestContext.condition`` of an on-failure record (services-dynamodb-errors.html)."""
+
+    RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
+    RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
+
+
 class ProcessingResult(StrEnum):
     """``LastProcessingResult`` of a mapping."""
 
@@ -178,6 +201,15 @@ STREAM_PARAMETER_RANGES: Mapping[str, tuple[int, int]] = {
 RECORD_AGE_RANGE = (60, 604_800)
 #: An SQS batch above 10 messages needs a batching window.
 SQS_MAX_BATCH_WITHOUT_WINDOW = 10
+#: ReceiveMessage returns at most this many messages a call.
+SQS_RECEIVE_LIMIT = 10
+#: ScalingConfig.MaximumConcurrency for SQS mappings (with-sqs-scaling.html): 2 to 1000.
+SQS_MAXIMUM_CONCURRENCY_RANGE = (2, 1000)
+#: How many batches an SQS mapping without ScalingConfig runs at once here. AWS starts with
+#: 5 pollers and scales up to 1,250 concurrent invokes; one machine cannot, so this is ours.
+SQS_DEFAULT_CONCURRENCY = 5
+#: A queue's visibility timeout when it names none (SQS CreateQueue default).
+SQS_DEFAULT_VISIBILITY_TIMEOUT = 30
 
 #: GetRecords returns at most this many records a call (DynamoDB Streams and Kinesis).
 GET_RECORDS_LIMIT = 1000

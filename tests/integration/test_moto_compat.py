@@ -148,6 +148,64 @@ def test_set_queue_attributes_keeps_the_policy_it_does_not_name(
     assert "sns.amazonaws.com" in attributes.get("Policy", "")
 
 
+def test_fifo_messages_carry_increasing_sequence_numbers(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
+    """AWS: every message of a FIFO queue has a SequenceNumber (SendMessage answers it, ReceiveMessage
+    reports it), growing with each send; moto gave one only with an explicit deduplication id, at random."""
+    sqs = streamlab_client("sqs")
+    url = sqs.create_queue(
+        QueueName=streamlab_unique_name("seq") + ".fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    sent = [sqs.send_message(QueueUrl=url, MessageBody=str(n), MessageGroupId="g")["SequenceNumber"] for n in range(3)]
+    assert [int(n) for n in sent] == sorted(int(n) for n in sent)
+    assert len(set(sent)) == 3
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert [m["Attributes"]["SequenceNumber"] for m in received] == sent
+
+
+def test_kinesis_puts_and_reads_at_once_lose_nothing(
+    streamlab_client: Callable[..., Any], streamlab_unique_name: Callable[[str], str]
+) -> None:
+    """AWS serves PutRecord and GetRecords on one shard concurrently; moto's unlocked shard failed a
+    GetRecords with "OrderedDict mutated during iteration" and could give two puts one sequence number."""
+    import threading
+
+    kinesis = streamlab_client("kinesis")
+    name = streamlab_unique_name("kds")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+    sequences: list[str] = []
+
+    def writer(prefix: str) -> None:
+        client = streamlab_client("kinesis")
+        for n in range(60):
+            sequences.append(
+                client.put_record(StreamName=name, Data=f"{prefix}{n}".encode(), PartitionKey="k")["SequenceNumber"]
+            )
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in "ab"]
+    for thread in threads:
+        thread.start()
+    iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    read: list[bytes] = []
+    while any(thread.is_alive() for thread in threads) or len(read) < 120:
+        page = kinesis.get_records(ShardIterator=iterator, Limit=1000)
+        read.extend(record["Data"] for record in page["Records"])
+        iterator = page["NextShardIterator"]
+        if not page["Records"] and not any(thread.is_alive() for thread in threads) and len(read) < 120:
+            break
+    for thread in threads:
+        thread.join()
+    assert len(set(sequences)) == 120
+    assert sorted(read) == sorted(f"{p}{n}".encode() for p in "ab" for n in range(60))
+    kinesis.delete_stream(StreamName=name)
+
+
 # --- PartiQL ----------------------------------------------------------------------------------
 
 

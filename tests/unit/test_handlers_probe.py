@@ -63,3 +63,25 @@ def test_default_attributes_are_the_measurement_writers(load_handler, capsys) ->
 
 def test_an_empty_event_is_fine(load_handler) -> None:
     assert load_handler("probe").handler({"Records": []}, FakeContext()) == {"batchItemFailures": []}
+
+
+def test_sqs_and_kinesis_records_report_the_json_they_carry(load_handler, capsys) -> None:
+    import base64
+
+    probe = load_handler("probe")
+    payload = {"pk": "k1", "v": 3, "w": 1700000000.5}
+    sqs_record = {"messageId": "m-1", "body": json.dumps(payload), "eventSource": "aws:sqs"}
+    kinesis_record = {
+        "eventID": "shardId-000000000000:1",
+        "eventSource": "aws:kinesis",
+        "kinesis": {"data": base64.b64encode(json.dumps(payload).encode()).decode(), "sequenceNumber": "1"},
+    }
+    not_json = {"messageId": "m-2", "body": "plain text", "eventSource": "aws:sqs"}
+    probe.handler({"Records": [sqs_record, kinesis_record, not_json]}, FakeContext())
+    lines = probe_lines(capsys.readouterr().out)
+    assert [(line["key"], line["version"], line["written_at"]) for line in lines] == [
+        ("k1", 3, 1700000000.5),
+        ("k1", 3, 1700000000.5),
+        (None, None, None),
+    ]
+    assert [line["eventID"] for line in lines] == ["m-1", "shardId-000000000000:1", "m-2"]

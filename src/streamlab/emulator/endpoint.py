@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from streamlab.aws_rules import ACCOUNT_ID, EventSourceKind
 from streamlab.emulator import moto_patches
 from streamlab.emulator.awslambda.interpreters import (
     INTERPRETERS_ENV,
@@ -24,10 +25,13 @@ from streamlab.emulator.awslambda.interpreters import (
 from streamlab.emulator.awslambda.service import LambdaService
 from streamlab.emulator.cloudformation.api import CloudFormationApi
 from streamlab.emulator.cloudformation.service import CloudFormationService
-from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory
+from streamlab.emulator.esm.config import MappingConfig
+from streamlab.emulator.esm.engine import EventSourceMappingEngine, ReaderFactory, default_reader
+from streamlab.emulator.esm.poller import StreamReader
 from streamlab.emulator.esm.store_reader import StoreStreamReader
 from streamlab.emulator.gateway import Gateway
 from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSettings, make_server
+from streamlab.emulator.kinesis_destinations import KinesisDestinationsApi
 from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
@@ -48,9 +52,13 @@ AWS_POLL_INTERVAL_SECONDS = 0.25
 log = logging.getLogger(__name__)
 
 
-def _same_reader(reader: StoreStreamReader, config: object) -> StoreStreamReader:
-    """One stateless reader of the store serves every mapping."""
-    return reader
+def _reader_for(
+    store_reader: StoreStreamReader, endpoint_url: Callable[[], str], config: MappingConfig
+) -> StreamReader:
+    """One stateless reader of the store serves every DynamoDB mapping; Kinesis reads moto's API."""
+    if config.source_kind == EventSourceKind.DYNAMODB:
+        return store_reader
+    return default_reader(endpoint_url, config)
 
 
 class EmbeddedEndpoint:
@@ -107,6 +115,11 @@ class EmbeddedEndpoint:
             runtimes=self.lambda_service.runtimes,
             streams=StreamsApi(self.streams) if self.streams is not None else None,
             cloudformation_app=CloudFormationApi(self.cloudformation),
+            kinesis_destinations=(
+                KinesisDestinationsApi(moto_patches.kinesis_destinations(), ACCOUNT_ID)
+                if self.streams is not None
+                else None
+            ),
         )
         mapping_store = self.lambda_service.event_source_mappings
         self.esm_cadence = esm_cadence
@@ -115,7 +128,7 @@ class EmbeddedEndpoint:
         reader_factory: ReaderFactory | None = None
         if self.streams is not None:
             store_reader = StoreStreamReader(self.streams)
-            reader_factory = functools.partial(_same_reader, store_reader)
+            reader_factory = functools.partial(_reader_for, store_reader, lambda: self.url)
         self.esm_engine = EventSourceMappingEngine(
             self.lambda_service.invoke,
             endpoint_url=lambda: self.url,
@@ -126,7 +139,7 @@ class EmbeddedEndpoint:
         )
         if esm_cadence == "wake":
             self.gateway.add_write_listener(self.esm_engine.wake)
-        self._mappings = StreamMappingBridge(mapping_store, self.esm_engine)
+        self._mappings = StreamMappingBridge(mapping_store, self.esm_engine, role_of=self._function_role)
         self._holds_moto_patches = False
         self._log_events_per_group = log_events_per_group
 
@@ -134,6 +147,9 @@ class EmbeddedEndpoint:
     def stack(self) -> StackReadiness:
         """The stack ``up`` deploys, as the health answer reports it."""
         return self.gateway.stack
+
+    def _function_role(self, function_arn: str) -> str | None:
+        return self.lambda_service.function(function_arn).config.role
 
     def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.gateway(environ, start_response)

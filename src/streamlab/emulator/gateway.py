@@ -26,6 +26,8 @@ from xml.sax.saxutils import escape
 from streamlab import __version__
 from streamlab.aws_rules import DEFAULT_REGION
 from streamlab.emulator.dynamodb_expressions import check_placeholders
+from streamlab.emulator.kinesis_destinations import OPERATIONS as KINESIS_OPERATIONS
+from streamlab.emulator.kinesis_destinations import KinesisDestinationsApi
 from streamlab.emulator.moto_patches import dispatch as moto_dispatch
 from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.request_validation import (
@@ -73,6 +75,11 @@ DYNAMODB_WRITES = frozenset(
 )
 
 
+#: Writes to the other polled sources (Kinesis): the engine's pollers may read now. SQS needs
+#: none: its pollers long-poll, and moto answers a waiting ReceiveMessage on a send.
+SOURCE_WRITES = frozenset({"Kinesis_20131202.PutRecord", "Kinesis_20131202.PutRecords"})
+
+
 class Gateway:
     """Routes each request to the Lambda service, the stream store or moto; serves streamlab's own paths.
 
@@ -86,9 +93,12 @@ class Gateway:
         streams: StreamsApi | None = None,
         *,
         cloudformation_app: WSGIApp | None = None,
+        kinesis_destinations: KinesisDestinationsApi | None = None,
         stack: StackReadiness | None = None,
     ) -> None:
         self._lambda_app = lambda_app
+        #: DynamoDB's Kinesis streaming destination operations (moto has none); None: moto answers.
+        self._kinesis_destinations = kinesis_destinations
         #: The stack ``up`` deploys: health answers 503 until it is there.
         self.stack = stack or StackReadiness()
         self._cloudformation_app = cloudformation_app
@@ -103,7 +113,7 @@ class Gateway:
         self.ready = threading.Event()
 
     def add_write_listener(self, listener: WriteListener) -> None:
-        """Call ``listener(operation)`` after every successful DynamoDB write."""
+        """Call ``listener(operation)`` after every successful DynamoDB write (and Kinesis put)."""
         self._write_listeners.append(listener)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -184,12 +194,24 @@ class Gateway:
                 return _json_error(start_response, json_service, failure)
             return _xml_error(start_response, failure)
         status, headers = captured[0]
+        if status.startswith("200") and environ.get("HTTP_X_AMZ_TARGET", "") in SOURCE_WRITES:
+            for listener in self._write_listeners:  # a Kinesis mapping may poll now
+                listener(environ["HTTP_X_AMZ_TARGET"].partition(".")[2])
         start_response(status, headers)
         return [payload]
 
     def _call_dynamodb(
         self, service: str, region: str, environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        operation = dynamodb_operation(environ)
+        if service == "dynamodb" and operation in KINESIS_OPERATIONS and self._kinesis_destinations is not None:
+            with self._dynamodb_lock:
+                status, answer = self._kinesis_destinations.handle(operation, body, region)
+            start_response(
+                f"{status} {HTTPStatus(status).phrase}",
+                [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(answer)))],
+            )
+            return [answer]
         try:
             with self._dynamodb_lock:
                 status, headers, payload = moto_dispatch.dispatch(service, region, environ, body)
@@ -198,7 +220,6 @@ class Gateway:
             return _json_error(
                 start_response, service, RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500)
             )
-        operation = dynamodb_operation(environ)
         if status == 200 and operation in DYNAMODB_WRITES:
             for listener in self._write_listeners:
                 listener(operation)

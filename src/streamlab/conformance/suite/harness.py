@@ -55,6 +55,7 @@ PARTITION = "p"  # every item of a test shares one partition key: one shard, one
 
 
 HANDLER_SOURCE = r'''
+import base64
 import json
 import os
 import time
@@ -68,12 +69,33 @@ _s3 = boto3.client("s3", region_name=os.environ.get("RECORDER_REGION") or None)
 
 
 def _table(event):
+    """The table, queue or Kinesis stream the event came from (the recorder's prefix)."""
     arn = event.get("eventSourceARN") or ""
     if not arn:
         for record in event.get("Records") or []:
             arn = record.get("eventSourceARN") or ""
             break
-    return arn.split(":table/", 1)[1].split("/", 1)[0] if ":table/" in arn else "unknown"
+    if ":table/" in arn:
+        return arn.split(":table/", 1)[1].split("/", 1)[0]
+    if ":stream/" in arn:
+        return arn.split(":stream/", 1)[1]
+    if ":sqs:" in arn:
+        return arn.rsplit(":", 1)[1]
+    return "unknown"
+
+
+def _payload(record):
+    """An SQS body or Kinesis data as JSON (a dict), else {}."""
+    try:
+        if "body" in record:
+            value = json.loads(record["body"])
+        elif "kinesis" in record:
+            value = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        else:
+            return {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _image(record):
@@ -82,12 +104,23 @@ def _image(record):
 
 
 def _text(record, name):
+    if "dynamodb" not in record:
+        return str(_payload(record).get(name) or "")
     return (_image(record).get(name) or {}).get("S") or ""
+
+
+def _identifier(record):
+    """What a partial batch response names: the sequence number, or an SQS message id."""
+    if "dynamodb" in record:
+        return record["dynamodb"]["SequenceNumber"]
+    if "kinesis" in record:
+        return record["kinesis"]["sequenceNumber"]
+    return record["messageId"]
 
 
 def _first_time(record, tag):
     """True the first time this record meets this tag, on any execution environment."""
-    key = "marks/%s/%s" % (tag, record["dynamodb"]["SequenceNumber"])
+    key = "marks/%s/%s" % (tag, _identifier(record))
     try:
         _s3.head_object(Bucket=_BUCKET, Key=key)
         return False
@@ -112,7 +145,7 @@ def handler(event, context):
     for record in records:
         directive = _text(record, "directive")
         if directive == "raise" or (directive == "raise-once" and _first_time(record, "raise")):
-            raise RuntimeError("poison record " + record["dynamodb"]["SequenceNumber"])
+            raise RuntimeError("poison record " + _identifier(record))
     reply = None
     for record in records:
         if _text(record, "reply"):
@@ -126,7 +159,7 @@ def handler(event, context):
         failures = []
         for record in records:
             directive = _text(record, "directive")
-            sequence = record["dynamodb"]["SequenceNumber"]
+            sequence = _identifier(record)
             if directive in malformed and _first_time(record, directive):
                 return malformed[directive]
             if directive == "bad-key-once" and _first_time(record, directive):
@@ -263,7 +296,8 @@ TRUST_POLICY = {
 
 
 def execution_policy(bucket: str) -> dict[str, Any]:
-    """AWSLambdaDynamoDBExecutionRole's actions, plus the recorder bucket and the destinations."""
+    """AWSLambdaDynamoDBExecutionRole's, AWSLambdaSQSQueueExecutionRole's and AWSLambdaKinesisExecutionRole's
+    actions, plus the recorder bucket and the destinations."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -274,6 +308,15 @@ def execution_policy(bucket: str) -> dict[str, Any]:
                     "dynamodb:GetRecords",
                     "dynamodb:GetShardIterator",
                     "dynamodb:ListStreams",
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                    "kinesis:ListStreams",
                     "logs:CreateLogGroup",
                     "logs:CreateLogStream",
                     "logs:PutLogEvents",
@@ -362,6 +405,16 @@ class Table:
 
 
 @dataclass
+class Source:
+    """An SQS queue or a Kinesis stream a mapping reads (``url`` for queues)."""
+
+    name: str
+    arn: str
+    region: str
+    url: str | None = None
+
+
+@dataclass
 class Mapping:
     uuid: str
     region: str
@@ -380,6 +433,7 @@ class Scenario:
     mappings: list[Mapping] = field(default_factory=list)
     queues: list[tuple[str, str]] = field(default_factory=list)
     topics: list[tuple[str, str]] = field(default_factory=list)
+    streams: list[Source] = field(default_factory=list)
 
     # tables and writes ------------------------------------------------------------------------
     def table(self, view: str = "NEW_AND_OLD_IMAGES", region: str | None = None) -> Table:
@@ -458,6 +512,69 @@ class Scenario:
             f"mapping {uuid_} State == {state}",
         )
 
+    # SQS and Kinesis sources ---------------------------------------------------------------
+    def source_queue(self, fifo: bool = False, **attributes: str) -> Source:
+        """A queue for a mapping to read (FIFO with content-based deduplication when ``fifo``)."""
+        sqs = self.client("sqs")
+        name = new_name("conf-src") + (".fifo" if fifo else "")
+        if fifo:
+            attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true", **attributes}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queues.append((url, arn))
+        return Source(name, arn, self.region, url)
+
+    def kinesis_stream(self, shards: int = 1) -> Source:
+        kinesis = self.client("kinesis")
+        name = new_name("conf-kds")
+        kinesis.create_stream(StreamName=name, ShardCount=shards)
+        kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+        source = Source(name, arn, self.region)
+        self.streams.append(source)
+        return source
+
+    def send(self, queue: Source, body: dict[str, Any], **extra: Any) -> str:
+        """SendMessage with a JSON body; the message id."""
+        answer = self.client("sqs").send_message(QueueUrl=queue.url, MessageBody=json.dumps(body), **extra)
+        return str(answer["MessageId"])
+
+    def put_record(self, stream: Source, data: dict[str, Any], key: str = PARTITION) -> str:
+        """PutRecord with JSON data; the sequence number."""
+        answer = self.client("kinesis").put_record(
+            StreamName=stream.name, Data=json.dumps(data).encode(), PartitionKey=key
+        )
+        return str(answer["SequenceNumber"])
+
+    def map_source(self, source: Source, mode: str = "record", *, wait: bool = True, **parameters: Any) -> str:
+        """A mapping from a queue or a Kinesis stream to the ``mode`` function; waits until Enabled."""
+        lam = self.lambda_client(source.region)
+        function = self.functions.get(mode)
+        deadline = time.monotonic() + self.backend.role_propagation
+        while True:
+            try:
+                created = lam.create_event_source_mapping(
+                    EventSourceArn=source.arn, FunctionName=function, **parameters
+                )
+                break
+            except ClientError as error:  # AWS: the new role's permissions are not visible yet
+                if "permission" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(5)
+        self.mappings.append(Mapping(created["UUID"], source.region))
+        if wait:
+            self.wait_state(created["UUID"], "Enabled", source.region)
+            if parameters.get("StartingPosition") == "LATEST" and self.backend.settle_latest:
+                time.sleep(self.backend.settle_latest)
+        return str(created["UUID"])
+
+    def queue_depth(self, queue: Source) -> int:
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=queue.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
     # destinations ----------------------------------------------------------------------------
     def queue(self) -> tuple[str, str]:
         """(url, arn) of a fresh SQS queue."""
@@ -524,10 +641,10 @@ class Scenario:
         return keys[0], json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
 
     # observing -------------------------------------------------------------------------------
-    def invocations(self, table: Table) -> list[Invocation]:
+    def invocations(self, table: Table | Source) -> list[Invocation]:
         return self.recorder.invocations(table.name)
 
-    def delivered(self, table: Table) -> list[dict[str, Any]]:
+    def delivered(self, table: Table | Source) -> list[dict[str, Any]]:
         """Every record the function received for ``table``, in invocation order (duplicates kept)."""
         return [record for invocation in self.invocations(table) for record in invocation.records]
 
@@ -549,7 +666,7 @@ class Scenario:
 
     def wait_invocations(
         self,
-        table: Table,
+        table: Table | Source,
         predicate: Callable[[list[Invocation]], bool],
         timeout: float | None = None,
         message: str = "",
@@ -574,6 +691,9 @@ class Scenario:
         for topic, _ in self.topics:
             with contextlib.suppress(ClientError):
                 self.client("sns").delete_topic(TopicArn=topic)
+        for stream in self.streams:
+            with contextlib.suppress(ClientError):
+                self.client("kinesis").delete_stream(StreamName=stream.name)
 
 
 def item(sk: str, **attributes: Any) -> dict[str, Any]:

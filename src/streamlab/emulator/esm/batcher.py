@@ -53,7 +53,7 @@ class Batcher:
         """Buffer the records that pass the filter; return the ones filtered out."""
         dropped: list[StreamRecord] = []
         for record in records:
-            if self.record_filter is not None and not self.record_filter.matches(record.event):
+            if self.record_filter is not None and not self.record_filter.matches(record.filtered_event):
                 dropped.append(record)
                 continue
             if not self._buffer:

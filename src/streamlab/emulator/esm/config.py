@@ -1,4 +1,4 @@
-"""The parameters of one DynamoDB Streams event source mapping, as the engine consumes them.
+"""The parameters of one event source mapping (DynamoDB Streams, Kinesis, SQS), as the engine consumes them.
 
 The Lambda control plane validates the API ranges (services-ddb-params.html) and stores
 its own model; it adapts that model into :class:`MappingConfig` (see :meth:`MappingConfig.from_api`)
@@ -9,11 +9,19 @@ run the real semantics on a short clock.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streamlab.aws_rules import STREAM_PARAMETER_RANGES, STREAM_STARTING_POSITIONS, FunctionResponseType
-from streamlab.emulator.esm.arns import arn_account, arn_region
+from streamlab.aws_rules import (
+    DEFAULT_BATCH_SIZE,
+    SQS_MAXIMUM_CONCURRENCY_RANGE,
+    STREAM_PARAMETER_RANGES,
+    STREAM_STARTING_POSITIONS,
+    EventSourceKind,
+    FunctionResponseType,
+)
+from streamlab.emulator.esm.arns import arn_account, arn_region, arn_service
 from streamlab.emulator.esm.filtering import validate_filter_criteria
 
 
@@ -41,10 +49,24 @@ class MappingConfig:
     function_response_types: tuple[str, ...] = ()
     filter_criteria: dict[str, Any] | None = None
     destination_config: dict[str, Any] | None = None
+    #: AT_TIMESTAMP's StartingPositionTimestamp (epoch seconds; Kinesis only)
+    starting_position_timestamp: float | None = None
+    #: the function's execution role: Kinesis records carry it as invokeIdentityArn
+    invoke_identity_arn: str | None = None
+    #: SQS ScalingConfig.MaximumConcurrency (None: the engine's default)
+    maximum_concurrency: int | None = None
 
     def __post_init__(self) -> None:
-        if self.starting_position not in STREAM_STARTING_POSITIONS["dynamodb"]:
-            raise ValueError(f"Unsupported StartingPosition {self.starting_position!r} for DynamoDB Streams")
+        kind = self.source_kind
+        if kind == EventSourceKind.SQS:
+            if self.maximum_concurrency is not None:
+                low, high = SQS_MAXIMUM_CONCURRENCY_RANGE
+                if not low <= self.maximum_concurrency <= high:
+                    raise ValueError(f"MaximumConcurrency must be between {low} and {high}")
+        elif self.starting_position not in STREAM_STARTING_POSITIONS[kind]:
+            raise ValueError(f"Unsupported StartingPosition {self.starting_position!r} for {kind}")
+        if self.starting_position == "AT_TIMESTAMP" and self.starting_position_timestamp is None:
+            raise ValueError("AT_TIMESTAMP needs starting_position_timestamp")
         _check_range("BatchSize", self.batch_size)
         _check_range("ParallelizationFactor", self.parallelization_factor)
         _check_range("MaximumBatchingWindowInSeconds", self.maximum_batching_window_in_seconds)
@@ -54,6 +76,16 @@ class MappingConfig:
         validate_filter_criteria(self.filter_criteria)
 
     # -- derived -------------------------------------------------------------------------
+    @property
+    def source_kind(self) -> EventSourceKind:
+        """DynamoDB Streams, Kinesis or SQS, from the ARN (anything else reads as DynamoDB)."""
+        service = arn_service(self.event_source_arn)
+        if service == "kinesis":
+            return EventSourceKind.KINESIS
+        if service == "sqs":
+            return EventSourceKind.SQS
+        return EventSourceKind.DYNAMODB
+
     @property
     def region(self) -> str:
         return arn_region(self.event_source_arn)
@@ -83,16 +115,22 @@ class MappingConfig:
         return replace(self, **changes)
 
     @classmethod
-    def from_api(cls, body: dict[str, Any], *, function_name: str | None = None) -> MappingConfig:
+    def from_api(
+        cls, body: dict[str, Any], *, function_name: str | None = None, invoke_identity_arn: str | None = None
+    ) -> MappingConfig:
         """Build from an AWS-shaped EventSourceMappingConfiguration (GetEventSourceMapping's answer)."""
         function_arn = body.get("FunctionArn")
+        service = arn_service(body["EventSourceArn"])
+        timestamp = body.get("StartingPositionTimestamp")
+        if isinstance(timestamp, dt.datetime):
+            timestamp = timestamp.timestamp()
         return cls(
             uuid=body["UUID"],
             function_name=function_name or function_arn or body["FunctionName"],
             function_arn=function_arn,
             event_source_arn=body["EventSourceArn"],
             starting_position=body.get("StartingPosition") or "TRIM_HORIZON",
-            batch_size=body.get("BatchSize") or 100,
+            batch_size=body.get("BatchSize") or DEFAULT_BATCH_SIZE.get(service, 100),
             maximum_batching_window_in_seconds=body.get("MaximumBatchingWindowInSeconds") or 0,
             maximum_retry_attempts=_default(body.get("MaximumRetryAttempts"), -1),
             maximum_record_age_in_seconds=_default(body.get("MaximumRecordAgeInSeconds"), -1),
@@ -102,6 +140,9 @@ class MappingConfig:
             function_response_types=tuple(body.get("FunctionResponseTypes") or ()),
             filter_criteria=body.get("FilterCriteria"),
             destination_config=body.get("DestinationConfig"),
+            starting_position_timestamp=float(timestamp) if timestamp is not None else None,
+            invoke_identity_arn=invoke_identity_arn,
+            maximum_concurrency=(body.get("ScalingConfig") or {}).get("MaximumConcurrency"),
         )
 
 

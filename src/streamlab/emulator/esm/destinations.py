@@ -48,6 +48,18 @@ def iso_seconds(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_epoch_millis(epoch: float) -> str:
+    return iso_millis(dt.datetime.fromtimestamp(epoch, dt.UTC))
+
+
+def batch_info(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``DDBStreamBatchInfo`` or ``KinesisBatchInfo``."""
+    for key, value in record.items():
+        if key.endswith("BatchInfo") and isinstance(value, dict):
+            return value
+    raise KeyError("no batch info in the on-failure record")
+
+
 def failure_record(
     *,
     function_arn: str,
@@ -60,9 +72,16 @@ def failure_record(
     function_error: str | None,
     now: dt.datetime | None = None,
     request_id: str | None = None,
+    batch_info_key: str = "DDBStreamBatchInfo",
+    arrival_millis: bool = False,
 ) -> dict[str, Any]:
-    """The on-failure invocation record, without payload (SQS / SNS shape)."""
+    """The on-failure invocation record, without payload (SQS / SNS shape).
+
+    ``batch_info_key`` is ``KinesisBatchInfo`` for a Kinesis stream, whose arrival times carry
+    milliseconds (kinesis-on-failure-destination.html: "2019-11-14T00:38:04.835Z").
+    """
     moment = now or dt.datetime.now(dt.UTC)
+    arrival = iso_epoch_millis if arrival_millis else iso_seconds
     return {
         "requestContext": {
             "requestId": request_id or str(uuid.uuid4()),
@@ -77,12 +96,12 @@ def failure_record(
         },
         "version": "1.0",
         "timestamp": iso_millis(moment),
-        "DDBStreamBatchInfo": {
+        batch_info_key: {
             "shardId": shard_id,
             "startSequenceNumber": records[0].sequence_number,
             "endSequenceNumber": records[-1].sequence_number,
-            "approximateArrivalOfFirstRecord": iso_seconds(records[0].arrival),
-            "approximateArrivalOfLastRecord": iso_seconds(records[-1].arrival),
+            "approximateArrivalOfFirstRecord": arrival(records[0].arrival),
+            "approximateArrivalOfLastRecord": arrival(records[-1].arrival),
             "batchSize": len(records),
             "streamArn": stream_arn,
         },
@@ -136,7 +155,7 @@ class Boto3FailureDestination:
         elif service == "s3":
             moment = dt.datetime.now(dt.UTC)
             with_payload = dict(record, payload=event_payload(records))
-            key = s3_object_key(mapping_uuid, record["DDBStreamBatchInfo"]["shardId"], moment)
+            key = s3_object_key(mapping_uuid, batch_info(record)["shardId"], moment)
             self._client("s3", self._default_region).put_object(
                 Bucket=arn_resource(destination_arn),
                 Key=key,

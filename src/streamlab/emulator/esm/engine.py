@@ -1,4 +1,8 @@
-"""The event source mapping engine for DynamoDB Streams: one worker thread per enabled mapping.
+"""The event source mapping engine: one worker per enabled mapping, a poller per source.
+
+DynamoDB Streams and Kinesis mappings run a :class:`~.worker.MappingWorker` (shards ->
+:class:`~.pipeline.ShardPipeline`), reading with the source's :class:`~.poller.StreamReader`;
+SQS mappings run a :class:`~.sqs.QueueWorker` (receive -> invoke -> delete).
 
 Interface for the Lambda service (the control plane adapts its stored mappings to
 :class:`~streamlab.emulator.esm.config.MappingConfig`)::
@@ -36,15 +40,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
-from streamlab.aws_rules import ProcessingResult
+from streamlab.aws_rules import EventSourceKind, ProcessingResult
 from streamlab.emulator.esm.arns import EndpointURL
 from streamlab.emulator.esm.checkpoint import CheckpointStore
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.destinations import Boto3FailureDestination, FailureDestination
 from streamlab.emulator.esm.invoker import InvokeFunction
+from streamlab.emulator.esm.kinesis import Boto3KinesisReader
+from streamlab.emulator.esm.metrics import MappingMetrics, WorkerSettings
 from streamlab.emulator.esm.poller import Boto3StreamReader, StreamReader
-from streamlab.emulator.esm.worker import MappingMetrics, MappingWorker, WorkerSettings
+from streamlab.emulator.esm.sqs import Boto3QueueClient, QueueClient, QueueWorker
+from streamlab.emulator.esm.worker import MappingWorker
 from streamlab.emulator.telemetry import NULL_SINK, TelemetrySink
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,34 @@ log = logging.getLogger(__name__)
 MAX_READERS_PER_STREAM = 2
 
 ReaderFactory = Callable[[MappingConfig], StreamReader]
+QueueFactory = Callable[[MappingConfig], QueueClient]
+
+
+class Worker(Protocol):
+    """What the engine needs of a mapping's worker, whatever its source."""
+
+    def start(self) -> object: ...
+
+    def stop(self, timeout: float | None = None) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+    @property
+    def stopped(self) -> bool: ...
+
+    def wake(self) -> None: ...
+
+    def initialise(self) -> None: ...
+
+    def count(self, **increments: int) -> None: ...
+
+    def metrics(self) -> MappingMetrics: ...
+
+
+def default_reader(endpoint_url: EndpointURL, config: MappingConfig) -> StreamReader:
+    if config.source_kind == EventSourceKind.KINESIS:
+        return Boto3KinesisReader.for_stream(endpoint_url, config.event_source_arn)
+    return Boto3StreamReader.for_stream(endpoint_url, config.event_source_arn)
 
 
 class EventSourceMappingEngine:
@@ -73,6 +109,7 @@ class EventSourceMappingEngine:
         restart_delay: float = 0.1,
         watchdog_interval: float | None = 1.0,
         reader_factory: ReaderFactory | None = None,
+        queue_factory: QueueFactory | None = None,
         destination: FailureDestination | None = None,
         checkpoints: CheckpointStore | None = None,
         status_listener: Callable[[str, str], None] | None = None,
@@ -87,14 +124,13 @@ class EventSourceMappingEngine:
             retry_backoff_max=retry_backoff_max,
             restart_delay=restart_delay,
         )
-        self._reader_factory = reader_factory or (
-            lambda config: Boto3StreamReader.for_stream(endpoint_url, config.event_source_arn)
-        )
+        self._reader_factory = reader_factory or (lambda config: default_reader(endpoint_url, config))
+        self._queue_factory = queue_factory or (lambda config: Boto3QueueClient(endpoint_url, config.event_source_arn))
         self._destination = destination if destination is not None else Boto3FailureDestination(endpoint_url)
         self.checkpoints = checkpoints or CheckpointStore()
         self._status_listener = status_listener
         self._lock = threading.RLock()
-        self._workers: dict[str, MappingWorker] = {}
+        self._workers: dict[str, Worker] = {}
         self._configs: dict[str, MappingConfig] = {}
         self._crowded_streams: set[str] = set()
         self._final_metrics: dict[str, MappingMetrics] = {}
@@ -113,7 +149,11 @@ class EventSourceMappingEngine:
             if config.uuid in self._workers:
                 self._stop_worker(config.uuid)
             readers = sum(1 for other in self._configs.values() if other.event_source_arn == config.event_source_arn)
-            if readers >= MAX_READERS_PER_STREAM and config.event_source_arn not in self._crowded_streams:
+            if (
+                config.source_kind == EventSourceKind.DYNAMODB
+                and readers >= MAX_READERS_PER_STREAM
+                and config.event_source_arn not in self._crowded_streams
+            ):
                 self._crowded_streams.add(config.event_source_arn)  # once a stream, not once a mapping
                 log.warning(
                     "more than %d event source mappings read %s; AWS allows no more than %d readers per shard "
@@ -122,16 +162,7 @@ class EventSourceMappingEngine:
                     config.event_source_arn,
                     MAX_READERS_PER_STREAM,
                 )
-            worker = MappingWorker(
-                config,
-                self._invoke,
-                self._reader_factory(config),
-                self.checkpoints,
-                self._destination,
-                self.settings,
-                self._status_listener,
-                self.telemetry,
-            )
+            worker = self._new_worker(config)
             if restarts:
                 worker.count(restarts=restarts)
             try:
@@ -144,6 +175,27 @@ class EventSourceMappingEngine:
             self._configs[config.uuid] = config
             worker.start()
             self._ensure_watchdog()
+
+    def _new_worker(self, config: MappingConfig) -> Worker:
+        if config.source_kind == EventSourceKind.SQS:
+            return QueueWorker(
+                config,
+                self._invoke,
+                self._queue_factory(config),
+                self.settings,
+                self._status_listener,
+                self.telemetry,
+            )
+        return MappingWorker(
+            config,
+            self._invoke,
+            self._reader_factory(config),
+            self.checkpoints,
+            self._destination,
+            self.settings,
+            self._status_listener,
+            self.telemetry,
+        )
 
     def update_mapping(self, config: MappingConfig) -> bool:
         """Apply new parameters to a running mapping: its worker restarts from the same checkpoints.

@@ -31,12 +31,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from streamlab.aws_rules import BatchOutcome, DiscardCondition
 from streamlab.emulator.esm.records import StreamRecord
 
-RETRY_ATTEMPTS_EXHAUSTED = "RetryAttemptsExhausted"
-RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
+RETRY_ATTEMPTS_EXHAUSTED = DiscardCondition.RETRY_ATTEMPTS_EXHAUSTED
+RECORD_AGE_EXCEEDED = DiscardCondition.RECORD_AGE_EXCEEDED
 
 
 class InvokeResultLike(Protocol):
@@ -64,14 +65,12 @@ class InvokeResult:
 #: ``invoke(function_name, payload) -> InvokeResult`` as the Lambda service provides it.
 InvokeFunction = Callable[[str, bytes], InvokeResultLike]
 
-Outcome = Literal["success", "failure", "partial"]
-
 
 @dataclass(frozen=True)
 class Verdict:
     """What one invocation meant for its batch."""
 
-    outcome: Outcome
+    outcome: BatchOutcome
     status_code: int | None = None
     function_error: str | None = None
     failed_from: int = 0  # partial: index of the first record to retry
@@ -131,23 +130,27 @@ def judge(
     response = parse_response_payload(result.payload)
     status = result.status_code
     if result.function_error or not 200 <= status < 300:
-        return Verdict("failure", status, result.function_error or None, response=response, reason="function error")
+        return Verdict(
+            BatchOutcome.FAILURE, status, result.function_error or None, response=response, reason="function error"
+        )
     if requires_state and not (isinstance(response, dict) and isinstance(response.get("state"), dict)):
-        return Verdict("failure", status, None, response=response, reason="tumbling window answer without state")
+        return Verdict(
+            BatchOutcome.FAILURE, status, None, response=response, reason="tumbling window answer without state"
+        )
     if report_batch_item_failures:
         partial = parse_batch_item_failures(response, [r.sequence_number for r in records])
         if not partial.valid:
-            return Verdict("failure", status, None, response=response, reason=partial.reason)
+            return Verdict(BatchOutcome.FAILURE, status, None, response=response, reason=partial.reason)
         if partial.failed_from is not None:
             return Verdict(
-                "partial",
+                BatchOutcome.PARTIAL,
                 status,
                 None,
                 failed_from=partial.failed_from,
                 response=response,
                 reason="batch item failures",
             )
-    return Verdict("success", status, None, response=response)
+    return Verdict(BatchOutcome.SUCCESS, status, None, response=response)
 
 
 @dataclass(frozen=True)
@@ -230,11 +233,11 @@ class BatchDelivery:
                 self._stop.wait(self.policy.backoff(unreachable))
                 continue
             unreachable = 0
-            if verdict.outcome == "success":
+            if verdict.outcome == BatchOutcome.SUCCESS:
                 self._on_done(batch, verdict)
                 continue
             failed = batch
-            if verdict.outcome == "partial":
+            if verdict.outcome == BatchOutcome.PARTIAL:
                 done, failed = batch[: verdict.failed_from], batch[verdict.failed_from :]
                 if done:
                     self._on_done(done, verdict)

@@ -1,7 +1,9 @@
 """One shard's processing: records -> lanes -> batches -> invoke -> checkpoint / destination / window.
 
 The worker (:mod:`.worker`) reads the shard and hands records to :meth:`ShardPipeline.feed`;
-everything after that runs on the pipeline's lane threads (:mod:`.parallel`):
+everything after that runs on the pipeline's lane threads (:mod:`.parallel`). The pipeline
+sees its mapping only through a :class:`~.context.PipelineContext` (config, invoke,
+checkpoints, destination, telemetry, counters), so it works the same for every stream source:
 
 - the batcher applies the filter, BatchSize, the batching window and the payload cap;
 - :class:`~.invoker.BatchDelivery` invokes, retries, bisects, honours partial batch responses and
@@ -19,11 +21,19 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from streamlab.aws_rules import GET_RECORDS_LIMIT, MAX_INVOKE_PAYLOAD_BYTES, MAX_WINDOW_STATE_BYTES, ProcessingResult
+from streamlab.aws_rules import (
+    GET_RECORDS_LIMIT,
+    MAX_INVOKE_PAYLOAD_BYTES,
+    MAX_WINDOW_STATE_BYTES,
+    BatchOutcome,
+    ProcessingResult,
+)
 from streamlab.emulator.esm.batcher import Batcher
 from streamlab.emulator.esm.checkpoint import ShardProgress
+from streamlab.emulator.esm.context import PipelineContext
 from streamlab.emulator.esm.destinations import failure_record
 from streamlab.emulator.esm.invoker import BatchDelivery, RetryPolicy, Verdict, judge
 from streamlab.emulator.esm.parallel import Lane, group_by_lane, lane_for_key
@@ -38,30 +48,27 @@ from streamlab.emulator.telemetry import (
     RecordsRead,
 )
 
-if TYPE_CHECKING:
-    from streamlab.emulator.esm.worker import MappingWorker
-
 log = logging.getLogger(__name__)
 
 
 class ShardPipeline:
     """One shard of one run: its cursor, progress and lanes."""
 
-    def __init__(self, worker: MappingWorker, shard_id: str, cursor: ShardCursor) -> None:
-        self.worker = worker
+    def __init__(self, context: PipelineContext, shard_id: str, cursor: ShardCursor) -> None:
+        self.context = context
         self.shard_id = shard_id
         self.cursor = cursor
         self.progress = ShardProgress()
         self.run_stop = threading.Event()  # set when the shard, the run or the worker stops
-        config = worker.config
+        config = context.config
         self.window: TumblingWindow | None = None
         lanes = config.parallelization_factor
         if config.tumbling_window > 0:
             lanes = 1  # one state per shard: its batches go one at a time
             self.window = TumblingWindow(config.tumbling_window, shard_id, config.event_source_arn)
-            self.window.restore(worker.checkpoints.get(config.uuid, shard_id).window_state)
+            self.window.restore(context.checkpoints.get(config.uuid, shard_id).window_state)
         self.max_in_flight = max(2 * config.batch_size * lanes, GET_RECORDS_LIMIT)
-        settings = worker.settings
+        settings = context.settings
         self.policy = RetryPolicy(
             maximum_retry_attempts=config.maximum_retry_attempts,
             maximum_record_age_in_seconds=config.maximum_record_age_in_seconds,
@@ -77,12 +84,12 @@ class ShardPipeline:
                     config.maximum_batching_window_in_seconds,
                     # a window's event also carries its state (up to 1 MB): keep room for it
                     max_payload_bytes=MAX_INVOKE_PAYLOAD_BYTES - (MAX_WINDOW_STATE_BYTES + 4096 if self.window else 0),
-                    record_filter=worker.record_filter,
+                    record_filter=context.record_filter,
                     boundary=self.window.boundary if self.window else None,
                 ),
                 self._process,
                 on_filtered=self._filtered,
-                on_crash=worker.report_crash,
+                on_crash=context.report_crash,
                 stop=self.run_stop,
                 idle=self._idle if self.window else None,
                 idle_interval=settings.lane_idle_interval,
@@ -96,12 +103,12 @@ class ShardPipeline:
     def room(self) -> int:
         return max(self.max_in_flight - self.progress.in_flight, 0)
 
-    def feed(self, raw_records: list[Any]) -> list[StreamRecord]:
-        config = self.worker.config
-        records = [StreamRecord.from_stream(raw, config.event_source_arn, self.shard_id) for raw in raw_records]
+    def feed(self, raw_records: list[Mapping[str, Any]]) -> list[StreamRecord]:
+        config = self.context.config
+        records = [self.context.source.to_record(raw, self.shard_id) for raw in raw_records]
         self.progress.add([r.sequence_number for r in records])
         if records:
-            self.worker.telemetry.emit(
+            self.context.telemetry.emit(
                 RecordsRead(config.uuid, config.event_source_arn, self.shard_id, [r.sequence_number for r in records])
             )
         for lane_index, group in group_by_lane(records, len(self.lanes)).items():
@@ -121,13 +128,13 @@ class ShardPipeline:
     def _complete(self, records: list[StreamRecord]) -> None:
         checkpoint = self.progress.complete([r.sequence_number for r in records])
         if checkpoint is not None:
-            self.worker.checkpoints.advance(self.worker.config.uuid, self.shard_id, checkpoint)
-        self.worker.wake()
+            self.context.checkpoints.advance(self.context.config.uuid, self.shard_id, checkpoint)
+        self.context.wake()
 
     def _filtered(self, records: list[StreamRecord]) -> None:
-        config = self.worker.config
-        self.worker.count(records_filtered=len(records))
-        self.worker.telemetry.emit(
+        config = self.context.config
+        self.context.counters.count(records_filtered=len(records))
+        self.context.telemetry.emit(
             RecordsFiltered(config.uuid, config.event_source_arn, self.shard_id, [r.sequence_number for r in records])
         )
         self._complete(records)
@@ -135,14 +142,14 @@ class ShardPipeline:
     def _invoke(
         self, event: dict[str, Any], records: list[StreamRecord], requires_state: bool, attempt: int = 1
     ) -> Verdict:
-        worker = self.worker
-        config = worker.config
+        context = self.context
+        config = context.config
         started = time.monotonic()
         try:
-            result = worker.invoke(config.function_name, encode_json(event))
+            result = context.invoke(config.function_name, encode_json(event))
         except Exception as error:  # the function could not be invoked: not a retry attempt
             log.warning("event source mapping %s could not invoke %s: %s", config.uuid, config.function_name, error)
-            worker.set_result(ProcessingResult.FUNCTION_CALL_FAILED, error=str(error))
+            context.counters.set_result(ProcessingResult.FUNCTION_CALL_FAILED, error=str(error))
             self._report(
                 records,
                 attempt,
@@ -151,7 +158,7 @@ class ShardPipeline:
                 error_type=type(error).__name__,
                 error_message=str(error),
             )
-            return Verdict("failure", invoked=False, reason=str(error))
+            return Verdict(BatchOutcome.FAILURE, invoked=False, reason=str(error))
         verdict = judge(
             result,
             records,
@@ -159,17 +166,17 @@ class ShardPipeline:
             requires_state=requires_state,
         )
         # A partial batch response is a function call that worked: its records are retried, not it.
-        call_failed = verdict.outcome == "failure"
-        worker.count(invocations=1, failed_invocations=int(call_failed))
-        worker.set_result(ProcessingResult.FUNCTION_CALL_FAILED if call_failed else ProcessingResult.OK)
+        call_failed = verdict.outcome == BatchOutcome.FAILURE
+        context.counters.count(invocations=1, failed_invocations=int(call_failed))
+        context.counters.set_result(ProcessingResult.FUNCTION_CALL_FAILED if call_failed else ProcessingResult.OK)
         self._report_verdict(records, attempt, verdict, started)
         return verdict
 
     def _report_verdict(self, records: list[StreamRecord], attempt: int, verdict: Verdict, started: float) -> None:
-        if verdict.outcome == "success":
+        if verdict.outcome == BatchOutcome.SUCCESS:
             self._report(records, attempt, InvokeOutcome.SUCCESS, started)
             return
-        if verdict.outcome == "partial":
+        if verdict.outcome == BatchOutcome.PARTIAL:
             failed = [r.sequence_number for r in records[verdict.failed_from :]]
             self._report(records, attempt, InvokeOutcome.PARTIAL, started, failed_record_ids=failed)
             return
@@ -196,8 +203,8 @@ class ShardPipeline:
         error_message: str | None = None,
         failed_record_ids: list[str] | None = None,
     ) -> None:
-        config = self.worker.config
-        self.worker.telemetry.emit(
+        config = self.context.config
+        self.context.telemetry.emit(
             BatchInvoked(
                 mapping_uuid=config.uuid,
                 function_arn=config.resolved_function_arn,
@@ -215,7 +222,7 @@ class ShardPipeline:
 
     def _call(self, records: list[StreamRecord], attempt: int) -> Verdict:
         if records:  # a lane's records share its key group: the first one names the lane
-            self.worker.record_invocation_age(
+            self.context.counters.record_invocation_age(
                 self.shard_id, lane_for_key(records[0].partition_key, len(self.lanes)), records
             )
         if self.window is None:
@@ -223,17 +230,17 @@ class ShardPipeline:
         return self._invoke(self.window.event(records), records, requires_state=True, attempt=attempt)
 
     def _done(self, records: list[StreamRecord], verdict: Verdict) -> None:
-        self.worker.count(records_delivered=len(records))
+        self.context.counters.count(records_delivered=len(records))
         if self.window is not None:
             if self.window.accept(verdict.response):
                 self._final_invoke(terminated_early=True)
-            self.worker.checkpoints.save_window_state(self.worker.config.uuid, self.shard_id, self.window.snapshot())
+            self.context.checkpoints.save_window_state(self.context.config.uuid, self.shard_id, self.window.snapshot())
         self._complete(records)
 
     def _discard(self, records: list[StreamRecord], condition: str, invoke_count: int, verdict: Verdict | None) -> None:
-        worker = self.worker
-        config = worker.config
-        worker.count(records_discarded=len(records))
+        context = self.context
+        config = context.config
+        context.counters.count(records_discarded=len(records))
         destination = config.on_failure_destination
         log.warning(
             "event source mapping %s discards %d records of %s (%s)",
@@ -243,7 +250,7 @@ class ShardPipeline:
             condition,
         )
         delivered = False
-        if destination and worker.destination is not None:
+        if destination and context.destination is not None:
             record = failure_record(
                 function_arn=config.resolved_function_arn,
                 stream_arn=config.event_source_arn,
@@ -254,13 +261,15 @@ class ShardPipeline:
                 status_code=verdict.status_code if verdict else None,
                 function_error=verdict.function_error if verdict else None,
                 now=dt.datetime.now(dt.UTC),
+                batch_info_key=context.source.batch_info_key,
+                arrival_millis=context.source.arrival_millis,
             )
             try:
-                worker.destination.send(destination, record, records, config.uuid)
+                context.destination.send(destination, record, records, config.uuid)
                 delivered = True
             except Exception:  # AWS counts DestinationDeliveryFailures and moves on
                 log.exception("event source mapping %s could not send to %s", config.uuid, destination)
-        worker.telemetry.emit(
+        context.telemetry.emit(
             RecordsDiscarded(
                 mapping_uuid=config.uuid,
                 function_arn=config.resolved_function_arn,
@@ -290,13 +299,13 @@ class ShardPipeline:
             verdict = self._invoke(
                 self.window.event([], final=True, terminated_early=terminated_early), [], requires_state=False
             )
-            if verdict.outcome == "success":
+            if verdict.outcome == BatchOutcome.SUCCESS:
                 if terminated_early:
                     self.window.restarted_early()
                 else:
                     self.window.closed()
-                self.worker.checkpoints.save_window_state(
-                    self.worker.config.uuid, self.shard_id, self.window.snapshot()
+                self.context.checkpoints.save_window_state(
+                    self.context.config.uuid, self.shard_id, self.window.snapshot()
                 )
                 return True
             failures += 1

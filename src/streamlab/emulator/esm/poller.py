@@ -20,7 +20,7 @@ reader without touching the rest of the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -73,7 +73,12 @@ class StreamReader(Protocol):
     def list_shards(self, stream_arn: str) -> list[ShardInfo]: ...
 
     def shard_iterator(
-        self, stream_arn: str, shard_id: str, iterator_type: str, sequence_number: str | None = None
+        self,
+        stream_arn: str,
+        shard_id: str,
+        iterator_type: str,
+        sequence_number: str | None = None,
+        timestamp: float | None = None,
     ) -> str: ...
 
     def get_records(self, iterator: str, limit: int = GET_RECORDS_LIMIT) -> RecordsPage: ...
@@ -140,7 +145,12 @@ class Boto3StreamReader:
             request["ExclusiveStartShardId"] = last
 
     def shard_iterator(
-        self, stream_arn: str, shard_id: str, iterator_type: str, sequence_number: str | None = None
+        self,
+        stream_arn: str,
+        shard_id: str,
+        iterator_type: str,
+        sequence_number: str | None = None,
+        timestamp: float | None = None,  # AT_TIMESTAMP is Kinesis only
     ) -> str:
         request = {"StreamArn": stream_arn, "ShardId": shard_id, "ShardIteratorType": iterator_type}
         if sequence_number is not None:
@@ -174,11 +184,16 @@ def ready_shards(shards: Sequence[ShardInfo], finished: Iterable[str]) -> list[S
     ]
 
 
+def dynamodb_sequence(raw: Mapping[str, Any]) -> str:
+    return str(raw["dynamodb"]["SequenceNumber"])
+
+
 class ShardCursor:
     """One shard's read position: an iterator plus what to re-issue it from.
 
     ``initial_type`` is where reading starts when nothing was read or checkpointed yet
-    (TRIM_HORIZON or LATEST); ``after_sequence`` is the last sequence number read.
+    (TRIM_HORIZON, LATEST or AT_TIMESTAMP with ``timestamp``); ``after_sequence`` is the last
+    sequence number read; ``sequence_of`` reads it from a raw record (the source's shape).
     """
 
     def __init__(
@@ -189,8 +204,13 @@ class ShardCursor:
         initial_type: str = "TRIM_HORIZON",
         after_sequence: str | None = None,
         iterator: str | None = None,
+        *,
+        sequence_of: Callable[[Mapping[str, Any]], str] = dynamodb_sequence,
+        timestamp: float | None = None,
     ) -> None:
         self._reader = reader
+        self._sequence_of = sequence_of
+        self.timestamp = timestamp
         self.stream_arn = stream_arn
         self.shard_id = shard_id
         self.initial_type = initial_type
@@ -206,6 +226,10 @@ class ShardCursor:
         if self.after_sequence is not None:
             return self._reader.shard_iterator(
                 self.stream_arn, self.shard_id, "AFTER_SEQUENCE_NUMBER", self.after_sequence
+            )
+        if self.initial_type == "AT_TIMESTAMP":
+            return self._reader.shard_iterator(
+                self.stream_arn, self.shard_id, self.initial_type, timestamp=self.timestamp
             )
         return self._reader.shard_iterator(self.stream_arn, self.shard_id, self.initial_type)
 
@@ -232,7 +256,7 @@ class ShardCursor:
                 self.initial_type = "TRIM_HORIZON"
                 continue
             if page.records:
-                self.after_sequence = str(page.records[-1]["dynamodb"]["SequenceNumber"])
+                self.after_sequence = self._sequence_of(page.records[-1])
             self._iterator = page.next_iterator
             if page.next_iterator is None:
                 self.exhausted = True

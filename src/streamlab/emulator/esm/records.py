@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamlab.emulator.esm.arns import arn_region
@@ -139,10 +139,17 @@ class StreamRecord:
     arrival: float  # ApproximateCreationDateTime, epoch seconds
     partition_key: str  # canonical JSON of Keys: records of one item share it
     size: int  # bytes of the record's JSON in the invoke payload
+    #: What FilterCriteria match, when it is not the event itself (an SQS body or Kinesis data
+    #: that is JSON is matched as an object: invocation-eventfiltering.html).
+    filter_view: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def sequence(self) -> int:
         return int(self.sequence_number)
+
+    @property
+    def filtered_event(self) -> dict[str, Any]:
+        return self.event if self.filter_view is None else self.filter_view
 
     @classmethod
     def from_stream(cls, raw: Mapping[str, Any], stream_arn: str, shard_id: str) -> StreamRecord:

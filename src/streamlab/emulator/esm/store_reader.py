@@ -68,7 +68,12 @@ class StoreStreamReader:
                 return shards
 
     def shard_iterator(
-        self, stream_arn: str, shard_id: str, iterator_type: str, sequence_number: str | None = None
+        self,
+        stream_arn: str,
+        shard_id: str,
+        iterator_type: str,
+        sequence_number: str | None = None,
+        timestamp: float | None = None,  # AT_TIMESTAMP is Kinesis only
     ) -> str:
         return _call(lambda: self._store.shard_iterator(stream_arn, shard_id, iterator_type, sequence_number))
 

@@ -30,6 +30,7 @@ from streamlab.emulator.moto_patches import (
     dynamodb,
     dynamodb_input,
     iam,
+    kinesis,
     logs,
     memory,
     partiql,
@@ -43,9 +44,9 @@ from streamlab.emulator.moto_patches import (
     transactions,
 )
 from streamlab.emulator.moto_patches.patching import Patcher
-from streamlab.emulator.moto_patches.streams import stream_store
+from streamlab.emulator.moto_patches.streams import kinesis_destinations, stream_store
 
-__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "release", "stream_store"]
+__all__ = ["PATCHES", "Patch", "acquire", "active_patches", "kinesis_destinations", "release", "stream_store"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ PATCHES: tuple[Patch, ...] = (
     _compat(dynamodb.answer_writes_with_what_was_asked),
     _compat(dynamodb.forget_items_once_replaced),
     _compat(sqs.keep_queue_policy_unless_set),
+    _compat(sqs.fifo_sequence_numbers),
+    _compat(kinesis.serialize_shard_records),
     _compat(sns.sign_and_address_notifications_like_aws),
     _compat(logs.bound_log_groups),
     _compat(dynamodb_input.update_without_changes_writes_the_key),

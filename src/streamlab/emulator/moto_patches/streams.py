@@ -23,15 +23,23 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import StreamShard, Table
 
+from streamlab.emulator.kinesis_destinations import KinesisDestinations, attach_changes, moto_put_record
 from streamlab.emulator.moto_patches.patching import Patcher
 from streamlab.emulator.streams import StreamStore, TableInfo, stream_label
 
 _store = StreamStore()
+_destinations = KinesisDestinations()
+_destinations.put = moto_put_record
 
 
 def stream_store() -> StreamStore:
     """The stream store moto's tables feed while the patches are installed (one per process)."""
     return _store
+
+
+def kinesis_destinations() -> KinesisDestinations:
+    """The tables' Kinesis streaming destinations, fed from the same writes as the store."""
+    return _destinations
 
 
 def _table_info(table: Table) -> TableInfo:
@@ -64,13 +72,20 @@ def feed_the_stream_store(patcher: Patcher) -> None:
     original_delete = DynamoDBBackend.delete_table
 
     def add(self: StreamShard, old: Item | None, new: Item | None) -> None:
-        _store.record_change(self.table.table_arn, _attributes(old), _attributes(new))
+        table = self.table
+        before, after = _attributes(old), _attributes(new)
+        _store.record_change(table.table_arn, before, after)
+        if _destinations.has_active(table.table_arn):  # DynamoDB's Kinesis streaming destination
+            key_names = tuple(str(key["AttributeName"]) for key in table.schema)
+            _destinations.record_change(table.table_arn, table.region_name, table.name, key_names, before, after)
 
     @functools.wraps(original_set)
     def set_stream_specification(self: Table, streams: dict[str, Any] | None) -> None:
         previous_label = self.latest_stream_label
         original_set(self, streams)
         specification = self.stream_specification or {}
+        if _destinations.has_active(self.table_arn):
+            attach_changes(self)  # a Kinesis destination keeps receiving the writes without a stream
         if not specification.get("StreamEnabled"):
             _store.disable_stream(self.table_arn)
             return
@@ -87,6 +102,7 @@ def feed_the_stream_store(patcher: Patcher) -> None:
     def delete_table(self: DynamoDBBackend, name: str) -> Table:
         table = original_delete(self, name)
         _store.disable_stream(table.table_arn)
+        _destinations.forget(table.table_arn)
         return table
 
     patcher.replace(StreamShard, "add", add)
