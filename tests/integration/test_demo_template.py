@@ -3,7 +3,9 @@
 ``sam build`` then ``sam deploy``, unchanged, as a team deploys it to AWS; then the order flow
 through the real path (boto3 -> the endpoint -> the Lambda runtime -> the handlers): an order
 written as Created is moved Validated -> Paid -> InventoryReserved -> Shipped by the pipeline's one
-mapping, the reserve stage takes the stock, the Products change is audited to S3, the probe
+mapping, the reserve stage takes the stock, the order-created notification reaches the queue
+subscribed to the topic and the order's versions are audited (both through the Orders table's
+Kinesis streaming destination), the Products change is audited from its stream, the probe
 reports each version; a poison order (an unsupported currency) ends in the DLQ with AWS's failure
 record and, after the fix, goes through with ``streamlab redrive``. ``sam delete`` leaves nothing.
 
@@ -116,8 +118,7 @@ def shop(
     output = run(
         str(sam), "deploy", "--stack-name", stack_name, "--resolve-s3", "--no-confirm-changeset",
         "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND",
-        # The embedded endpoint has no DynamoDB -> Kinesis streaming yet (issue 15's engine).
-        "--parameter-overrides", "OrderChangesToKinesis=false", "SupportedCurrencies=USD,EUR",
+        "--parameter-overrides", "SupportedCurrencies=USD,EUR",
     )  # fmt: skip
     assert f"Successfully created/updated stack - {stack_name}" in output
     cloudformation = boto3.client(
@@ -213,21 +214,44 @@ def test_an_order_is_shipped_its_stock_taken_and_every_version_probed(shop: dict
     after = int(products.get_item(Key={"sku": "sku-red-mug"}, ConsistentRead=True)["Item"]["stock"])
     assert after == before - 2
 
-    # The Products stream's audit reader wrote the stock change to the bucket as JSON Lines.
+    # Through the Orders table's Kinesis streaming destination: the order-created notification on
+    # SNS, delivered raw to the subscribed queue with its message attributes.
+    sqs = _client(shop, "sqs")
+
+    def notified() -> dict[str, Any] | None:
+        answer = sqs.receive_message(
+            QueueUrl=shop["outputs"]["OrderEventsQueueUrl"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        return next((m for m in answer.get("Messages", []) if json.loads(m["Body"]).get("order_id") == oid), None)
+
+    message = _wait(notified, "the order-created notification")
+    body = json.loads(message["Body"])
+    assert (body["type"], body["total"], body["currency"]) == ("order-created", 32.25, "USD")
+    assert message["MessageAttributes"]["order_id"]["StringValue"] == oid
+
+    # The audit trail: the Products stream's stock change, and the order's five versions (Kinesis).
     s3, bucket = _client(shop, "s3"), shop["outputs"]["AuditBucket"]
 
-    def audited() -> list[dict[str, Any]] | None:
+    def audit_lines(table: str) -> list[dict[str, Any]]:
         lines = []
-        for entry in s3.list_objects_v2(Bucket=bucket, Prefix=f"{shop['outputs']['ProductsTable']}/").get(
-            "Contents", []
-        ):
+        for entry in s3.list_objects_v2(Bucket=bucket, Prefix=f"{table}/").get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read().decode()
             lines += [json.loads(line) for line in body.splitlines()]
-        mine = [line for line in lines if line["keys"] == {"sku": "sku-red-mug"} and line["eventName"] == "MODIFY"]
-        return mine or None
+        return lines
 
-    change = _wait(audited, "the audit line of the stock change")[-1]
+    def stock_audited() -> list[dict[str, Any]] | None:
+        lines = audit_lines(shop["outputs"]["ProductsTable"])
+        return [line for line in lines if line["keys"] == {"sku": "sku-red-mug"} and line["eventName"] == "MODIFY"]
+
+    change = _wait(stock_audited, "the audit line of the stock change")[-1]
     assert "stock" in change["changed_attributes"]
+
+    def order_audited() -> list[dict[str, Any]] | None:
+        lines = [line for line in audit_lines(shop["outputs"]["OrdersTable"]) if line["keys"] == {"order_id": oid}]
+        return lines if len(lines) >= 5 else None
+
+    statuses = [line["new_image"]["status"] for line in _wait(order_audited, "five audit lines of the order")]
+    assert statuses[:5] == ["Created", "Validated", "Paid", "InventoryReserved", "Shipped"]
 
     # The probe (the Orders stream's second reader) logged each of the order's five versions.
     logs = _client(shop, "logs")
