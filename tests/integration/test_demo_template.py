@@ -141,7 +141,23 @@ def shop(
     for sku in ("sku-red-mug", "sku-blue-plate"):
         products.put_item(Item={"sku": sku, "name": sku[4:], "price": Decimal("12.50"), "stock": 1000})
     yield shop
-    # CloudFormation deletes no bucket with objects in it (nor does AWS): empty the audit trail first.
+    # CloudFormation deletes no bucket with objects in it (nor does AWS): stop the mappings, so no
+    # audit batch is still on its way, then empty the audit trail.
+    lam = _client(shop, "lambda")
+    mappings = [
+        m["UUID"]
+        for m in lam.list_event_source_mappings()["EventSourceMappings"]
+        if m["FunctionArn"].split(":")[-1] in resources.values()
+    ]
+    for uuid_ in mappings:
+        lam.update_event_source_mapping(UUID=uuid_, Enabled=False)
+    eventually(
+        lambda: all(lam.get_event_source_mapping(UUID=u)["State"] == "Disabled" for u in mappings),
+        timeout=60,
+        interval=0.5,
+        message="the stack's mappings to be disabled",
+    )
+    time.sleep(2)  # an invocation that was running when its mapping stopped finishes its write
     s3 = _client(shop, "s3")
     for entry in s3.list_objects_v2(Bucket=shop["outputs"]["AuditBucket"]).get("Contents", []):
         s3.delete_object(Bucket=shop["outputs"]["AuditBucket"], Key=entry["Key"])

@@ -189,20 +189,29 @@ def delete_stack(
     if status is None:
         return
     stack_id = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
-    if s3 is not None:
-        for bucket in _stack_buckets(cloudformation, stack_id):
-            empty_bucket(s3, bucket)
-    cloudformation.delete_stack(StackName=stack_id)
+    attempts = 2 if s3 is not None else 1  # a handler may write to a bucket while it is emptied: once more
     deadline = time.monotonic() + timeout
-    while True:
-        status = str(cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"])
+    for attempt in range(1, attempts + 1):
+        if s3 is not None:
+            for bucket in _stack_buckets(cloudformation, stack_id):
+                empty_bucket(s3, bucket)
+        cloudformation.delete_stack(StackName=stack_id)
+        status = _wait_deleted(cloudformation, stack_id, deadline)
         if status == "DELETE_COMPLETE":
             log(f"stack {name} deleted")
             return
-        if status == "DELETE_FAILED":
+        if attempt == attempts:
             raise StackDeployError(f"stack {name} could not be deleted: {failure_reasons(cloudformation, stack_id)}")
+
+
+def _wait_deleted(cloudformation: Any, stack_id: str, deadline: float) -> str:
+    """DELETE_COMPLETE or DELETE_FAILED, whichever the stack reaches first."""
+    while True:
+        status = str(cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"])
+        if status in ("DELETE_COMPLETE", "DELETE_FAILED"):
+            return status
         if time.monotonic() > deadline:
-            raise StackDeployError(f"stack {name} still {status} after {timeout:.0f} s")
+            raise StackDeployError(f"stack {stack_id} still {status} when its deadline passed")
         time.sleep(POLL_SECONDS)
 
 
