@@ -70,6 +70,9 @@ def test_bench_delivers_every_write_in_order(bench_run: tuple[int, Path, Path]) 
     assert document["floor_samples"] == 20
     assert document["throughput_wps"] > 0
     assert len(document["samples"]["ack_ms"]) == 60
+    run = document["run"]
+    assert {"streamlab_version", "esm_cadence", "mapping", "machine", "python", "load_average"} <= set(run)
+    assert run["mapping"]["BatchSize"] == 100
 
 
 def test_bench_writes_a_self_contained_html_report(bench_run: tuple[int, Path, Path]) -> None:

@@ -64,6 +64,10 @@ AWS_CLOCK_WARNING = (
 )
 
 
+#: The probe mapping's BatchSize (reported with every run).
+PROBE_BATCH_SIZE = 100
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """What one run does. ``endpoint_url`` None means AWS itself (boto3's credential chain)."""
@@ -165,6 +169,7 @@ def result_document(result: BenchResult) -> dict[str, Any]:
         "endpoint": config.label or config.endpoint_url or "aws",
         "region": config.region,
         "started_at": result.started_at,
+        "run": run_context(config),
         "lost_items": [list(item) for item in report.lost_items[:20]],
         "violating_items": [list(item) for item in report.violating_items[:20]],
         "warnings": result.warnings,
@@ -173,6 +178,25 @@ def result_document(result: BenchResult) -> dict[str, Any]:
             "ack_ms": [round(a, 3) for _, a, _ in kept],
             "send_ms": [round(s, 3) for _, _, s in kept],
         },
+    }
+
+
+def run_context(config: BenchConfig) -> dict[str, Any]:
+    """What a figure depends on beside the load: version, cadence, mapping settings, the machine."""
+    import platform
+
+    from streamlab import __version__
+    from streamlab.emulator.endpoint import ESM_CADENCE_ENV
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "streamlab_version": __version__,
+        "esm_cadence": os.environ.get(ESM_CADENCE_ENV, "wake") if config.endpoint_url else "aws",
+        "mapping": {"BatchSize": PROBE_BATCH_SIZE, "StartingPosition": "LATEST", "MaximumBatchingWindowInSeconds": 0},
+        "table": config.table or "(a probe table of its own)",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s), {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load_average": [round(value, 2) for value in load] if load else None,
     }
 
 
@@ -217,8 +241,16 @@ def _warm_up(stack: ProbeStack, shape: ItemShape, run: str, timeout: float) -> l
 
 def _probe(config: BenchConfig) -> tuple[ProbeStack, ItemShape]:
     if config.table:
-        return attach_probe(config.endpoint_url, config.region, config.table, role_arn=config.role_arn)
-    stack = deploy_probe(config.endpoint_url, config.region, prefix="streamlab-bench", role_arn=config.role_arn)
+        return attach_probe(
+            config.endpoint_url, config.region, config.table, role_arn=config.role_arn, batch_size=PROBE_BATCH_SIZE
+        )
+    stack = deploy_probe(
+        config.endpoint_url,
+        config.region,
+        prefix="streamlab-bench",
+        role_arn=config.role_arn,
+        batch_size=PROBE_BATCH_SIZE,
+    )
     return stack, ItemShape()
 
 

@@ -68,7 +68,30 @@ def format_table(doc: dict[str, Any]) -> str:
         else "FAIL: loss or order violations"
     )
     lines.append(f"  {verdict}")
+    lines += _context_lines(doc)
     return "\n".join(lines)
+
+
+def _context_lines(doc: dict[str, Any]) -> list[str]:
+    """What the figures depend on, and why an ack -> handler latency can be negative."""
+    run = doc.get("run")
+    lines = []
+    ack = (doc.get("latency_ms") or {}).get("p50")
+    if isinstance(ack, float) and ack < 0:
+        lines.append(
+            "  note: ack -> handler is negative when the handler had the record before the writer read PutItem's "
+            "answer (the embedded engine wakes on the write itself); sent -> handler is the latency then"
+        )
+    if isinstance(run, dict):
+        mapping = ", ".join(f"{k} {v}" for k, v in (run.get("mapping") or {}).items())
+        load = run.get("load_average")
+        lines += [
+            "",
+            f"  streamlab {run.get('streamlab_version')}, cadence {run.get('esm_cadence')}, mapping {mapping}",
+            f"  table {run.get('table')}; {run.get('machine')}, Python {run.get('python')}"
+            + (f", load average {' / '.join(str(v) for v in load)}" if load else ""),
+        ]
+    return lines
 
 
 # --- SVG ------------------------------------------------------------------------------------
