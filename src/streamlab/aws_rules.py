@@ -246,3 +246,15 @@ TEMPLATE_BODY_MAX_BYTES = 51_200
 TEMPLATE_URL_MAX_BYTES = 1_000_000
 #: A stack name: a letter, then letters, digits and hyphens, 128 characters at most.
 STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+
+# -- asynchronous invocation and pushes --------------------------------------------------------
+#: A function's DeadLetterConfig.TargetArn: an SQS queue or an SNS topic (invocation-async-retain-records).
+DEAD_LETTER_TARGET_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
+#: What the Lambda service sends with an event it parks in a dead-letter queue (names and types
+#: of LocalStack's AWS-recorded TestLambdaDLQ::test_dead_letter_queue, 2024-03-21).
+DEAD_LETTER_ATTRIBUTES = (("RequestID", "String"), ("ErrorCode", "Number"), ("ErrorMessage", "String"))
+#: The service principals that push events to a function, and the permission each needs.
+SNS_PRINCIPAL = "sns.amazonaws.com"
+S3_PRINCIPAL = "s3.amazonaws.com"
+#: SQS limits StartMessageMoveTask: at most this many messages a second (MaxNumberOfMessagesPerSecond).
+MESSAGE_MOVE_MAX_RATE = 500

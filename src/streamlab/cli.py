@@ -415,7 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=cmd_logs)
 
     redrive = sub.add_parser(
-        "redrive", help="re-invoke functions with the stream records their on-failure records name"
+        "redrive",
+        help="redrive a failure queue: re-invoke functions with the stream records, events or invocation "
+        "records it holds, or move a dead-letter queue back to its source",
     )
     redrive.add_argument("--queue", required=True, help="the on-failure queue: URL, ARN or name")
     add_target_arguments(redrive)

@@ -26,6 +26,19 @@ or a stream/shard that no longer exists) cannot be redriven, and the report says
 the message where it is. Everything goes through the public API, so this works on AWS,
 LocalStack and the embedded endpoint alike.
 
+The queue may hold other things a failure parks, and each goes back as AWS would send it again:
+
+- a queue that is another queue's RedrivePolicy dead-letter queue: its messages move back to
+  their source queue with SQS's own StartMessageMoveTask (the console's "Start DLQ redrive"),
+  and the run waits (bounded) until ListMessageMoveTasks reports the task done;
+- a function's DeadLetterConfig target (found with ListFunctions): each message is the event
+  itself, with the RequestID / ErrorCode / ErrorMessage attributes Lambda adds; the function is
+  invoked with it again;
+- an asynchronous invocation's OnFailure record (``requestContext`` and ``requestPayload``, no
+  batch info): the function it names is invoked with the ``requestPayload`` again.
+
+A message is deleted only when its invocation succeeded; nothing is dropped.
+
 Limitations: a mapping with tumbling windows is re-invoked without its window state (the
 destination record does not carry it); S3 on-failure destinations (which hold the records
 themselves) are not read by this command.
@@ -34,6 +47,7 @@ themselves) are not read by this command.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +71,11 @@ MAX_EMPTY_PAGES = 5
 _RETENTION = "DynamoDB Streams keeps records 24 hours"
 
 REDRIVEN, FAILED, EXPIRED, SKIPPED = "redriven", "failed", "expired", "skipped"
+#: How long a run waits for a message move task to finish, and how often it asks.
+MOVE_TASK_WAIT_SECONDS = 300.0
+MOVE_TASK_POLL_SECONDS = 0.5
+#: The message attributes Lambda puts on an event it parks in a function's dead-letter queue.
+_DEAD_LETTER_MARKS = ("RequestID", "ErrorCode")
 
 
 class RedriveError(StreamlabError, RuntimeError):
@@ -86,11 +105,29 @@ class MessageOutcome:
 
 
 @dataclass
+class MoveTaskOutcome:
+    """A StartMessageMoveTask run on a RedrivePolicy dead-letter queue."""
+
+    status: str  # ListMessageMoveTasks' Status: COMPLETED, FAILED, CANCELLED, RUNNING (still, when we stopped waiting)
+    moved: int
+    to_move: int
+    destinations: list[str]
+    failure: str | None = None
+
+    def line(self) -> str:
+        where = ", ".join(self.destinations) or "its source queue"
+        reason = f": {self.failure}" if self.failure else ""
+        counts = f"{self.moved} of {self.to_move} message(s)"
+        return f"message move task {self.status.lower()}: {counts} back to {where}{reason}"
+
+
+@dataclass
 class RedriveReport:
-    """Every message the run looked at, in order."""
+    """Every message the run looked at, in order (or the move task that handled them all)."""
 
     queue_url: str
     outcomes: list[MessageOutcome] = field(default_factory=list)
+    move_task: MoveTaskOutcome | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -102,10 +139,14 @@ class RedriveReport:
     @property
     def ok(self) -> bool:
         """True when every message was redriven (an empty queue is fine too)."""
+        if self.move_task is not None and self.move_task.status != "COMPLETED":
+            return False
         return all(outcome.status == REDRIVEN for outcome in self.outcomes)
 
     @property
     def summary(self) -> str:
+        if self.move_task is not None:
+            return self.move_task.line()
         if not self.outcomes:
             return f"no on-failure records in {self.queue_url}"
         parts = [f"{self.count(s)} {s}" for s in (REDRIVEN, FAILED, EXPIRED, SKIPPED) if self.count(s)]
@@ -132,11 +173,22 @@ def redrive(
     sqs = target.client("sqs")
     queue_url = _queue_url(sqs, queue)
     report = RedriveReport(queue_url)
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=queue_url).get("queueUrls", [])
+    if sources:
+        log(f"{queue_url} is the dead-letter queue of {', '.join(sources)}: moving its messages back")
+        report.move_task = move_back(sqs, queue_url, sources, log)
+        log(report.summary)
+        return report
+    parked_by = _functions_parking_in(target, _queue_arn(sqs, queue_url))
     log(f"redriving on-failure records from {queue_url}")
     seen: set[str] = set()
     while max_messages is None or len(report.outcomes) < max_messages:
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=VISIBILITY_TIMEOUT
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=VISIBILITY_TIMEOUT,
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
         for message in messages:
@@ -148,7 +200,7 @@ def redrive(
             break
         for message in fresh:
             seen.add(message["MessageId"])
-            outcome = _redrive_message(target, message)
+            outcome = _redrive_one(target, message, parked_by)
             if outcome.status == REDRIVEN:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             else:
@@ -164,7 +216,103 @@ def redrive(
     return report
 
 
+# --- a RedrivePolicy dead-letter queue: SQS moves the messages ------------------------------------
+
+
+def move_back(
+    sqs: Any, queue_url: str, sources: list[str], log: Callable[[str], None], wait: float = MOVE_TASK_WAIT_SECONDS
+) -> MoveTaskOutcome:
+    """StartMessageMoveTask (back to each message's source queue), then ListMessageMoveTasks until it ends."""
+    queue_arn = _queue_arn(sqs, queue_url)
+    try:
+        handle = sqs.start_message_move_task(SourceArn=queue_arn)["TaskHandle"]
+    except ClientError as error:
+        message = error.response["Error"].get("Message") or error_code(error)
+        return MoveTaskOutcome("FAILED", 0, 0, sources, f"StartMessageMoveTask: {message}")
+    log(f"message move task {handle} started")
+    deadline = time.monotonic() + wait
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=queue_arn, MaxResults=10).get("Results", [])
+        task = next((t for t in tasks if t.get("TaskHandle") in (handle, None)), tasks[0] if tasks else {})
+        status = str(task.get("Status", "RUNNING"))
+        if status not in ("RUNNING", "CANCELLING") or time.monotonic() >= deadline:
+            return MoveTaskOutcome(
+                status,
+                int(task.get("ApproximateNumberOfMessagesMoved", 0)),
+                int(task.get("ApproximateNumberOfMessagesToMove", 0)),
+                sources,
+                task.get("FailureReason"),
+            )
+        time.sleep(MOVE_TASK_POLL_SECONDS)
+
+
 # --- one message -------------------------------------------------------------------------------
+
+
+def _redrive_one(target: Target, message: dict[str, Any], parked_by: list[str]) -> MessageOutcome:
+    """The message's kind decides: a stream batch's coordinates, an async record, or a parked event."""
+    body = message.get("Body", "")
+    if failure_record(body) is not None:
+        return _redrive_message(target, message)
+    record = async_failure_record(body)
+    if record is not None:
+        function_arn = str(record["requestContext"]["functionArn"])
+        return _reinvoke(target, message["MessageId"], function_arn, record["requestPayload"], "on-failure record")
+    attributes = message.get("MessageAttributes") or {}
+    if all(name in attributes for name in _DEAD_LETTER_MARKS):
+        if len(parked_by) != 1:
+            detail = (
+                "a function's dead-letter message, but no function names this queue as its DeadLetterConfig"
+                if not parked_by
+                else f"a dead-letter message, but several functions park here ({', '.join(parked_by)})"
+            )
+            return MessageOutcome(message["MessageId"], SKIPPED, detail + "; left in the queue")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = body
+        return _reinvoke(target, message["MessageId"], parked_by[0], event, "dead-letter event")
+    return MessageOutcome(
+        message["MessageId"], SKIPPED, "not an on-failure record or dead-letter event; left in the queue"
+    )
+
+
+def async_failure_record(body: str) -> dict[str, Any] | None:
+    """An asynchronous invocation's OnFailure record (also inside an SNS envelope); None otherwise."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
+        return async_failure_record(data["Message"])
+    if not isinstance(data, dict) or "DDBStreamBatchInfo" in data or "requestPayload" not in data:
+        return None
+    context = data.get("requestContext")
+    if not isinstance(context, dict) or not isinstance(context.get("functionArn"), str):
+        return None
+    return data if context.get("condition") != "Success" else None
+
+
+def _reinvoke(target: Target, message_id: str, function_arn: str, event: Any, kind: str) -> MessageOutcome:
+    """Invoke the function with the event again, synchronously, so the message goes only once it succeeded."""
+    outcome = MessageOutcome(message_id, FAILED, "", function_arn=function_arn)
+    lambda_client = _client(target, "lambda", arn_region(function_arn, target.region), _INVOKE_CONFIG)
+    try:
+        response = lambda_client.invoke(
+            FunctionName=function_arn, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
+    except ClientError as error:
+        outcome.detail = (
+            f"could not invoke {function_arn}: {error.response['Error'].get('Message') or error_code(error)}"
+        )
+        return outcome
+    payload = response["Payload"].read()
+    if response.get("FunctionError"):
+        outcome.detail = f"the function failed again on the {kind}: {_error_summary(payload)}"
+        return outcome
+    outcome.status, outcome.records = REDRIVEN, 1
+    outcome.detail = f"the {kind} re-invoked {function_arn.rsplit(':', 1)[-1]} successfully; message deleted"
+    return outcome
 
 
 def failure_record(body: str) -> dict[str, Any] | None:
@@ -318,6 +466,26 @@ def _queue_url(sqs: Any, queue: str) -> str:
         return str(sqs.get_queue_url(QueueName=queue)["QueueUrl"])
     except ClientError as error:
         raise RedriveError(f"queue {queue!r}: {error.response['Error'].get('Message') or error_code(error)}") from error
+
+
+def _queue_arn(sqs: Any, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    return str(attributes["QueueArn"])
+
+
+def _functions_parking_in(target: Target, queue_arn: str) -> list[str]:
+    """The functions (ARNs) whose DeadLetterConfig is this queue, in its region."""
+    lambda_client = _client(target, "lambda", arn_region(queue_arn, target.region))
+    try:
+        pages = lambda_client.get_paginator("list_functions").paginate()
+        return [
+            str(function["FunctionArn"])
+            for page in pages
+            for function in page.get("Functions", [])
+            if (function.get("DeadLetterConfig") or {}).get("TargetArn") == queue_arn
+        ]
+    except ClientError:
+        return []  # no Lambda access: dead-letter events are then left where they are
 
 
 def _client(target: Target, service: str, region: str, config: Config | None = None) -> Any:

@@ -108,6 +108,7 @@ class EmbeddedEndpoint:
             endpoint_url=lambda: self.url,
             interpreters=InterpreterSearch(named=dict(lambda_pythons), sources=("endpoint", *python_search)),
             source_checks={"dynamodb": stream_exists_check(self.streams)} if self.streams is not None else None,
+            telemetry=self.telemetry,
         )
         self.cloudformation = CloudFormationService(endpoint_url=lambda: self.url)
         self.gateway = Gateway(

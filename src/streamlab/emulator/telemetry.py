@@ -139,6 +139,7 @@ class AsyncDeliveryFailed:
     kind: AsyncDeliveryKind
     target_arn: str
     error_message: str
+    region: str = ""
 
 
 TelemetryEvent = (
@@ -172,6 +173,11 @@ class FanOut:
 
     def add(self, consumer: TelemetrySink) -> None:
         self._consumers.append(consumer)
+
+    def remove(self, consumer: TelemetrySink) -> None:
+        """Stop handing events to ``consumer`` (a test's recorder, a closed dashboard)."""
+        if consumer in self._consumers:
+            self._consumers.remove(consumer)
 
     def emit(self, event: TelemetryEvent) -> None:
         for consumer in self._consumers:

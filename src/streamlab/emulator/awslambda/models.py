@@ -90,6 +90,8 @@ class FunctionConfig:
     log_format: str = "Text"
     log_group: str = ""
     layers: tuple[AttachedLayer, ...] = ()
+    #: DeadLetterConfig.TargetArn: where an async event goes when its retries are exhausted.
+    dead_letter_target: str | None = None
     #: Where the layers are extracted, in order: this environment's ``/opt`` (None: no layers).
     opt_directory: Path | None = None
     revision_id: str = field(default_factory=new_revision)
@@ -275,6 +277,8 @@ class Function:
         }
         if config.environment:
             body["Environment"] = {"Variables": dict(config.environment)}
+        if config.dead_letter_target:
+            body["DeadLetterConfig"] = {"TargetArn": config.dead_letter_target}
         if config.layers:
             body["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in config.layers]
         if listing:

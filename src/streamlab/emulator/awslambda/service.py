@@ -34,6 +34,7 @@ from streamlab.emulator.awslambda.layers import LayerStore
 from streamlab.emulator.awslambda.logs import Boto3LogsWriter, LogShipper, LogsWriter, MotoLogsWriter
 from streamlab.emulator.awslambda.models import Function, FunctionStore, function_arn
 from streamlab.emulator.awslambda.pool import EnvironmentPool
+from streamlab.emulator.awslambda.pushes import PUSH_ROUTER
 from streamlab.emulator.awslambda.runtime_packages import (
     EXTRA_RUNTIME_PACKAGES,
     RUNTIME_PACKAGES,
@@ -43,6 +44,7 @@ from streamlab.emulator.awslambda.runtime_packages import (
     compiled_distributions,
 )
 from streamlab.emulator.endpoint_clients import EndpointClients
+from streamlab.emulator.telemetry import NULL_SINK, TelemetrySink
 from streamlab.emulator.workdirs import make_owned
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,10 @@ class LambdaService:
         interpreters: InterpreterSearch | None = None,
         runtime_cache: Path | None = None,
         source_checks: dict[str, SourceCheck] | None = None,
+        telemetry: TelemetrySink = NULL_SINK,
     ) -> None:
-        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists."""
+        """``source_checks``: per event source kind, how CreateEventSourceMapping tells it exists;
+        ``telemetry`` receives AsyncDeliveryFailed when an async event or record cannot be sent."""
         self.endpoint_url = endpoint_url
         if account_concurrency is None:
             account_concurrency = int(os.environ.get(ACCOUNT_CONCURRENCY_ENV, DEFAULT_ACCOUNT_CONCURRENCY))
@@ -103,6 +107,7 @@ class LambdaService:
             self.invoker,
             EndpointDestinations(endpoint_url, lambda arn, payload: self.invoke_async(arn, payload)),
             retry_delays=async_retry_delays,
+            telemetry=telemetry,
         )
         self.event_source_mappings = EventSourceMappingStore(source_checks=source_checks)
         self._clients = EndpointClients(endpoint_url)
@@ -124,14 +129,16 @@ class LambdaService:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        """Start the log shipper (the endpoint calls this once its HTTP server runs)."""
+        """Start the log shipper and take SNS/S3 pushes (the endpoint calls this once its HTTP server runs)."""
         self.logs.start()
+        PUSH_ROUTER.join(self)
 
     def stop(self) -> None:
         """Kill every execution environment, flush logs, remove unpacked code."""
         if self._stopped:
             return
         self._stopped = True
+        PUSH_ROUTER.leave(self)
         self.async_invoker.stop()
         self.event_source_mappings.close()
         self.environments.stop()
@@ -177,8 +184,9 @@ class LambdaService:
             except ResourceNotFoundException:
                 return None
             settings = self.settings.event_invoke_config(resolved)
+            dead_letter = resolved.config.dead_letter_target
             if settings is None:
-                return AsyncTarget(resolved.config, resolved.arn)
+                return AsyncTarget(resolved.config, resolved.arn, dead_letter_arn=dead_letter)
             return AsyncTarget(
                 resolved.config,
                 resolved.arn,
@@ -186,9 +194,14 @@ class LambdaService:
                 settings.maximum_event_age_in_seconds,
                 settings.on_success,
                 settings.on_failure,
+                dead_letter,
             )
 
         self.async_invoker.submit(lookup, payload)
+
+    def submit_push(self, function: Function, qualifier: str | None, payload: bytes) -> None:
+        """An event SNS or S3 pushes (the router checked the policy): an Event invocation."""
+        self.submit_event(self.control.invocation_target(function.region, function.name, qualifier), payload)
 
     # -- Python-level API (the event source mapping engine) -----------------------------
     def invoke(

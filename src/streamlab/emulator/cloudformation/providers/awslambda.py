@@ -158,7 +158,7 @@ def _cleared(key: str) -> Any:
         "Description": "",
         "EphemeralStorage": {"Size": 512},
         "TracingConfig": {"Mode": "PassThrough"},
-        "DeadLetterConfig": {},
+        "DeadLetterConfig": {"TargetArn": ""},  # {} would keep the old target (AWS)
         "KmsKeyArn": "",
         "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []},
     }
