@@ -1,10 +1,10 @@
 #!/bin/sh
-# Runs `streamlab up "$@"` with setup/stack.toml. Redis is another container, not 127.0.0.1:
-# with STREAMLAB_REDIS_URL set, a copy of the stack with that REDIS_URL is deployed.
+# Runs `streamlab up "$@"` with the demo shop's template. Redis is another container, not
+# 127.0.0.1: STREAMLAB_REDIS_URL becomes the template's RedisUrl parameter. The health answer
+# is 503 until the stack is deployed, so the image's HEALTHCHECK (and compose's) wait for it.
 set -eu
-stack="${STREAMLAB_STACK:-/opt/streamlab/setup/stack.toml}"
+template="${STREAMLAB_TEMPLATE:-/opt/streamlab/setup/template.yaml}"
 if [ -n "${STREAMLAB_REDIS_URL:-}" ]; then
-    sed "s#redis://127\.0\.0\.1:6379/0#${STREAMLAB_REDIS_URL}#g" "$stack" > "$(dirname "$stack")/stack.container.toml"
-    stack="$(dirname "$stack")/stack.container.toml"
+    exec streamlab up --template "$template" --parameter-overrides "RedisUrl=${STREAMLAB_REDIS_URL}" "$@"
 fi
-exec streamlab up --stack "$stack" "$@"
+exec streamlab up --template "$template" "$@"

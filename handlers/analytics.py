@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.images import deserialize
+from common.streams import as_dynamodb_stream_event
 
 logger = Logger()
 metrics = Metrics()
@@ -79,6 +80,7 @@ def aggregate_item(window: dict[str, str], shard_id: str, state: dict[str, Any])
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = as_dynamodb_stream_event(event)  # the Orders changes arrive through Kinesis (setup/template.yaml)
     stream_event = DynamoDBStreamEvent(event)
     state = dict(stream_event.state or empty_state())
     failures: list[dict[str, str]] = []

@@ -40,7 +40,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from common.images import changed_attributes, deserialize, plain
-from common.streams import table_name
+from common.streams import as_dynamodb_stream_event, table_name
 
 logger = Logger()
 metrics = Metrics()
@@ -108,6 +108,7 @@ def shard_of(stream_arn: str, sequence_number: str) -> str:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    event = as_dynamodb_stream_event(event)  # Orders through Kinesis, Products from its stream
     if not event.get("Records"):
         return {"batchItemFailures": []}
     lines: list[dict[str, Any]] = []
@@ -120,7 +121,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     response = process_partial_response(event=event, record_handler=convert, processor=processor, context=context)
     kept = lines_before_first_failure(lines, response)
     if kept:
-        _write(event["Records"][0]["eventSourceARN"], kept)
+        _write(event["Records"][0]["eventSourceARN"], kept, event["Records"][0].get("kinesisShardId"))
     return response
 
 
@@ -135,12 +136,13 @@ def lines_before_first_failure(
     return [line for line in lines if int(line["sequence_number"]) < checkpoint]
 
 
-def _write(stream_arn: str, lines: list[dict[str, Any]]) -> None:
+def _write(stream_arn: str, lines: list[dict[str, Any]], shard_id: str | None = None) -> None:
     global _s3
     if _s3 is None:
         _s3 = boto3.client("s3")
     first, last = lines[0], lines[-1]
-    key = object_key(first["table"], shard_of(stream_arn, first["sequence_number"]), first, last)
+    shard = shard_id or shard_of(stream_arn, first["sequence_number"])  # a Kinesis record names its shard
+    key = object_key(first["table"], shard, first, last)
     body = "".join(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n" for line in lines)
     _s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode("utf-8"), ContentType="application/x-ndjson")
     metrics.add_metric(name="AuditedRecords", unit=MetricUnit.Count, value=len(lines))

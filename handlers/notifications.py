@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.idempotency import persistence_layer, record_config
 from common.images import deserialize, plain
-from common.streams import arn_for
+from common.streams import arn_for, as_dynamodb_stream_event
 
 logger = Logger()
 metrics = Metrics()
@@ -102,6 +102,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     global _topic_arn
     _topic_arn = arn_for(TOPIC, "sns", context.invoked_function_arn)
     idempotency.register_lambda_context(context)
+    event = as_dynamodb_stream_event(event)  # the Orders changes arrive through Kinesis (setup/template.yaml)
     if not event.get("Records"):
         return {"batchItemFailures": []}
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -23,8 +23,8 @@ Where the writes go (``--probe-target``):
   stream (names: ``--orders-table``, ``--probe-function``). The attribute names come from the
   probe's PROBE_* environment. Orders are written with status ``Draft`` and edited through
   ``Editing`` / ``OnHold``: no pipeline stage's filter matches those;
-- ``own``: the table, probe function and mapping of ``loadtests/probe-stack.toml``, deployed
-  through boto3 (``streamlab.deploy``, idempotent) when the test starts;
+- ``own``: a table, probe function and mapping of this run's own, deployed through boto3
+  (``streamlab.measure.probe_stack``) when the test starts and removed when it stops;
 - ``auto`` (default): ``stack`` when it is deployed, else ``own``.
 
 Only one collector reads the logs: on the local runner, or on the master when distributed
@@ -47,7 +47,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -65,9 +64,6 @@ from streamlab.measure.probe_logs import probe_lines
 
 log = logging.getLogger("streamlab.locust")
 
-PROBE_STACK = Path(__file__).resolve().parent / "probe-stack.toml"
-OWN_TABLE = "streamlab-locust-orders"
-OWN_FUNCTION = "streamlab-locust-probe"
 #: The probe's defaults (handlers/probe.py) when its environment names no attributes.
 DEFAULT_ATTRIBUTES = {"key": "pk", "version": "v", "written_at": "w"}
 #: Statuses no demo pipeline filter matches (those react to Created/Validated/Paid/InventoryReserved).
@@ -98,10 +94,11 @@ def _options(parser: Any) -> None:
         choices=("auto", "stack", "own"),
         default="auto",
         env_var="STREAMLAB_PROBE_TARGET",
-        help="stack: the demo stack's Orders table and probe; own: loadtests/probe-stack.toml "
-        "(deployed if missing); auto: stack if deployed, else own",
+        help="stack: a table with the probe mapped to its stream (--orders-table, --probe-function: physical "
+        "names, e.g. the demo stack's OrdersTable and ProbeFunction outputs); own: a probe table of this run's "
+        "own; auto: stack if usable, else own",
     )
-    group.add_argument("--orders-table", default="Orders", help="the stack's orders table (name prefix included)")
+    group.add_argument("--orders-table", default="Orders", help="the table to write to (its physical name)")
     group.add_argument("--probe-function", default="probe", help="the stack's probe function mapped to that table")
     group.add_argument(
         "--stream-drain", type=float, default=5.0, help="seconds to keep reading probe lines after the users stop"
@@ -187,19 +184,13 @@ def find_stack_target(environment: Environment) -> dict[str, Any] | None:
 
 
 def deploy_own_target(environment: Environment) -> dict[str, Any]:
-    """Deploy loadtests/probe-stack.toml (idempotent: a second run changes nothing)."""
-    from streamlab.deploy import deploy
-    from streamlab.stack import load_stack
+    """A table, probe function and mapping of this run's own (streamlab.measure.probe_stack, boto3 only),
+    removed when the test stops."""
+    from streamlab.measure.probe_stack import deploy_probe, teardown_probe
 
-    endpoint = endpoint_url(environment)
-    deploy(
-        load_stack(PROBE_STACK),
-        endpoint_url=endpoint,
-        region=region_name(),
-        log=log.info,
-        session=session_for(endpoint),
-    )
-    return {"table": OWN_TABLE, "function": OWN_FUNCTION, "attributes": dict(DEFAULT_ATTRIBUTES)}
+    probe = deploy_probe(endpoint_url(environment), region_name(), prefix="streamlab-locust")
+    environment.events.quitting.add_listener(lambda **_: teardown_probe(probe))
+    return {"table": probe.table, "function": probe.function, "attributes": dict(DEFAULT_ATTRIBUTES)}
 
 
 _targets: dict[tuple[str | None, str, str], dict[str, Any]] = {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+from typing import Any
 
 _TABLE_IN_ARN = re.compile(r":table/(?P<table>[^/]+)/stream/")
 
@@ -25,3 +28,45 @@ def arn_for(resource_arn_or_name: str, service: str, invoked_function_arn: str) 
         return resource_arn_or_name
     _, partition, _, region, account = invoked_function_arn.split(":")[:5]
     return f"arn:{partition}:{service}:{region}:{account}:{resource_arn_or_name}"
+
+
+def as_dynamodb_stream_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event with Kinesis records of DynamoDB changes as DynamoDB stream records.
+
+    A table's Kinesis streaming destination (KinesisStreamSpecification) puts each change on a
+    Kinesis stream as JSON (``eventName``, ``tableName``, ``dynamodb`` with Keys/NewImage/OldImage,
+    AWS's documented format); a function that reads it through a Kinesis mapping gets those
+    base64-encoded in ``kinesis.data``. The record's Kinesis sequence number goes where a stream
+    record's is (``dynamodb.SequenceNumber``), so a partial batch failure names the record
+    Lambda must retry. Other keys of the event (tumbling window state) are kept; records that
+    are DynamoDB stream records already pass as they are.
+    """
+    records = event.get("Records") or []
+    if not any("kinesis" in record for record in records):
+        return event
+    return {**event, "Records": [_from_kinesis(record) if "kinesis" in record else record for record in records]}
+
+
+def _from_kinesis(record: dict[str, Any]) -> dict[str, Any]:
+    kinesis = record["kinesis"]
+    change = json.loads(base64.b64decode(kinesis["data"]))
+    arn = str(record.get("eventSourceARN") or "")
+    parts = arn.split(":")
+    partition, account = (parts[1], parts[4]) if len(parts) >= 5 else ("aws", "")
+    region = change.get("awsRegion") or record.get("awsRegion") or (parts[3] if len(parts) >= 4 else "")
+    dynamodb = dict(change.get("dynamodb") or {})
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, int | float) and created > 10**11:  # Kinesis carries milliseconds
+        dynamodb["ApproximateCreationDateTime"] = created / 1000
+    dynamodb["SequenceNumber"] = kinesis["sequenceNumber"]
+    return {
+        "eventID": change.get("eventID") or record.get("eventID"),
+        "eventName": change.get("eventName"),
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": f"arn:{partition}:dynamodb:{region}:{account}:table/{change.get('tableName')}/stream/kinesis",
+        "kinesisEventSourceARN": arn,
+        "kinesisShardId": str(record.get("eventID") or "").partition(":")[0],
+    }

@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamlab.aws_rules import REGION_ORDER, STREAM_RETENTION_SECONDS, resolve_region
@@ -21,10 +20,7 @@ from streamlab.emulator.streams.store import MAX_SHARDS
 from streamlab.endpoints import EndpointError, add_target_arguments, target_endpoint
 
 if TYPE_CHECKING:
-    from streamlab.deploy.target import Backend
     from streamlab.measure.delivery import DeliveryReport
-
-DEFAULT_STACK = Path("setup/stack.toml")
 
 
 def _is_loopback(host: str) -> bool:
@@ -44,17 +40,6 @@ def _use_dummy_credentials_for_local_endpoint() -> None:
     """Local endpoints accept any credentials; don't make a newcomer configure some."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-
-
-def _deploy_stack(
-    stack_path: Path, endpoint_url: str | None, region: str | None, backend: Backend | None = None
-) -> None:
-    """Load and apply a stack; StackError / DeployError carry the message for the user."""
-    from streamlab.deploy import deploy
-    from streamlab.stack import load_stack
-
-    stack = load_stack(stack_path)
-    deploy(stack, endpoint_url=endpoint_url, region=region, log=lambda line: print(line, flush=True), backend=backend)
 
 
 def _whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -91,8 +76,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             "anyone who can reach this address can use it",
             file=sys.stderr,
         )
-    if not args.no_deploy and not args.stack.is_file():
-        print(f"streamlab up: no stack file at {args.stack} (use --stack PATH or --no-deploy)", file=sys.stderr)
+    problem = _up_source_problem(args)
+    if problem:
+        print(f"streamlab up: {problem}", file=sys.stderr)
         return 2
     from streamlab.emulator.awslambda.interpreters import (
         INTERPRETERS_ENV,
@@ -141,12 +127,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     endpoint.start()
     try:
         url = endpoint.url
-        if args.no_deploy:
-            stack_note = "no stack deployed"
-        else:
-            _use_dummy_credentials_for_local_endpoint()
-            _deploy_stack(args.stack, url, _region(args), backend="embedded")
-            stack_note = f"stack {args.stack} deployed"
+        stack_note = _up_deploy(args, endpoint, stop)
         print(f"Ready: {url} (embedded endpoint, {stack_note}; Ctrl-C to stop)", flush=True)
         while not stop.wait(0.5):
             pass
@@ -203,6 +184,28 @@ def cmd_trace(args: argparse.Namespace) -> int:
         return 1
 
 
+def _up_source_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with what ``up`` was told to deploy."""
+    if args.no_deploy:
+        return "--watch needs a template to deploy (drop --no-deploy)" if args.watch else None
+    if args.template is None or not args.template.is_file():
+        return f"no template at {args.template} (use --template PATH or --no-deploy)"
+    return None
+
+
+def _up_deploy(args: argparse.Namespace, endpoint: Any, stop: threading.Event) -> str:
+    """Deploy what ``up`` was told to; the note its Ready line carries."""
+    from streamlab import templates_cli
+
+    if args.no_deploy:
+        return "no stack deployed"
+    _use_dummy_credentials_for_local_endpoint()
+    deployment = templates_cli.deploy_into(endpoint, args, _region(args))
+    if args.watch:
+        templates_cli.start_watch(deployment, endpoint.url, _region(args), stop)
+    return f"stack {deployment.stack.name} deployed from {args.template}"
+
+
 #: ``streamlab up`` exits this soon after SIGINT / SIGTERM, whatever the endpoint holds.
 SHUTDOWN_SECONDS = 5.0
 
@@ -231,19 +234,14 @@ def _target(args: argparse.Namespace) -> str | None:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from streamlab.deploy import DeployError
-    from streamlab.stack import StackError
+    from streamlab import templates_cli
 
     try:
         endpoint_url = _target(args)
-        _deploy_stack(args.stack, endpoint_url, args.region)
-    except (StackError, FileNotFoundError, EndpointError) as error:
+    except EndpointError as error:
         print(f"streamlab deploy: {error}", file=sys.stderr)
         return 2
-    except DeployError as error:
-        print(f"streamlab deploy: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return templates_cli.cmd_deploy_template(args, endpoint_url, _region(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -257,7 +255,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     region = _region(args)
     with EmbeddedEndpoint(port=0) as endpoint:
         print(f"embedded endpoint at {endpoint.url}", flush=True)
-        _deploy_stack(args.stack, endpoint.url, region, backend="embedded")
+        from streamlab import templates_cli
+
+        deployment = templates_cli.deploy_into(endpoint, args, region)
+        args.probe_table = deployment.stack.resources["Orders"]
+        args.probe_function = deployment.stack.resources["Probe"]
         clients = {
             name: boto3.client(name, endpoint_url=endpoint.url, region_name=region)
             for name in ("dynamodb", "dynamodbstreams", "logs")
@@ -315,7 +317,7 @@ def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> Deliver
             time.sleep(pause)
         sent = time.time()
         clients["dynamodb"].put_item(
-            TableName="Orders",
+            TableName=args.probe_table,
             Item={
                 "order_id": {"S": key},
                 "version": {"N": str(version)},
@@ -325,7 +327,9 @@ def _measure_probe(clients: dict[str, Any], args: argparse.Namespace) -> Deliver
             },
         )
         writes.append((key, version, sent))
-    deliveries = collect_deliveries(clients["logs"], "probe", start_ms, set(keys), expected=len(writes), timeout=30)
+    deliveries = collect_deliveries(
+        clients["logs"], args.probe_function, start_ms, set(keys), expected=len(writes), timeout=30
+    )
     return analyze(writes, deliveries)
 
 
@@ -386,7 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the embedded AWS endpoint and deploy the stack")
     up.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
-    up.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack to deploy (default %(default)s)")
+    from streamlab import templates_cli
+
+    templates_cli.add_template_arguments(up, templates_cli.DEFAULT_TEMPLATE)
+    templates_cli.add_watch_argument(up)
     up.add_argument("--no-deploy", action="store_true", help="start the endpoint without deploying a stack")
     up.add_argument("--region", help=f"region to deploy into (default: {REGION_ORDER})")
     up.add_argument(
@@ -444,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dep = sub.add_parser("deploy", help="apply the stack to an endpoint (the local one unless --aws)")
     add_target_arguments(dep)
-    dep.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
+    templates_cli.add_template_arguments(dep, templates_cli.DEFAULT_TEMPLATE)
     dep.add_argument("--region", help=f"region (default: {REGION_ORDER})")
     dep.set_defaults(func=cmd_deploy)
 
@@ -505,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     conformance.set_defaults(func=cmd_conformance)
 
     demo = sub.add_parser("demo", help="start the embedded stack, deploy it, measure it, stop")
-    demo.add_argument("--stack", type=Path, default=DEFAULT_STACK, help="stack file (default %(default)s)")
+    templates_cli.add_template_arguments(demo, templates_cli.DEFAULT_TEMPLATE)
     demo.add_argument("--writes", type=int, default=300, help="writes to measure (default %(default)s)")
     demo.add_argument("--keys", type=int, default=10, help="orders the writes are spread over (default %(default)s)")
     demo.add_argument("--rate", type=float, default=50.0, help="writes per second (default %(default)s)")

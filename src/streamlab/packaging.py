@@ -214,6 +214,61 @@ def build_function_zip(
     return _describe(target, content_hash, cached=False)
 
 
+def build_directory_zip(
+    root: Path, platform: Platform, cache_dir: Path, install_requirements: bool = True
+) -> FunctionZip:
+    """Zip a whole code directory as ``sam build`` does: every file of ``root`` plus, when it has a
+    ``requirements.txt``, those requirements installed for ``platform`` (cached like any zip)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise PackagingError(f"{root} is not a directory")
+    code = dict(_collect_tree(root))
+    requirements = read_requirements(root / "requirements.txt") if install_requirements else []
+    content_hash = _content_hash(code, requirements, platform)
+    target = Path(cache_dir) / "build" / f"{content_hash}.zip"
+    if target.is_file():
+        return _describe(target, content_hash, cached=True)
+    entries: dict[str, Path] = {}
+    if requirements:
+        deps = install_dependencies(requirements, platform, Path(cache_dir) / "deps")
+        entries.update(_collect_tree(deps, skip_top=("bin",)))
+    entries.update(code)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".zip.tmp")
+    os.close(fd)
+    try:
+        write_deterministic_zip(Path(tmp), entries)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return _describe(target, content_hash, cached=False)
+
+
+def describe_zip_file(path: Path) -> FunctionZip:
+    """A zip the user built, as it is; its content hash is the SHA-256 of its bytes."""
+    data = Path(path).read_bytes()
+    return _describe(Path(path), hashlib.sha256(data).hexdigest(), cached=True)
+
+
+def read_requirements(path: Path) -> list[str]:
+    """The requirement lines of a ``requirements.txt`` (none when there is no such file).
+
+    Options (``-r``, ``--index-url`` ...) are refused: they would make pip read other files or
+    indexes than the ones the user's build names."""
+    if not path.is_file():
+        return []
+    requirements = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            raise PackagingError(f"{path}:{number}: pip options are not supported here: {line!r}")
+        requirements.append(line)
+    return sorted(set(requirements))
+
+
 def write_deterministic_zip(path: Path, entries: dict[str, Path]) -> None:
     """Write ``arcname -> file`` entries so equal inputs give byte-identical zips."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:

@@ -17,9 +17,10 @@ Fixtures:
 - ``streamlab_region``, ``streamlab_client("dynamodb")``: a boto3 client aimed at it (dummy credentials on
   an emulator, the default chain on AWS).
 - ``streamlab_unique_name("orders")`` -> ``orders-1a2b3c4d``.
-- ``streamlab_deployed_stack("setup/stack.toml")`` (session): deploys the stack once per session under a
-  unique ``name_prefix`` and returns a :class:`DeployedStack` (``.tables["Orders"]`` is the
-  physical table name, ``.name("Orders")`` too).
+- ``streamlab_deployed_stack("template.yaml", parameters={...})`` (session): deploys a SAM /
+  CloudFormation template once per session as a uniquely named stack (its local code packaged as
+  ``sam package`` does), returns a :class:`DeployedTemplate` (``.physical_id("Orders")``,
+  ``.outputs``, ``.wait_for(check)``) and deletes the stack at the end of the session.
 - ``streamlab_stream_probe.wait_for(check, timeout=10)``: polls ``check`` until it returns something truthy;
   timeouts are given for the embedded backend and scaled for LocalStack and AWS.
 """
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,7 +39,7 @@ import pytest
 
 from streamlab.aws_rules import resolve_region
 from streamlab.backends.base import BACKEND_NAMES
-from streamlab.testing import DeployedStack, StreamProbe
+from streamlab.testing import DeployedTemplate, StreamProbe
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 LOG = logging.getLogger("streamlab.pytest")
@@ -157,79 +157,72 @@ def streamlab_unique_name(request: pytest.FixtureRequest) -> Callable[[str], str
 # --- deployed stacks ---------------------------------------------------------------------------
 
 
-def with_name_prefix(text: str, prefix: str) -> str:
-    """Stack TOML ``text`` with ``prefix`` put in front of its ``[stack] name_prefix`` (added if absent)."""
-    import tomllib
-
-    settings = tomllib.loads(text).get("stack")
-    if settings is None:
-        return f'[stack]\nname_prefix = "{prefix}"\n\n' + text
-    if "name_prefix" in settings:
-        line = re.compile(r'^(\s*name_prefix\s*=\s*)(["\'])(.*?)\2', re.MULTILINE)
-        return line.sub(lambda m: f'{m.group(1)}"{prefix}{m.group(3)}"', text, count=1)
-    header = re.compile(r"^\s*\[stack\]\s*(#.*)?$", re.MULTILINE)
-    return header.sub(lambda m: f'{m.group(0)}\nname_prefix = "{prefix}"', text, count=1)
-
-
-def _deploy_backend(name: str, explicit: bool) -> Any:
-    """What deploy is told; None lets it ask the endpoint (the container's interpreter, say)."""
-    if explicit:
-        return None
-    return {"embedded": "embedded", "aws": "aws"}.get(name)
-
-
 @pytest.fixture(scope="session")
 def streamlab_deployed_stack(
     request: pytest.FixtureRequest,
     streamlab_endpoint_url: str | None,
     streamlab_region: str,
     streamlab_backend_name: str,
-) -> Callable[..., DeployedStack]:
-    """``streamlab_deployed_stack("setup/stack.toml")``: deploy once per session (cached by path) and return the names.
+) -> Iterator[Callable[..., DeployedTemplate]]:
+    """``streamlab_deployed_stack("template.yaml", parameters={"Greeting": "hi"})``: deploy once per
+    session (cached by path and parameters) and return a :class:`DeployedTemplate`.
 
-    Every resource gets a unique prefix (``sl<6 hex>-`` in front of the stack's own ``name_prefix``),
-    so concurrent runs against one account or one LocalStack never collide. Paths are relative
-    to the pytest root directory. Deployed resources are left in place (deploy never deletes).
+    Each deploy is its own stack, ``sl<8 hex>-<template directory>``, so concurrent runs against
+    one account or one LocalStack never collide; each stack's functions get their own execution
+    roles from the template. Every stack is deleted when the session ends (mappings stopped,
+    roles removed), deleted ones first-created last. Paths are relative to the pytest root
+    directory.
     """
-    from streamlab.deploy import deploy
-    from streamlab.stack import parse_stack
+    from streamlab.templates.deployment import clients, default_stack_name, deploy_template
+    from streamlab.templates.stacks import delete_stack
 
-    cache: dict[Path, DeployedStack] = {}
-    explicit = _explicit_url(request.config) is not None
+    cache: dict[tuple[Path, tuple[tuple[str, str], ...]], DeployedTemplate] = {}
+    created: list[str] = []
+    probe = StreamProbe.for_backend(streamlab_backend_name)
 
-    def make(path: str | os.PathLike[str], prefix: str | None = None) -> DeployedStack:
-        stack_path = Path(path)
-        if not stack_path.is_absolute():
-            stack_path = Path(request.config.rootpath) / stack_path
-        stack_path = stack_path.resolve()
-        if stack_path in cache:
-            return cache[stack_path]
-        unique = prefix if prefix is not None else f"sl{uuid.uuid4().hex[:6]}-"
-        stack = parse_stack(with_name_prefix(stack_path.read_text(encoding="utf-8"), unique), stack_path)
-        if not stack.name_prefix.startswith(unique):
-            raise pytest.UsageError(f"{stack_path}: could not put name_prefix {unique!r} in front of its own")
-        result = deploy(
-            stack,
+    def make(path: str | os.PathLike[str], parameters: dict[str, str] | None = None, prefix: str | None = None) -> Any:
+        template_path = Path(path)
+        if not template_path.is_absolute():
+            template_path = Path(request.config.rootpath) / template_path
+        template_path = template_path.resolve()
+        key = (template_path, tuple(sorted((parameters or {}).items())))
+        if key in cache:
+            return cache[key]
+        stack_name = f"sl{uuid.uuid4().hex[:8]}-{default_stack_name(template_path)}"[:128]
+        created.append(stack_name)
+        deployment = deploy_template(
+            template_path,
+            stack_name=stack_name,
+            parameters={k: str(v) for k, v in (parameters or {}).items()},
             endpoint_url=streamlab_endpoint_url,
             region=streamlab_region,
             log=LOG.info,
-            backend=_deploy_backend(streamlab_backend_name, explicit),
+            cache_dir=Path(request.config.rootpath) / ".streamlab",
         )
-        deployed = DeployedStack(
-            stack=stack,
-            result=result,
+        stack = deployment.stack
+        deployed = DeployedTemplate(
+            stack_name=stack.name,
+            stack_id=stack.stack_id,
             endpoint_url=streamlab_endpoint_url,
-            prefix=stack.name_prefix,
-            tables={n: t.physical_name for n, t in stack.tables.items()},
-            functions={n: f.physical_name for n, f in stack.functions.items()},
-            queues={n: q.physical_name for n, q in stack.queues.items()},
-            topics={n: t.physical_name for n, t in stack.topics.items()},
-            buckets={n: b.physical_name for n, b in stack.buckets.items()},
+            region=streamlab_region,
+            outputs=dict(stack.outputs),
+            resources=dict(stack.resources),
+            resource_types=dict(stack.resource_types),
+            probe=probe,
         )
-        cache[stack_path] = deployed
+        cache[key] = deployed
         return deployed
 
-    return make
+    yield make
+
+    if created:
+        make_client = clients(streamlab_endpoint_url, streamlab_region)
+        cloudformation, s3 = make_client("cloudformation"), make_client("s3")
+        for stack_name in reversed(created):
+            try:
+                delete_stack(cloudformation, stack_name, log=LOG.info, s3=s3)
+            except Exception as error:  # one stack's failure must not keep the others
+                LOG.warning("could not delete stack %s: %s", stack_name, error)
 
 
 # --- waiting for a handler's effect --------------------------------------------------------------

@@ -56,11 +56,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from streamlab.deploy.target import Target, error_code
 from streamlab.emulator.esm.arns import arn_region
 from streamlab.emulator.esm.filtering import RecordFilter
 from streamlab.emulator.esm.records import to_lambda_record
 from streamlab.errors import StreamlabError
+from streamlab.target import Target, error_code
 
 #: A synchronous invoke may take the function's whole timeout (at most 15 minutes).
 _INVOKE_CONFIG = Config(read_timeout=905, connect_timeout=10, retries={"max_attempts": 0})

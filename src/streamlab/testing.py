@@ -4,7 +4,9 @@
   assertion on a handler's effect is a wait.
 - :class:`StreamProbe` is :func:`eventually` with timeouts scaled to the backend under test (the
   ``streamlab_stream_probe`` fixture hands you one).
-- :class:`DeployedStack` is what the ``streamlab_deployed_stack`` fixture returns.
+- :class:`DeployedTemplate` is what the ``streamlab_deployed_stack`` fixture returns for a SAM /
+  CloudFormation template: physical ids by logical id, outputs, and ``wait_for`` for a handler's
+  effect.
 
 Everything else in streamlab is internal and may change between releases.
 """
@@ -13,10 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["POLL_INTERVAL", "TIMEOUT_SCALE", "DeployedStack", "StreamProbe", "eventually"]
+__all__ = ["POLL_INTERVAL", "TIMEOUT_SCALE", "DeployedTemplate", "StreamProbe", "eventually"]
 
 T = TypeVar("T")
 
@@ -93,22 +95,40 @@ class StreamProbe:
 
 
 @dataclass(frozen=True)
-class DeployedStack:
-    """A stack deployed by ``streamlab_deployed_stack``: logical name -> physical (AWS) name, per kind."""
+class DeployedTemplate:
+    """A template deployed as its own uniquely named stack by ``streamlab_deployed_stack``.
 
-    stack: Any  # streamlab.stack.Stack, loaded with the unique prefix
-    result: Any  # streamlab.deploy.DeployResult
+    ``physical_id("Orders")`` is what CloudFormation created for the logical id (a table's name,
+    a queue's URL, a function's name); ``outputs`` are the stack's outputs; ``wait_for(check)``
+    polls ``check`` with the backend's timeouts (:class:`StreamProbe`). The stack is deleted at
+    the end of the session, its event source mappings and execution roles with it.
+    """
+
+    stack_name: str
+    stack_id: str
     endpoint_url: str | None
-    prefix: str
-    tables: Mapping[str, str] = field(default_factory=dict)
-    functions: Mapping[str, str] = field(default_factory=dict)
-    queues: Mapping[str, str] = field(default_factory=dict)
-    topics: Mapping[str, str] = field(default_factory=dict)
-    buckets: Mapping[str, str] = field(default_factory=dict)
+    region: str
+    outputs: Mapping[str, str]
+    resources: Mapping[str, str]
+    resource_types: Mapping[str, str]
+    probe: StreamProbe
 
-    def name(self, logical: str) -> str:
-        """The physical name of the resource called ``logical`` (any kind; KeyError when none is)."""
-        for kind in (self.tables, self.functions, self.queues, self.topics, self.buckets):
-            if logical in kind:
-                return kind[logical]
-        raise KeyError(f"no resource {logical!r} in {self.stack.path}")
+    def physical_id(self, logical_id: str) -> str:
+        try:
+            return self.resources[logical_id]
+        except KeyError:
+            raise KeyError(f"no resource {logical_id!r} in stack {self.stack_name}: {sorted(self.resources)}") from None
+
+    def name(self, logical_id: str) -> str:
+        """The same as :meth:`physical_id` (a table's or function's name)."""
+        return self.physical_id(logical_id)
+
+    def output(self, key: str) -> str:
+        try:
+            return self.outputs[key]
+        except KeyError:
+            raise KeyError(f"no output {key!r} in stack {self.stack_name}: {sorted(self.outputs)}") from None
+
+    def wait_for(self, check: Callable[[], T | None], timeout: float = 10.0, message: str = "") -> T:
+        """Wait for a handler's effect: ``check`` until truthy (AssertionError / ClientError mean not yet)."""
+        return self.probe.wait_for(check, timeout=timeout, message=message)

@@ -1,17 +1,13 @@
-"""Fixtures of the integration tests: Lambda clients and functions, the demo stack."""
+"""Fixtures of the integration tests: Lambda clients and functions."""
 
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from streamlab.deploy import deploy
-from tests.integration.demo_stack import DemoStack, demo_stack_model
 from tests.integration.lambda_support import ECHO, NO_RETRIES, ROLE, FunctionFactory, zip_source
 
 
@@ -54,28 +50,3 @@ def make_function(lambda_client: Any, streamlab_unique_name: Callable[[str], str
     for name in created:
         with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
             lambda_client.delete_function(FunctionName=name)
-
-
-@pytest.fixture(scope="module")
-def demo(streamlab_endpoint_url: str, streamlab_region: str, redis_url: str) -> Iterator[DemoStack]:
-    stack = demo_stack_model(f"d{uuid.uuid4().hex[:6]}-", redis_url)
-    lines: list[str] = []
-    deploy(stack, endpoint_url=streamlab_endpoint_url, region=streamlab_region, log=lines.append)
-    demo = DemoStack(stack, streamlab_endpoint_url, streamlab_region, redis_url)
-    products = demo.table("Products")
-    for sku, stock in (("sku-red-mug", 1000), ("sku-blue-plate", 1000)):
-        products.put_item(
-            Item={
-                "sku": sku,
-                "name": sku.replace("sku-", "").replace("-", " "),
-                "price": Decimal("12.50"),
-                "stock": stock,
-            }
-        )
-    yield demo
-    # Leave nothing running for the tests that follow: no pollers, no execution environments.
-    lam = demo.client("lambda")
-    for function in stack.functions.values():
-        for mapping in lam.list_event_source_mappings(FunctionName=function.physical_name)["EventSourceMappings"]:
-            lam.delete_event_source_mapping(UUID=mapping["UUID"])
-        lam.delete_function(FunctionName=function.physical_name)

@@ -70,6 +70,9 @@ def test_bench_delivers_every_write_in_order(bench_run: tuple[int, Path, Path]) 
     assert document["floor_samples"] == 20
     assert document["throughput_wps"] > 0
     assert len(document["samples"]["ack_ms"]) == 60
+    run = document["run"]
+    assert {"streamlab_version", "esm_cadence", "mapping", "machine", "python", "load_average"} <= set(run)
+    assert run["mapping"]["BatchSize"] == 100
 
 
 def test_bench_writes_a_self_contained_html_report(bench_run: tuple[int, Path, Path]) -> None:
@@ -132,3 +135,54 @@ def test_html_report_renders_in_headless_chromium(bench_run: tuple[int, Path, Pa
     assert png.stat().st_size > 1000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+@pytest.mark.parametrize(("key_type", "sort_key"), [("N", "sk"), ("S", None)])
+def test_bench_measures_a_users_own_table_whatever_its_key_schema(
+    streamlab_endpoint_url: str, streamlab_client, tmp_path: Path, key_type: str, sort_key: str | None
+) -> None:
+    import uuid
+
+    ddb = streamlab_client("dynamodb")
+    table = f"users-orders-{uuid.uuid4().hex[:6]}"
+    definitions = [{"AttributeName": "tenant", "AttributeType": key_type}]
+    schema = [{"AttributeName": "tenant", "KeyType": "HASH"}]
+    if sort_key:
+        definitions.append({"AttributeName": sort_key, "AttributeType": "S"})
+        schema.append({"AttributeName": sort_key, "KeyType": "RANGE"})
+    ddb.create_table(
+        TableName=table,
+        AttributeDefinitions=definitions,
+        KeySchema=schema,
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    json_path = tmp_path / "bench.json"
+    exit_code = run(
+        bench_args("--endpoint-url", streamlab_endpoint_url, "--table", table, "--writes", "20", "--keys", "4",
+                   "--rate", "40", "--floor-writes", "0", "--json", str(json_path))
+    )  # fmt: skip
+    document = json.loads(json_path.read_text())
+    assert exit_code == 0
+    assert document["writes"] == 20
+    assert document["lost"] == 0, document["lost_items"]
+    assert document["order_violations"] == 0
+    # The user's table stays, without the measurement's items; the probe is gone.
+    assert ddb.scan(TableName=table)["Items"] == []
+    functions = [f["FunctionName"] for f in streamlab_client("lambda").list_functions()["Functions"]]
+    assert not [name for name in functions if name.startswith("streamlab-probe-fn-")]
+    ddb.delete_table(TableName=table)
+
+
+def test_bench_refuses_a_table_without_a_stream(streamlab_endpoint_url: str, streamlab_client, capsys) -> None:
+    import uuid
+
+    table = f"no-stream-{uuid.uuid4().hex[:6]}"
+    streamlab_client("dynamodb").create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    assert run(bench_args("--endpoint-url", streamlab_endpoint_url, "--table", table, "--floor-writes", "0")) == 1
+    assert f"table {table} has no stream" in capsys.readouterr().err

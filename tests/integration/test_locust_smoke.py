@@ -1,7 +1,7 @@
 """Locust smoke: loadtests/locustfile.py runs headless against an endpoint and reports both metrics.
 
 A ~10 s run with 4 users against a fresh `streamlab up --port 0 --no-deploy` (its own process,
-so its own moto state): the locustfile deploys its own probe (loadtests/probe-stack.toml),
+so its own moto state): the locustfile deploys its own probe (table, function, mapping through boto3),
 writes, and reads the probe's lines back. Asserted: PutItem was reported with no failures and
 the end-to-end ``Stream`` / ``write->handler`` request type was reported at all. Never how fast:
 timings on a shared CI machine are not a test result.

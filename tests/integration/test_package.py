@@ -33,6 +33,11 @@ def test_the_wheel_carries_the_conformance_suite_and_the_type_marker(wheel: Path
     assert "streamlab/py.typed" in names
     for part in ("__init__.py", "conftest.py", "harness.py", "pytest.ini", "test_delivery.py"):
         assert f"streamlab/conformance/suite/{part}" in names
+    # The probe handler and the Locust file travel with it, as files (not the repository's symlinks).
+    probe = archive.read("streamlab/measure/assets/probe.py").decode()
+    assert probe == (REPO / "handlers" / "probe.py").read_text()
+    locustfile = archive.read("streamlab/measure/assets/locustfile.py").decode()
+    assert locustfile == (REPO / "loadtests" / "locustfile.py").read_text()
     [metadata] = [name for name in names if name.endswith(".dist-info/METADATA")]
     requires = [
         line.split(":", 1)[1].strip()

@@ -164,3 +164,18 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar.close()
     assert "5/10" in tty.text
     assert "#" * 15 in tty.text
+
+
+def test_the_summary_names_the_run_and_explains_a_negative_ack_latency() -> None:
+    from streamlab.measure.bench_report import format_table
+
+    doc = {
+        "writes": 10, "processed": 10, "lost": 0, "duplicates": 0, "order_violations": 0, "throughput_wps": 5.0,
+        "latency_ms": {"p50": -0.4, "p90": 1.0, "p99": 2.0, "max": 3.0},
+        "run": {"streamlab_version": "0.1.0", "esm_cadence": "wake", "mapping": {"BatchSize": 100},
+                "table": "Orders", "machine": "x86_64, 2 CPU(s)", "python": "3.11.7", "load_average": [1.5, 1.0, 0.5]},
+    }  # fmt: skip
+    text = format_table(doc)
+    assert "ack -> handler is negative when the handler had the record before" in text
+    assert "streamlab 0.1.0, cadence wake, mapping BatchSize 100" in text
+    assert "load average 1.5 / 1.0 / 0.5" in text

@@ -36,6 +36,7 @@ from streamlab.emulator.http_server import DEFAULT_SERVER, HTTPServer, ServerSet
 from streamlab.emulator.kinesis_destinations import KinesisDestinationsApi
 from streamlab.emulator.observability import Observability, ObservabilitySettings
 from streamlab.emulator.observability.routes import ObservabilityRoutes
+from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.stream_mappings import StreamMappingBridge, stream_exists_check
 from streamlab.emulator.streams import StreamsApi, StreamSettings, StreamStore
 from streamlab.emulator.telemetry import FanOut
@@ -169,6 +170,11 @@ class EmbeddedEndpoint:
         if mapping_uuid not in {config.uuid for config in self.esm_engine.mappings()}:
             return None
         return self.esm_engine.status(mapping_uuid).iterator_age_ms
+
+    @property
+    def stack(self) -> StackReadiness:
+        """The stack ``up`` deploys, as the health answer reports it."""
+        return self.gateway.stack
 
     def _function_role(self, function_arn: str) -> str | None:
         return self.lambda_service.function(function_arn).config.role

@@ -31,6 +31,7 @@ from streamlab.emulator.dynamodb_expressions import check_placeholders
 from streamlab.emulator.kinesis_destinations import OPERATIONS as KINESIS_OPERATIONS
 from streamlab.emulator.kinesis_destinations import KinesisDestinationsApi
 from streamlab.emulator.moto_patches import dispatch as moto_dispatch
+from streamlab.emulator.readiness import StackReadiness
 from streamlab.emulator.request_validation import (
     RequestError,
     json_error_body,
@@ -97,6 +98,7 @@ class Gateway:
         cloudformation_app: WSGIApp | None = None,
         own_routes: OwnRoutes | None = None,
         kinesis_destinations: KinesisDestinationsApi | None = None,
+        stack: StackReadiness | None = None,
     ) -> None:
         """``own_routes(method, path, query)`` answers more ``/_streamlab/`` paths (status, the
         dashboard, traces) as ``(status, content type, body)``, or None for a path it does not serve."""
@@ -104,6 +106,8 @@ class Gateway:
         self._lambda_app = lambda_app
         #: DynamoDB's Kinesis streaming destination operations (moto has none); None: moto answers.
         self._kinesis_destinations = kinesis_destinations
+        #: The stack ``up`` deploys: health answers 503 until it is there.
+        self.stack = stack or StackReadiness()
         self._cloudformation_app = cloudformation_app
         #: What each Lambda runtime's functions run on, for the health answer.
         self._runtimes = runtimes
@@ -269,10 +273,13 @@ class Gateway:
         return _json_answer(start_response, 404, {"error": "NotFound", "message": f"no streamlab route {path}"})
 
     def _health(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
-        ready = self.ready.is_set()
+        started = self.ready.is_set()
+        ready = started and self.stack.ready
+        stack = self.stack.describe()
         body = json.dumps(
             {
-                "status": "ready" if ready else "starting",
+                "status": "ready" if ready else ("starting" if not started else stack["state"]),
+                "stack": stack,
                 "version": __version__,
                 "services": {name: "available" for name in self._services()},
                 # What functions run on here, so a deploy from elsewhere builds dependencies for it:

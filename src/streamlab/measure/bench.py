@@ -17,6 +17,7 @@ out of order, 1 otherwise (2 for bad arguments, or a backend that cannot start h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -36,8 +37,9 @@ from streamlab.errors import WaitTimeout
 from streamlab.measure.bench_report import format_table, render_html
 from streamlab.measure.delivery import DeliveryReport, DeliveryTuple, analyze
 from streamlab.measure.floor import FloorResult, measure_floor
+from streamlab.measure.item_shape import ItemShape, TableShapeError
 from streamlab.measure.probe_logs import collect_deliveries
-from streamlab.measure.probe_stack import ProbeStack, client, deploy_probe, teardown_probe
+from streamlab.measure.probe_stack import ProbeStack, attach_probe, client, deploy_probe, teardown_probe
 from streamlab.measure.writers import (
     PacedWrite,
     WriterPlan,
@@ -62,6 +64,10 @@ AWS_CLOCK_WARNING = (
 )
 
 
+#: The probe mapping's BatchSize (reported with every run).
+PROBE_BATCH_SIZE = 100
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """What one run does. ``endpoint_url`` None means AWS itself (boto3's credential chain)."""
@@ -77,6 +83,7 @@ class BenchConfig:
     role_arn: str | None = None
     writer_client: str = "http"  # "http" (signed requests, less client CPU) or "boto3"
     label: str = ""  # how the endpoint is named in reports
+    table: str | None = None  # a user's own table to attach the probe to; None: a probe table of its own
 
     @property
     def versions(self) -> int:
@@ -162,6 +169,7 @@ def result_document(result: BenchResult) -> dict[str, Any]:
         "endpoint": config.label or config.endpoint_url or "aws",
         "region": config.region,
         "started_at": result.started_at,
+        "run": run_context(config),
         "lost_items": [list(item) for item in report.lost_items[:20]],
         "violating_items": [list(item) for item in report.violating_items[:20]],
         "warnings": result.warnings,
@@ -170,6 +178,25 @@ def result_document(result: BenchResult) -> dict[str, Any]:
             "ack_ms": [round(a, 3) for _, a, _ in kept],
             "send_ms": [round(s, 3) for _, _, s in kept],
         },
+    }
+
+
+def run_context(config: BenchConfig) -> dict[str, Any]:
+    """What a figure depends on beside the load: version, cadence, mapping settings, the machine."""
+    import platform
+
+    from streamlab import __version__
+    from streamlab.emulator.endpoint import ESM_CADENCE_ENV
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "streamlab_version": __version__,
+        "esm_cadence": os.environ.get(ESM_CADENCE_ENV, "wake") if config.endpoint_url else "aws",
+        "mapping": {"BatchSize": PROBE_BATCH_SIZE, "StartingPosition": "LATEST", "MaximumBatchingWindowInSeconds": 0},
+        "table": config.table or "(a probe table of its own)",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s), {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load_average": [round(value, 2) for value in load] if load else None,
     }
 
 
@@ -200,15 +227,39 @@ class Progress:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def _warm_up(stack: ProbeStack, run: str, timeout: float) -> None:
-    """Cold start and the mapping's first polls happen here, outside the figures."""
+def _warm_up(stack: ProbeStack, shape: ItemShape, run: str, timeout: float) -> list[str]:
+    """Cold start and the mapping's first polls happen here, outside the figures; the keys written."""
     ddb, logs = client("dynamodb", stack.endpoint_url, stack.region), client("logs", stack.endpoint_url, stack.region)
     since_ms = int(time.time() * 1000) - 60_000
-    keys = {f"{run}-warm-{index}" for index in range(WARM_WRITES)}
+    keys = set(shape.keys(f"{run}-warm", WARM_WRITES))
     for key in sorted(keys):
-        ddb.put_item(TableName=stack.table, Item={"pk": {"S": key}, "v": {"N": "1"}, "w": {"N": repr(time.time())}})
+        ddb.put_item(TableName=stack.table, Item=shape.item(key, 1, time.time()))
     if len(collect_deliveries(logs, stack.function, since_ms, keys, expected=len(keys), timeout=timeout)) < len(keys):
         raise WaitTimeout(f"the probe mapping delivered no warm-up write within {timeout:g} s: is the mapping running?")
+    return sorted(keys)
+
+
+def _probe(config: BenchConfig) -> tuple[ProbeStack, ItemShape]:
+    if config.table:
+        return attach_probe(
+            config.endpoint_url, config.region, config.table, role_arn=config.role_arn, batch_size=PROBE_BATCH_SIZE
+        )
+    stack = deploy_probe(
+        config.endpoint_url,
+        config.region,
+        prefix="streamlab-bench",
+        role_arn=config.role_arn,
+        batch_size=PROBE_BATCH_SIZE,
+    )
+    return stack, ItemShape()
+
+
+def _remove_items(stack: ProbeStack, shape: ItemShape, keys: Sequence[str]) -> None:
+    """A user's table keeps none of the measurement's items (best effort, like the teardown)."""
+    ddb = client("dynamodb", stack.endpoint_url, stack.region)
+    for key in keys:
+        with contextlib.suppress(Exception):
+            ddb.delete_item(TableName=stack.table, Key=shape.key_of(key))
 
 
 def _write(pool: Any, plans: Sequence[WriterPlan], total: int, duration: float, show: bool) -> list[PacedWrite]:
@@ -266,10 +317,11 @@ def run_bench(
         f"deploying the probe stack (table, probe function, mapping) on {config.label or config.endpoint_url or 'AWS'} "
         "..."
     )
-    stack = deploy_probe(config.endpoint_url, config.region, prefix="streamlab-bench", role_arn=config.role_arn)
+    stack, shape = _probe(config)
+    keys = shape.keys(run, config.keys)
+    written = list(keys)
     try:
-        _warm_up(stack, run, timeout=30.0 if local else 300.0)
-        keys = [f"{run}-k{index:04d}" for index in range(config.keys)]
+        written += _warm_up(stack, shape, run, timeout=30.0 if local else 300.0)
         writer_client = config.writer_client if local else "boto3"
         url = config.endpoint_url or ""
         count = config.writer_count
@@ -291,6 +343,7 @@ def run_bench(
                     config.rate * len(share) / len(keys),
                     start_at,
                     writer_client,
+                    shape,
                 )
                 for share in split_keys(keys, count)
             ]
@@ -309,6 +362,8 @@ def run_bench(
             )
     finally:
         teardown_probe(stack)
+        if not stack.owns_table:
+            _remove_items(stack, shape, written)
     return BenchResult(
         config=config,
         writes=writes,
@@ -338,6 +393,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aws", action="store_true", help="measure real AWS (boto3's credentials; needs --role-arn)")
     parser.add_argument("--role-arn", help="execution role for the probe function on AWS (local endpoints accept any)")
     parser.add_argument("--region", help=f"region (default: {REGION_ORDER})")
+    parser.add_argument(
+        "--table",
+        help="measure your own table: the probe is mapped to its stream (new images) and writes use its key "
+        "schema; the table stays, the probe and the items written are removed (default: a probe table of its own)",
+    )
     parser.add_argument(
         "--writes", type=int, default=1000, help="items to write, K keys x N versions (default %(default)s)"
     )
@@ -426,10 +486,11 @@ def run(args: argparse.Namespace) -> int:
         role_arn=args.role_arn,
         writer_client=args.writer_client,
         label=label,
+        table=args.table,
     )
     try:
         result = run_bench(config, log=lambda line: print(line, file=sys.stderr, flush=True))
-    except TimeoutError as error:
+    except (TimeoutError, TableShapeError) as error:
         print(f"streamlab bench: {error}", file=sys.stderr)
         return 1
     finally:

@@ -68,7 +68,30 @@ def format_table(doc: dict[str, Any]) -> str:
         else "FAIL: loss or order violations"
     )
     lines.append(f"  {verdict}")
+    lines += _context_lines(doc)
     return "\n".join(lines)
+
+
+def _context_lines(doc: dict[str, Any]) -> list[str]:
+    """What the figures depend on, and why an ack -> handler latency can be negative."""
+    run = doc.get("run")
+    lines = []
+    ack = (doc.get("latency_ms") or {}).get("p50")
+    if isinstance(ack, float) and ack < 0:
+        lines.append(
+            "  note: ack -> handler is negative when the handler had the record before the writer read PutItem's "
+            "answer (the embedded engine wakes on the write itself); sent -> handler is the latency then"
+        )
+    if isinstance(run, dict):
+        mapping = ", ".join(f"{k} {v}" for k, v in (run.get("mapping") or {}).items())
+        load = run.get("load_average")
+        lines += [
+            "",
+            f"  streamlab {run.get('streamlab_version')}, cadence {run.get('esm_cadence')}, mapping {mapping}",
+            f"  table {run.get('table')}; {run.get('machine')}, Python {run.get('python')}"
+            + (f", load average {' / '.join(str(v) for v in load)}" if load else ""),
+        ]
+    return lines
 
 
 # --- SVG ------------------------------------------------------------------------------------
@@ -230,7 +253,8 @@ def scatter_svg(times: Sequence[float], values: Sequence[float], title: str = "l
 # --- HTML -----------------------------------------------------------------------------------
 
 _STYLE = """
-body { font-family: sans-serif; margin: 2em; color: #222; max-width: 60em; }
+body { font-family: sans-serif; margin: 2em; color: #222; }
+svg { width: 100%; height: auto; }  /* the charts scale to the page's width (their viewBox keeps the drawing) */
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.8em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -307,5 +331,14 @@ def render_html(doc: dict[str, Any]) -> str:
         f"<h1>streamlab bench</h1><p>{html.escape(str(doc.get('started_at', '')))}</p>{verdict}{warnings}"
         f"<h2>Summary</h2><table>{count_rows}</table>"
         "<h2>Latency (ms)</h2><table><tr><th>measurement</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>"
-        f"{latency_rows}</table>{problems}<h2>Charts</h2>{figures}</body></html>\n"
+        f"{latency_rows}</table>{_context_html(doc)}{problems}<h2>Charts</h2>{figures}</body></html>\n"
     )
+
+
+def _context_html(doc: dict[str, Any]) -> str:
+    """The run's context (version, cadence, mapping, machine, load) and the negative-latency note."""
+    lines = _context_lines(doc)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line.strip())}</li>" for line in lines if line.strip())
+    return f"<h2>Run</h2><ul>{items}</ul>"

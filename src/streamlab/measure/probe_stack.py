@@ -21,6 +21,7 @@ from typing import Any
 
 from streamlab.aws_rules import MappingState
 from streamlab.errors import StreamlabError, WaitTimeout
+from streamlab.measure.item_shape import ItemShape, shape_of
 from streamlab.streams import create_stream_table
 
 #: Local endpoints accept any role; AWS needs a real one (``role_arn``).
@@ -48,18 +49,22 @@ def client(service: str, endpoint_url: str | None, region: str) -> Any:
 
 
 def find_probe_source(start: Path | None = None) -> Path:
-    """``handlers/probe.py`` of the current directory (or a parent), else of streamlab's checkout.
+    """``handlers/probe.py`` of the current directory (or a parent), else of streamlab's checkout,
+    else the copy installed with the package (``streamlab.measure.assets``).
 
     The handler ships with the repository, like the demo handlers, so the probe a user
     measures is the one the repository tests.
     """
+    from streamlab.measure.assets import PROBE_HANDLER
+
     here = (start or Path.cwd()).resolve()
     candidates = [directory / PROBE_SOURCE for directory in (here, *here.parents)]
     candidates.append(Path(__file__).resolve().parents[3] / PROBE_SOURCE)  # src/streamlab/measure/ -> checkout
+    candidates.append(PROBE_HANDLER)  # the copy a pip install ships
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ProbeSourceNotFound("no handlers/probe.py in the current directory, its parents or streamlab's checkout")
+    raise ProbeSourceNotFound("no handlers/probe.py here, in its parents, streamlab's checkout or its package")
 
 
 def probe_zip(source: Path | None = None) -> bytes:
@@ -80,6 +85,7 @@ class ProbeStack:
     function: str
     mapping: str
     stream_arn: str
+    owns_table: bool = True
 
     @property
     def log_group(self) -> str:
@@ -129,15 +135,63 @@ def deploy_probe(
     return partial
 
 
+def attach_probe(
+    endpoint_url: str | None,
+    region: str,
+    table: str,
+    *,
+    role_arn: str | None = None,
+    batch_size: int = 100,
+    settle_seconds: float = 60.0,
+) -> tuple[ProbeStack, ItemShape]:
+    """A probe function and mapping on a user's own ``table`` (its stream must carry new images).
+
+    The table is the user's: :func:`teardown_probe` with ``owns_table=False`` leaves it.
+    """
+    ddb, lam = client("dynamodb", endpoint_url, region), client("lambda", endpoint_url, region)
+    shape, stream_arn = shape_of(ddb.describe_table(TableName=table)["Table"])
+    function = f"streamlab-probe-fn-{uuid.uuid4().hex[:8]}"
+    partial = ProbeStack(endpoint_url, region, table, function, "", stream_arn, owns_table=False)
+    try:
+        lam.create_function(
+            FunctionName=function,
+            Runtime="python3.12",
+            Role=role_arn or LOCAL_ROLE,
+            Handler="probe.handler",
+            Code={"ZipFile": probe_zip()},
+            Timeout=30,
+            Environment={"Variables": shape.probe_environment()},
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        mapping = lam.create_event_source_mapping(
+            EventSourceArn=stream_arn, FunctionName=function, StartingPosition="LATEST", BatchSize=batch_size
+        )["UUID"]
+        partial = ProbeStack(endpoint_url, region, table, function, mapping, stream_arn, owns_table=False)
+        _wait_enabled(lam, mapping, settle_seconds, endpoint_url)
+    except BaseException:
+        teardown_probe(partial)
+        raise
+    return partial, shape
+
+
+def _wait_enabled(lam: Any, mapping: str, settle_seconds: float, endpoint_url: str | None) -> None:
+    deadline = time.monotonic() + settle_seconds
+    while lam.get_event_source_mapping(UUID=mapping)["State"] != MappingState.ENABLED:
+        if time.monotonic() > deadline:
+            raise WaitTimeout("the event source mapping did not become Enabled")
+        time.sleep(0.1 if endpoint_url else 1.0)
+
+
 def teardown_probe(stack: ProbeStack) -> None:
     """Delete mapping, function, table and the function's log group; ignore what is already gone."""
     ddb, lam = client("dynamodb", stack.endpoint_url, stack.region), client("lambda", stack.endpoint_url, stack.region)
     logs = client("logs", stack.endpoint_url, stack.region)
     calls: list[Callable[[], object]] = [
         lambda: lam.delete_function(FunctionName=stack.function),
-        lambda: ddb.delete_table(TableName=stack.table),
         lambda: logs.delete_log_group(logGroupName=stack.log_group),
     ]
+    if stack.owns_table:  # a user's own table (attach_probe) stays
+        calls.insert(1, lambda: ddb.delete_table(TableName=stack.table))
     if stack.mapping:
         calls.insert(0, lambda: lam.delete_event_source_mapping(UUID=stack.mapping))
     for call in calls:

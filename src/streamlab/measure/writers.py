@@ -23,11 +23,12 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamlab.errors import StreamlabError
 from streamlab.measure.delivery import WriteTuple
+from streamlab.measure.item_shape import ItemShape
 
 #: ``(key, version, written_at, write_ack)``: when the PutItem was sent and when it returned (epoch s).
 PacedWrite = tuple[str, int, float, float]
@@ -55,6 +56,7 @@ class WriterPlan:
     rate: float  # writes per second for this writer
     start_at: float  # epoch seconds: the first write's scheduled time
     client: str = "boto3"  # or "http": signed requests without boto3 (see the module docstring)
+    shape: ItemShape = field(default_factory=ItemShape)  # the table's key schema and the probe's attributes
 
 
 def schedule(keys: Sequence[str], versions: int) -> list[tuple[str, int]]:
@@ -159,7 +161,7 @@ def write_paced(plan: WriterPlan) -> list[PacedWrite]:
         written_at = time.time()
         client.put_item(
             TableName=plan.table,
-            Item={"pk": {"S": key}, "v": {"N": str(version)}, "w": {"N": repr(written_at)}},
+            Item=plan.shape.item(key, version, written_at),
         )
         acks.append((key, version, written_at, time.time()))
     return acks

@@ -74,6 +74,7 @@ class TableProvider(Provider):
         client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         self._time_to_live(client, name, None, properties.get("TimeToLiveSpecification"))
         self._recovery(client, name, None, properties.get("PointInTimeRecoverySpecification"))
+        self._kinesis(client, name, None, properties.get("KinesisStreamSpecification"))
         return self._provisioned(context, name)
 
     def update(
@@ -102,6 +103,7 @@ class TableProvider(Provider):
         self._recovery(
             client, name, old.get("PointInTimeRecoverySpecification"), new.get("PointInTimeRecoverySpecification")
         )
+        self._kinesis(client, name, old.get("KinesisStreamSpecification"), new.get("KinesisStreamSpecification"))
         arn = client.describe_table(TableName=name)["Table"]["TableArn"]
         self._tags(client, arn, old.get("Tags") or [], new.get("Tags") or [])
         return self._provisioned(context, name)
@@ -149,6 +151,18 @@ class TableProvider(Provider):
         client.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": enabled}
         )
+
+    @staticmethod
+    def _kinesis(client: Any, name: str, old: Any, new: Any) -> None:
+        """``KinesisStreamSpecification``: the table's Kinesis streaming destination."""
+        before = (old or {}).get("StreamArn")
+        after = (new or {}).get("StreamArn")
+        if before == after:
+            return
+        if before:
+            client.disable_kinesis_streaming_destination(TableName=name, StreamArn=before)
+        if after:
+            client.enable_kinesis_streaming_destination(TableName=name, StreamArn=after)
 
     @staticmethod
     def _tags(client: Any, arn: str, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:

@@ -1,0 +1,184 @@
+"""A template's local code, built and uploaded to S3 the way ``sam build`` + ``sam package`` do it.
+
+A SAM function's ``CodeUri: ../handlers`` (or ``Globals.Function.CodeUri``), a layer's
+``ContentUri``, and a plain ``AWS::Lambda::Function``'s ``Code: src/`` name a directory (or a
+``.zip``) relative to the template. Each directory is zipped with its ``requirements.txt``
+installed for where the function runs (Lambda's Linux for the function's runtime on AWS and
+LocalStack; the embedded endpoint's interpreter there), uploaded once per content hash, and the
+template points at the object (``s3://bucket/key``, or ``S3Bucket``/``S3Key``), as
+``sam package`` writes it. Layers are zipped as they are (no dependency install).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamlab.errors import StreamlabError
+from streamlab.packaging import FunctionZip, Platform, build_directory_zip, describe_zip_file
+
+#: The property naming each resource type's code, and whether the packaged form is an S3 URI.
+CODE_PROPERTIES: dict[str, tuple[str, bool]] = {
+    "AWS::Serverless::Function": ("CodeUri", True),
+    "AWS::Serverless::LayerVersion": ("ContentUri", True),
+    "AWS::Lambda::Function": ("Code", False),
+    "AWS::Lambda::LayerVersion": ("Content", False),
+}
+#: CloudFormation's limit for a TemplateBody (a bigger template needs TemplateURL).
+TEMPLATE_BODY_LIMIT = 51_200
+
+
+class TemplateFileError(StreamlabError, ValueError):
+    """A template that cannot be read, or local code it names that does not exist."""
+
+
+@dataclass(frozen=True)
+class LocalCode:
+    """One resource whose code is a local path."""
+
+    logical_id: str
+    resource_type: str
+    path: Path
+    runtime: str | None
+
+
+@dataclass(frozen=True)
+class PackagedTemplate:
+    template: dict[str, Any]
+    code: tuple[LocalCode, ...]
+    #: logical id -> the zip uploaded for it
+    zips: dict[str, FunctionZip]
+    #: logical id -> the platform its dependencies were installed for
+    platforms: dict[str, Platform] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        return json.dumps(self.template, separators=(",", ":"))
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """The template at ``path`` as a dict (YAML with CloudFormation's tags, or JSON)."""
+    from streamlab.emulator.cloudformation.exceptions import TemplateError
+    from streamlab.emulator.cloudformation.template import load
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise TemplateFileError(f"cannot read template {path}: {error.strerror or error}") from None
+    try:
+        return load(text)
+    except TemplateError as error:
+        raise TemplateFileError(f"{path}: {error}") from None
+
+
+def _is_local(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and not value.startswith("s3://")
+
+
+def local_code(template: dict[str, Any], base_dir: Path) -> list[LocalCode]:
+    """Every resource whose code is a local path, checked to exist (relative to ``base_dir``)."""
+    function_globals = (template.get("Globals") or {}).get("Function") or {}
+    found = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        kind = resource.get("Type")
+        if kind not in CODE_PROPERTIES:
+            continue
+        properties = resource.get("Properties") or {}
+        name, _ = CODE_PROPERTIES[kind]
+        value = properties.get(name)
+        if kind == "AWS::Serverless::Function":
+            if "InlineCode" in properties or properties.get("PackageType") == "Image":
+                continue
+            value = value if value is not None else function_globals.get("CodeUri")
+        if not _is_local(value):
+            continue
+        path = (Path(base_dir) / str(value)).resolve()
+        if not (path.is_dir() or (path.is_file() and path.suffix == ".zip")):
+            raise TemplateFileError(f"{logical_id}: {name} {value!r} is neither a directory nor a .zip ({path})")
+        serverless_function = kind == "AWS::Serverless::Function"
+        runtime = properties.get("Runtime", function_globals.get("Runtime") if serverless_function else None)
+        if runtime is None and properties.get("CompatibleRuntimes"):
+            runtime = properties["CompatibleRuntimes"][0]
+        found.append(LocalCode(logical_id, kind, path, runtime if isinstance(runtime, str) else None))
+    return found
+
+
+class ArtifactBucket:
+    """Uploads zips to one S3 bucket, each once under its content hash."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def put(self, built: FunctionZip) -> str:
+        from botocore.exceptions import ClientError
+
+        key = f"streamlab/{built.content_hash}.zip"
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=built.read_bytes())
+        return key
+
+
+def ensure_bucket(s3: Any, name: str, region: str) -> str:
+    """Create the artifact bucket unless it exists (and is ours)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=name)
+        return name
+    except ClientError:
+        pass
+    params: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**params)
+    return name
+
+
+def build_code(code: LocalCode, platform: Platform, cache_dir: Path) -> FunctionZip:
+    """The zip for one resource's code: a ``.zip`` as it is, a directory built (layers without deps)."""
+    if code.path.is_file():
+        return describe_zip_file(code.path)
+    if code.resource_type.endswith("LayerVersion"):
+        return build_directory_zip(code.path, platform, cache_dir, install_requirements=False)
+    return build_directory_zip(code.path, platform, cache_dir)
+
+
+def package_template(
+    template: dict[str, Any],
+    base_dir: Path,
+    bucket: ArtifactBucket,
+    platform_for: Callable[[str | None], Platform],
+    cache_dir: Path,
+    log: Callable[[str], None] = print,
+) -> PackagedTemplate:
+    """``template`` with every local code path replaced by the S3 object holding its zip."""
+    packaged = copy.deepcopy(template)
+    codes = local_code(packaged, base_dir)
+    zips: dict[str, FunctionZip] = {}
+    platforms: dict[str, Platform] = {}
+    built_by_key: dict[tuple[Path, Platform], FunctionZip] = {}
+    for code in codes:
+        platform = platform_for(code.runtime)
+        built = built_by_key.get((code.path, platform))
+        if built is None:
+            built = build_code(code, platform, cache_dir)
+            built_by_key[(code.path, platform)] = built
+            if not built.cached:
+                log(f"built {code.path.name} for {platform.key}: {built.size} bytes")
+        key = bucket.put(built)
+        name, as_uri = CODE_PROPERTIES[code.resource_type]
+        properties = packaged["Resources"][code.logical_id].setdefault("Properties", {})
+        properties[name] = f"s3://{bucket.bucket}/{key}" if as_uri else {"S3Bucket": bucket.bucket, "S3Key": key}
+        zips[code.logical_id] = built
+        platforms[code.logical_id] = platform
+    function_globals = (packaged.get("Globals") or {}).get("Function") or {}
+    if _is_local(function_globals.get("CodeUri")):
+        del function_globals["CodeUri"]  # every function that used it now names its own object
+    return PackagedTemplate(packaged, tuple(codes), zips, platforms)
