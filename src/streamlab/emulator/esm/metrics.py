@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from streamlab.aws_rules import ProcessingResult
+from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.records import StreamRecord
-from streamlab.emulator.telemetry import IteratorAgeSampled, TelemetrySink
+from streamlab.emulator.telemetry import BatchInvoked, InvokeOutcome, IteratorAgeSampled, TelemetrySink
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +147,33 @@ class MappingCounters:
         for shard_id in {shard for shard, _ in self._lane_ages}:
             by_shard[shard_id] = max(age for (shard, _), age in self._lane_ages.items() if shard == shard_id)
         self._metrics.iterator_age_ms = max(by_shard.values(), default=0.0)
+
+
+def batch_invoked(
+    config: MappingConfig,
+    shard_id: str,
+    records: Sequence[StreamRecord],
+    attempt: int,
+    outcome: InvokeOutcome,
+    started: float,
+    *,
+    error_type: str | None = None,
+    error_message: str | None = None,
+    failed_record_ids: Sequence[str] = (),
+    request_id: str | None = None,
+) -> BatchInvoked:
+    """The telemetry event of one invocation of a mapping's function (``started``: time.monotonic())."""
+    return BatchInvoked(
+        mapping_uuid=config.uuid,
+        function_arn=config.resolved_function_arn,
+        event_source_arn=config.event_source_arn,
+        shard_id=shard_id,
+        record_ids=[r.sequence_number for r in records],
+        attempt=attempt,
+        outcome=outcome,
+        duration_ms=(time.monotonic() - started) * 1000.0,
+        request_id=request_id,
+        error_type=error_type,
+        error_message=error_message,
+        failed_record_ids=tuple(failed_record_ids),
+    )

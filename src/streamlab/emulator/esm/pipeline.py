@@ -36,12 +36,12 @@ from streamlab.emulator.esm.checkpoint import ShardProgress
 from streamlab.emulator.esm.context import PipelineContext
 from streamlab.emulator.esm.destinations import failure_record
 from streamlab.emulator.esm.invoker import BatchDelivery, RetryPolicy, Verdict, judge
+from streamlab.emulator.esm.metrics import batch_invoked
 from streamlab.emulator.esm.parallel import Lane, group_by_lane, lane_for_key
 from streamlab.emulator.esm.poller import ShardCursor
 from streamlab.emulator.esm.records import StreamRecord, encode_json, event_payload
 from streamlab.emulator.esm.windows import TumblingWindow
 from streamlab.emulator.telemetry import (
-    BatchInvoked,
     InvokeOutcome,
     RecordsDiscarded,
     RecordsFiltered,
@@ -216,21 +216,18 @@ class ShardPipeline:
         failed_record_ids: list[str] | None = None,
         request_id: str | None = None,
     ) -> None:
-        config = self.context.config
         self.context.telemetry.emit(
-            BatchInvoked(
-                mapping_uuid=config.uuid,
-                function_arn=config.resolved_function_arn,
-                event_source_arn=config.event_source_arn,
-                shard_id=self.shard_id,
-                record_ids=[r.sequence_number for r in records],
-                attempt=attempt,
-                outcome=outcome,
-                duration_ms=(time.monotonic() - started) * 1000.0,
-                request_id=request_id,
+            batch_invoked(
+                self.context.config,
+                self.shard_id,
+                records,
+                attempt,
+                outcome,
+                started,
                 error_type=error_type,
                 error_message=error_message,
-                failed_record_ids=tuple(failed_record_ids or ()),
+                failed_record_ids=failed_record_ids or (),
+                request_id=request_id,
             )
         )
 

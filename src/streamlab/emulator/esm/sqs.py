@@ -56,11 +56,10 @@ from streamlab.emulator.esm.arns import EndpointURL, arn_account, arn_region, ar
 from streamlab.emulator.esm.config import MappingConfig
 from streamlab.emulator.esm.filtering import RecordFilter
 from streamlab.emulator.esm.invoker import InvokeFunction, judge
-from streamlab.emulator.esm.metrics import MappingCounters, MappingMetrics, WorkerSettings
+from streamlab.emulator.esm.metrics import MappingCounters, MappingMetrics, WorkerSettings, batch_invoked
 from streamlab.emulator.esm.records import StreamRecord, encode_json, event_payload, payload_size
 from streamlab.emulator.telemetry import (
     NULL_SINK,
-    BatchInvoked,
     InvokeOutcome,
     RecordsFiltered,
     RecordsRead,
@@ -460,19 +459,16 @@ class QueueWorker:
         error_message: str | None = None,
         failed_record_ids: list[str] | None = None,
     ) -> None:
-        config = self.config
         self._telemetry.emit(
-            BatchInvoked(
-                mapping_uuid=config.uuid,
-                function_arn=config.resolved_function_arn,
-                event_source_arn=config.event_source_arn,
-                shard_id=config.event_source_arn,
-                record_ids=[r.sequence_number for r in records],
-                attempt=attempt,
-                outcome=outcome,
-                duration_ms=(time.monotonic() - started) * 1000.0,
+            batch_invoked(
+                self.config,
+                self.config.event_source_arn,
+                records,
+                attempt,
+                outcome,
+                started,
                 error_type=error_type,
                 error_message=error_message,
-                failed_record_ids=tuple(failed_record_ids or ()),
+                failed_record_ids=failed_record_ids or (),
             )
         )
