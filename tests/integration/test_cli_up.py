@@ -99,12 +99,12 @@ def test_port_in_use_is_a_one_line_error() -> None:
     assert "in use" in lines[0]
 
 
-def test_missing_stack_file_is_a_clear_error(tmp_path: Path) -> None:
-    process = start_up("--port", "0", "--stack", str(tmp_path / "nope.toml"))
+def test_missing_template_is_a_clear_error(tmp_path: Path) -> None:
+    process = start_up("--port", "0", "--template", str(tmp_path / "nope.yaml"))
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
-    assert "no stack file" in stderr
-    assert "nope.toml" in stderr
+    assert "no template at" in stderr
+    assert "nope.yaml" in stderr
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from urllib.parse import urlparse
 
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 from streamlab.emulator.endpoint import EmbeddedEndpoint
 from streamlab.emulator.http_server import SERVER_KINDS
 from streamlab.streams import create_stream_table, first_shard_id
+from streamlab.testing import eventually
 
 
 def test_health_names_every_service(streamlab_endpoint_url: str) -> None:
@@ -198,6 +200,14 @@ def test_empty_body_with_expect_continue_is_answered(streamlab_client, streamlab
     assert s3.head_object(Bucket=bucket, Key="marker")["ContentLength"] == 0
 
 
+def health_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(f"{url}/_streamlab/health", timeout=60) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
 def assert_expect_continue_gets_a_final_answer(host: str, port: int) -> None:
     """Send headers and a complete (empty) body in one packet with ``Expect: 100-continue``; read until 200 OK."""
     with socket.create_connection((host, port), timeout=5) as sock:
@@ -219,4 +229,7 @@ def test_expect_continue_with_the_body_already_sent(streamlab_endpoint_url: str)
 def test_each_server_answers_expect_continue_with_a_complete_body(server: str) -> None:
     """Every selectable server gives a final answer to ``Expect: 100-continue`` with the body sent."""
     with EmbeddedEndpoint(port=0, server=server) as endpoint:
+        # The first health answer waits for the runtimes' interpreter search (seconds under load):
+        # let it finish before the 5 s socket below times the protocol, not the search.
+        eventually(lambda: health_status(endpoint.url) == 200, timeout=60, message="the endpoint's first health answer")
         assert_expect_continue_gets_a_final_answer(endpoint.host, endpoint.port)
