@@ -712,7 +712,12 @@ def test_four_shards_split_twice_under_load_deliver_every_record_once_in_order_p
     thread.start()
     split_at: list[int] = []
     for wanted in (len(keys) * 2, len(keys) * 4):  # split while the writer is mid-way, twice
-        wait_for(lambda wanted=wanted: len(stack.writes) >= wanted or written.is_set(), message="writes under way")
+        # a progress wait, not a timing check: under load a write can take 100 ms
+        wait_for(
+            lambda wanted=wanted: len(stack.writes) >= wanted or written.is_set(),
+            timeout=60,
+            message="writes under way",
+        )
         split_shards(endpoint, stack.table)
         split_at.append(len(stack.writes))
     thread.join(60)
