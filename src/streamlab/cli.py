@@ -156,32 +156,32 @@ def _attach_console(endpoint: Any, args: argparse.Namespace) -> None:
         logging.getLogger("streamlab.emulator.esm").setLevel(logging.ERROR)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from streamlab import status_cli
-
+def _run_against_endpoint(
+    command: str, run: Callable[[argparse.Namespace, str | None], int], args: argparse.Namespace
+) -> int:
+    """A read-only command against an endpoint: its errors as one line, Ctrl-C as a quiet exit."""
     try:
-        return status_cli.run(args, _target(args))
+        return run(args, _target(args))
     except EndpointError as error:
-        print(f"streamlab status: {error}", file=sys.stderr)
+        print(f"streamlab {command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     except OSError as error:
-        print(f"streamlab status: {error}", file=sys.stderr)
+        print(f"streamlab {command}: {error}", file=sys.stderr)
         return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from streamlab import status_cli
+
+    return _run_against_endpoint("status", status_cli.run, args)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from streamlab import trace_cli
 
-    try:
-        return trace_cli.run(args, _target(args))
-    except EndpointError as error:
-        print(f"streamlab trace: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"streamlab trace: {error}", file=sys.stderr)
-        return 1
+    return _run_against_endpoint("trace", trace_cli.run, args)
 
 
 def _up_source_problem(args: argparse.Namespace) -> str | None:
