@@ -127,6 +127,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     endpoint.start()
     try:
         url = endpoint.url
+        # Which Python each runtime runs on is searched for once (seconds on a busy machine); it is
+        # known before the Ready line, so the first health answer after it is as quick as the rest.
+        endpoint.lambda_service.runtimes()
         stack_note = _up_deploy(args, endpoint, stop)
         print(f"Ready: {url} (embedded endpoint, {stack_note}; Ctrl-C to stop)", flush=True)
         while not stop.wait(0.5):

@@ -136,6 +136,19 @@ def test_uv_managed_pythons_are_found_without_downloading(tmp_path: Path, monkey
     assert "no Python 3.14 interpreter found for python3.14 (searched uv)" in missing.problem
 
 
+def test_later_sources_are_not_asked_once_an_interpreter_is_found(tmp_path: Path) -> None:
+    # The search runs on every endpoint's start: a uv subprocess per runtime it already has is waste.
+    asked = tmp_path / "uv-was-asked"
+    uv = tmp_path / "uv"
+    uv.write_text(f"#!/bin/sh\ntouch {asked}\nexit 1\n")
+    uv.chmod(uv.stat().st_mode | stat.S_IXUSR)
+    directory = InterpreterDirectory(InterpreterSearch(sources=("endpoint", "uv"), uv_binary=str(uv)), endpoint=HERE)
+    assert directory.describe([HERE_RUNTIME])[HERE_RUNTIME]["source"] == "endpoint"
+    assert not asked.exists()
+    assert directory.describe(["python3.99"])["python3.99"]["matches"] is False
+    assert asked.exists()  # with nothing found before it, uv is asked
+
+
 def test_an_interpreter_too_old_for_the_runtime_packages_is_refused() -> None:
     requirements = RuntimeRequirements(RUNTIME_PACKAGES + EXTRA_RUNTIME_PACKAGES)
     assert requirements.problem(HERE.version) is None

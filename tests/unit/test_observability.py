@@ -168,6 +168,21 @@ def test_the_journal_keeps_its_bound_and_finds_an_item_by_key() -> None:
     assert journal.trace("Other", "a") == []
 
 
+def test_kinesis_partition_keys_are_text_in_the_journal_not_item_keys() -> None:
+    # A partition key such as "123 abc" reads as a JSON fragment; it broke /_streamlab/status once.
+    kinesis = "arn:aws:kinesis:eu-west-1:123456789012:stream/clicks"
+    journal = JourneyJournal()
+    journal.emit(RecordsRead("u1", kinesis, "shardId-0", ["1", "2"], keys=["123 abc", "[1]"]))
+    journal.emit(RecordsRead("u2", STREAM, "s", ["3"], keys=['{"pk":{"S":"a"}}']))
+    recent = journal.recent(10)
+    assert [(j["keys"], j["partitionKey"]) for j in recent] == [
+        ({"pk": {"S": "a"}}, None),
+        (None, "[1]"),
+        (None, "123 abc"),
+    ]
+    assert not key_matches("123 abc", parse_key("123"))
+
+
 @pytest.mark.parametrize(
     ("query", "matches"),
     [

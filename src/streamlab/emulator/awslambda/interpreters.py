@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,7 +173,8 @@ class InterpreterDirectory:
         self._prepare = prepare or (lambda interpreter: None)
         self._probe = probe
         self._lock = threading.Lock()
-        self._resolving = threading.Lock()
+        self._resolving = threading.Lock()  # readying (may install for minutes): CreateFunction's
+        self._previewing = threading.Lock()  # searching only: the health answer's
         self._found: dict[str, RuntimeInterpreter] = {}
         self._previewed: dict[str, RuntimeInterpreter] = {}
 
@@ -200,26 +201,28 @@ class InterpreterDirectory:
         (a runtime CreateFunction already readied reports what it really got)."""
         answer = {}
         for runtime in runtimes:
-            with self._lock:
-                known = self._found.get(runtime) or self._previewed.get(runtime)
+            known = self._known(runtime)
             if known is None:
-                known = self._resolve(runtime, ready=False)
-                with self._lock:
-                    self._previewed[runtime] = known
+                # One search at a time: a health answer during the endpoint's start-up search
+                # waits for it rather than running every candidate Python a second time.
+                with self._previewing:
+                    known = self._known(runtime)
+                    if known is None:
+                        known = self._resolve(runtime, ready=False)
+                        with self._lock:
+                            self._previewed[runtime] = known
             answer[runtime] = known.describe()
         return answer
+
+    def _known(self, runtime: str) -> RuntimeInterpreter | None:
+        with self._lock:
+            return self._found.get(runtime) or self._previewed.get(runtime)
 
     # -- search -----------------------------------------------------------------------------
     def _resolve(self, runtime: str, ready: bool) -> RuntimeInterpreter:
         wanted = runtime_python_version(runtime)
         rejected: list[str] = []
-        candidates: list[tuple[str, str]] = []
-        named = self.search.named.get(runtime)
-        if named is not None:
-            candidates.append(("named", named))
-        for source in self.search.sources:
-            candidates += [(source, candidate) for candidate in self._candidates(source, wanted)]
-        for source, candidate in candidates:
+        for source, candidate in self._all_candidates(runtime, wanted):
             interpreter = self.endpoint if source == "endpoint" else self._probe(candidate)
             reason = self._unsuitable(interpreter, wanted)
             if interpreter is not None and reason is None:
@@ -248,6 +251,16 @@ class InterpreterDirectory:
         if interpreter.minor != wanted:
             return f"is Python {interpreter.version}, not {wanted}"
         return self._requires_python(interpreter.version)
+
+    def _all_candidates(self, runtime: str, wanted: str) -> Iterator[tuple[str, str]]:
+        """(source, path) in search order, each source asked only when the ones before it gave
+        nothing suitable: ``uv python find`` is a subprocess, not worth running once one is found."""
+        named = self.search.named.get(runtime)
+        if named is not None:
+            yield "named", named
+        for source in self.search.sources:
+            for candidate in self._candidates(source, wanted):
+                yield source, candidate
 
     def _candidates(self, source: str, wanted: str) -> list[str]:
         if source == "endpoint":

@@ -42,7 +42,7 @@ class Journey:
     source_arn: str
     shard_id: str
     sequence_number: str
-    key: str = ""  # canonical JSON of the item's Keys
+    key: str = ""  # canonical JSON of the item's Keys (DynamoDB), else the partition key or message group
     event_name: str = ""
     first_seen: float = 0.0
     steps: list[dict[str, Any]] = field(default_factory=list)
@@ -60,7 +60,8 @@ class Journey:
             "table": table_of(self.source_arn),
             "shardId": self.shard_id,
             "sequenceNumber": self.sequence_number,
-            "keys": json.loads(self.key) if self.key else None,
+            "keys": item_keys(self.key),
+            "partitionKey": None if item_keys(self.key) is not None else (self.key or None),
             "eventName": self.event_name,
             "firstSeen": self.first_seen,
             "steps": list(self.steps),
@@ -84,6 +85,18 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def item_keys(record_key: str) -> dict[str, Any] | None:
+    """The DynamoDB Keys of a record's key text; None for a Kinesis partition key or an SQS group,
+    which are plain text (and may look like JSON fragments, such as ``123 abc``)."""
+    if not record_key.startswith("{"):
+        return None
+    try:
+        keys = json.loads(record_key)
+    except ValueError:
+        return None
+    return keys if isinstance(keys, dict) else None
+
+
 def parse_key(text: str) -> dict[str, str] | str:
     """What ``streamlab trace TABLE KEY`` accepts: a JSON object of the key (typed or plain),
     ``name=value[,name=value]``, or a bare value compared with each key attribute."""
@@ -100,11 +113,8 @@ def parse_key(text: str) -> dict[str, str] | str:
 
 
 def key_matches(record_key: str, wanted: dict[str, str] | str) -> bool:
-    try:
-        keys = json.loads(record_key) if record_key else {}
-    except ValueError:
-        return False
-    if not isinstance(keys, dict):
+    keys = item_keys(record_key)
+    if keys is None:
         return False
     plain = {name: _plain(value) for name, value in keys.items()}
     if isinstance(wanted, str):
