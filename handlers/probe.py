@@ -60,7 +60,7 @@ def probe_line(record: dict[str, Any]) -> dict[str, Any]:
     event_id = str(record.get("eventID"))
     return {
         "probe": 1,
-        "key": _scalar(image.get(KEY_ATTRIBUTE)),
+        "key": _key(image.get(KEY_ATTRIBUTE)),
         "version": _number(image.get(VERSION_ATTRIBUTE), int),
         "written_at": _number(image.get(WRITTEN_AT_ATTRIBUTE), float),
         "processed_at": processed_at,
@@ -109,6 +109,17 @@ def _scalar(attribute: dict[str, Any] | None) -> Any:
     if not attribute:
         return None
     return next(iter(attribute.values()))
+
+
+def _key(attribute: dict[str, Any] | None) -> Any:
+    """The key as the writer wrote it: a binary key's bytes as text when they are UTF-8 (the stream
+    record carries them base64-encoded), so a run's key prefix matches whatever the key's type."""
+    if attribute and "B" in attribute:
+        try:
+            return base64.b64decode(attribute["B"], validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return attribute["B"]
+    return _scalar(attribute)
 
 
 def _number(attribute: dict[str, Any] | None, kind: type) -> Any:

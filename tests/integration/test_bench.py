@@ -137,7 +137,7 @@ def test_html_report_renders_in_headless_chromium(bench_run: tuple[int, Path, Pa
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
-@pytest.mark.parametrize(("key_type", "sort_key"), [("N", "sk"), ("S", None)])
+@pytest.mark.parametrize(("key_type", "sort_key"), [("N", "sk"), ("S", None), ("B", "sk")])
 def test_bench_measures_a_users_own_table_whatever_its_key_schema(
     streamlab_endpoint_url: str, streamlab_client, tmp_path: Path, key_type: str, sort_key: str | None
 ) -> None:

@@ -61,6 +61,18 @@ def test_default_attributes_are_the_measurement_writers(load_handler, capsys) ->
     assert (line["key"], line["version"], line["written_at"]) == ("k7", 3, 1700000000.25)
 
 
+def test_binary_and_number_keys_are_reported_as_written(load_handler, capsys) -> None:
+    # A stream record carries a B key base64-encoded; the writer's prefix must still match it.
+    probe = load_handler("probe")
+    record = event("orders_created")["Records"][0]
+    lines = []
+    for key in ({"B": "bG9jdXN0LWFiYy0x"}, {"B": "//79"}, {"N": "739201000042"}):
+        record["dynamodb"]["NewImage"] = {"pk": key, "v": {"N": "1"}, "w": {"N": "1700000000.25"}}
+        probe.handler({"Records": [record]}, FakeContext())
+        lines += probe_lines(capsys.readouterr().out)
+    assert [line["key"] for line in lines] == ["locust-abc-1", "//79", "739201000042"]  # not UTF-8: as carried
+
+
 def test_an_empty_event_is_fine(load_handler) -> None:
     assert load_handler("probe").handler({"Records": []}, FakeContext()) == {"batchItemFailures": []}
 

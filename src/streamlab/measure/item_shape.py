@@ -5,12 +5,13 @@ The bench's own probe table has ``pk`` (S); a user's table (``streamlab bench --
 whatever key schema the team chose: a string, number or binary partition key, maybe a sort key.
 Each write's partition key value is the measurement's key (numbers for an N key, the key's
 UTF-8 bytes for a B key), the sort key a constant of its type, so one key's versions are one
-item and the probe (``PROBE_KEY_ATTRIBUTE``) reports the key as it was written.
+item and the probe (``PROBE_KEY_ATTRIBUTE``) reports the key as it was written (a B key's
+bytes as text). ``streamlab bench --table`` and the Locust file's ``--table`` both write so.
 """
 
 from __future__ import annotations
 
-import base64
+import secrets
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from streamlab.errors import StreamlabError
 #: The probe's attributes on a user's table: names no application is likely to use.
 VERSION_ATTRIBUTE = "streamlab_probe_version"
 WRITTEN_AT_ATTRIBUTE = "streamlab_probe_written_at"
-SORT_KEY_VALUES = {"S": "streamlab-probe", "N": "0", "B": base64.b64encode(b"streamlab-probe").decode()}
+SORT_KEY_VALUES: dict[str, str | bytes] = {"S": "streamlab-probe", "N": "0", "B": b"streamlab-probe"}
 
 
 class TableShapeError(StreamlabError, ValueError):
@@ -44,8 +45,22 @@ class ItemShape:
             return [str(base + index) for index in range(count)]
         return [f"{run}-k{index:04d}" for index in range(count)]
 
+    def run_prefix(self, run: str) -> str:
+        """What every key of the run ``run`` starts with, in the key's type: six digits (never
+        starting with 0, which DynamoDB would drop) for a number key, ``locust-<run>-`` otherwise."""
+        if self.key_type == "N":
+            return str(100_000 + zlib.crc32(run.encode()) % 900_000)
+        return f"locust-{run}-"
+
+    def unique_key(self, prefix: str) -> str:
+        """A new key of the run with ``prefix`` (see :meth:`run_prefix`): as many keys as writers make."""
+        if self.key_type == "N":  # 6 + 12 digits: well inside DynamoDB's 38 digits of precision
+            return f"{prefix}{secrets.randbelow(10**12):012d}"
+        return f"{prefix}{secrets.token_hex(6)}"
+
     def item(self, key: str, version: int, written_at: float) -> dict[str, Any]:
-        value = base64.b64encode(key.encode()).decode() if self.key_type == "B" else key
+        """The item as boto3 takes it: a B key's value is bytes (boto3 base64-encodes them on the wire)."""
+        value: str | bytes = key.encode() if self.key_type == "B" else key
         item: dict[str, Any] = {
             self.key_attribute: {self.key_type: value},
             self.version_attribute: {"N": str(version)},

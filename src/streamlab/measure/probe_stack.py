@@ -10,6 +10,7 @@ so the same code measures the embedded endpoint, LocalStack and AWS, and removed
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import time
 import uuid
@@ -107,32 +108,10 @@ def deploy_probe(
     """
     suffix = uuid.uuid4().hex[:8]
     table, function = f"{prefix}-{suffix}", f"{prefix}-fn-{suffix}"
-    ddb, lam = client("dynamodb", endpoint_url, region), client("lambda", endpoint_url, region)
+    ddb = client("dynamodb", endpoint_url, region)
     stream_arn = create_stream_table(ddb, table, "NEW_IMAGE", wait=True)
-    partial = ProbeStack(endpoint_url, region, table, function, "", stream_arn)
-    try:
-        lam.create_function(
-            FunctionName=function,
-            Runtime="python3.12",
-            Role=role_arn or LOCAL_ROLE,
-            Handler="probe.handler",
-            Code={"ZipFile": probe_zip()},
-            Timeout=30,
-        )
-        lam.get_waiter("function_active_v2").wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-        mapping = lam.create_event_source_mapping(
-            EventSourceArn=stream_arn, FunctionName=function, StartingPosition="LATEST", BatchSize=batch_size
-        )["UUID"]
-        partial = ProbeStack(endpoint_url, region, table, function, mapping, stream_arn)
-        deadline = time.monotonic() + settle_seconds
-        while lam.get_event_source_mapping(UUID=mapping)["State"] != MappingState.ENABLED:
-            if time.monotonic() > deadline:
-                raise WaitTimeout("the event source mapping did not become Enabled")
-            time.sleep(0.1 if endpoint_url else 1.0)
-    except BaseException:
-        teardown_probe(partial)
-        raise
-    return partial
+    stack = ProbeStack(endpoint_url, region, table, function, "", stream_arn)
+    return _map_probe(stack, {}, role_arn, batch_size, settle_seconds)
 
 
 def attach_probe(
@@ -148,30 +127,43 @@ def attach_probe(
 
     The table is the user's: :func:`teardown_probe` with ``owns_table=False`` leaves it.
     """
-    ddb, lam = client("dynamodb", endpoint_url, region), client("lambda", endpoint_url, region)
+    ddb = client("dynamodb", endpoint_url, region)
     shape, stream_arn = shape_of(ddb.describe_table(TableName=table)["Table"])
     function = f"streamlab-probe-fn-{uuid.uuid4().hex[:8]}"
-    partial = ProbeStack(endpoint_url, region, table, function, "", stream_arn, owns_table=False)
+    stack = ProbeStack(endpoint_url, region, table, function, "", stream_arn, owns_table=False)
+    return _map_probe(stack, shape.probe_environment(), role_arn, batch_size, settle_seconds), shape
+
+
+def _map_probe(
+    stack: ProbeStack, variables: dict[str, str], role_arn: str | None, batch_size: int, settle_seconds: float
+) -> ProbeStack:
+    """The probe function and its mapping to ``stack``'s stream, Enabled; on a failure, all removed."""
+    lam = client("lambda", stack.endpoint_url, stack.region)
     try:
         lam.create_function(
-            FunctionName=function,
+            FunctionName=stack.function,
             Runtime="python3.12",
             Role=role_arn or LOCAL_ROLE,
             Handler="probe.handler",
             Code={"ZipFile": probe_zip()},
             Timeout=30,
-            Environment={"Variables": shape.probe_environment()},
+            **({"Environment": {"Variables": variables}} if variables else {}),
         )
-        lam.get_waiter("function_active_v2").wait(FunctionName=function, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=stack.function, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
         mapping = lam.create_event_source_mapping(
-            EventSourceArn=stream_arn, FunctionName=function, StartingPosition="LATEST", BatchSize=batch_size
+            EventSourceArn=stack.stream_arn,
+            FunctionName=stack.function,
+            StartingPosition="LATEST",
+            BatchSize=batch_size,
         )["UUID"]
-        partial = ProbeStack(endpoint_url, region, table, function, mapping, stream_arn, owns_table=False)
-        _wait_enabled(lam, mapping, settle_seconds, endpoint_url)
+        stack = dataclasses.replace(stack, mapping=mapping)
+        _wait_enabled(lam, mapping, settle_seconds, stack.endpoint_url)
     except BaseException:
-        teardown_probe(partial)
+        teardown_probe(stack)
         raise
-    return partial, shape
+    return stack
 
 
 def _wait_enabled(lam: Any, mapping: str, settle_seconds: float, endpoint_url: str | None) -> None:

@@ -15,6 +15,7 @@ otherwise takes CPU from the endpoint and caps the rate a run can offer.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import math
@@ -108,7 +109,7 @@ class SignedHTTPWriter:
     def put_item(self, TableName: str, Item: dict[str, Any]) -> dict[str, Any]:
         from botocore.awsrequest import AWSRequest
 
-        body = json.dumps({"TableName": TableName, "Item": Item})
+        body = json.dumps({"TableName": TableName, "Item": Item}, default=_wire_value)
         request = AWSRequest(
             method="POST",
             url=self._url,
@@ -130,6 +131,13 @@ class SignedHTTPWriter:
             raise WriteFailed(f"PutItem failed: HTTP {response.status} {payload[:200]!r}")
         answer: dict[str, Any] = json.loads(payload or b"{}")
         return answer
+
+
+def _wire_value(value: object) -> str:
+    """Bytes (a B attribute, as boto3 takes it) as DynamoDB's JSON carries them: base64."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not an attribute value")
 
 
 def _writer(endpoint_url: str, region: str, kind: str) -> Any:

@@ -436,8 +436,9 @@ class Scenario:
     streams: list[Source] = field(default_factory=list)
 
     # tables and writes ------------------------------------------------------------------------
-    def table(self, view: str = "NEW_AND_OLD_IMAGES", region: str | None = None) -> Table:
-        """A table with key (pk, sk) and a stream; every test item uses pk = PARTITION."""
+    def table(self, view: str = "NEW_AND_OLD_IMAGES", region: str | None = None, key_type: str = "S") -> Table:
+        """A table with key (pk, sk) and a stream; every test item uses pk = PARTITION (with
+        ``key_type`` "B" or "N" both key attributes are of that type and the test writes its own items)."""
         region = region or self.region
         dynamodb = self.client("dynamodb", region=region)
         name = new_name("conf")
@@ -445,8 +446,8 @@ class Scenario:
             TableName=name,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "pk", "AttributeType": key_type},
+                {"AttributeName": "sk", "AttributeType": key_type},
             ],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": view},

@@ -13,6 +13,7 @@ the one every endpoint of the process serves (they share moto's tables too).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import threading
@@ -53,7 +54,19 @@ def _table_info(table: Table) -> TableInfo:
 
 
 def _attributes(item: Item | None) -> dict[str, Any] | None:
-    return None if item is None else item.to_json()["Attributes"]
+    return None if item is None else _base64_binaries(item.to_json()["Attributes"])
+
+
+def _base64_binaries(value: Any) -> Any:
+    """moto keeps a binary key's value as bytes (other B values as the request's base64 text); a
+    stream record carries base64 text for both, as DynamoDB's JSON does."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {name: _base64_binaries(inner) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [_base64_binaries(inner) for inner in value]
+    return value
 
 
 def feed_the_stream_store(patcher: Patcher) -> None:
