@@ -1,10 +1,13 @@
-"""Locust smoke: loadtests/locustfile.py runs headless against an endpoint and reports both metrics.
+"""Locust: loadtests/locustfile.py runs against an endpoint and reports the writes as requests and
+the stream apart from them.
 
-A ~10 s run with 4 users against a fresh `streamlab up --port 0 --no-deploy` (its own process,
-so its own moto state): the locustfile deploys its own probe (table, function, mapping through boto3),
-writes, and reads the probe's lines back. Asserted: PutItem was reported with no failures and
-the end-to-end ``Stream`` / ``write->handler`` request type was reported at all. Never how fast:
-timings on a shared CI machine are not a test result.
+Short runs (a few users, 6-10 s) against a fresh `streamlab up --port 0 --no-deploy` (its own
+process, so its own moto state): the locustfile deploys its own probe, or attaches one to a
+table of the test's, writes, and reads the probe's lines back. Asserted: the writes are the
+run's only requests (no stream row among them, the aggregate is their sum), every acknowledged
+write was seen by the handler on this endpoint, a user's table keeps none of the run's items and
+no probe, and the web UI shows the stream tab. Never how fast: timings on a shared CI machine
+are not a test result.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,53 +61,150 @@ def stats_rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(handle)}
 
 
-def test_locust_headless_reports_writes_and_stream_latency(endpoint: str, tmp_path: Path) -> None:
+def locust(endpoint: str, cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_") and k != "AWS_ENDPOINT_URL"}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--headless",
-            "-u",
-            "4",
-            "-r",
-            "4",
-            "-t",
-            "10s",
-            "--csv",
-            str(tmp_path / "run"),
-            "--json",
-            "--host",
-            endpoint,
-            "--stream-drain",
-            "5",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", endpoint, "--stream-drain", "30"]
+    result = subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"locust exited {result.returncode}\nstderr:\n{result.stderr[-4000:]}"
     # gevent's patching came before boto3/urllib3/ssl: no "patching ssl after import" warnings.
     assert "MonkeyPatchWarning" not in result.stderr
     assert "RecursionError" not in result.stderr
+    return result
 
-    rows = stats_rows(tmp_path / "run_stats.csv")
-    put = rows.get(("DynamoDB", "PutItem"))
-    assert put is not None, f"no PutItem row in {sorted(rows)}"
-    assert int(put["Request Count"]) > 0
-    assert int(put["Failure Count"]) == 0, (tmp_path / "run_failures.csv").read_text()
-    stream = rows.get(("Stream", "write->handler"))
-    assert stream is not None, f"no end-to-end row in {sorted(rows)}\nstderr:\n{result.stderr[-4000:]}"
-    assert int(stream["Request Count"]) > 0
 
-    # --json prints the same final stats on stdout
-    reported = {(entry["method"], entry["name"]): entry for entry in json.loads(result.stdout)}
-    assert reported[("Stream", "write->handler")]["num_requests"] > 0
-    assert reported[("DynamoDB", "PutItem")]["num_requests"] > 0
-    assert reported[("DynamoDB", "PutItem")]["num_failures"] == 0
+def headless(users: int, seconds: int) -> list[str]:
+    return ["--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s"]
+
+
+def assert_writes_are_the_only_requests(rows: dict[tuple[str, str], dict[str, str]]) -> int:
+    """The request rows are the writes; the aggregate is their sum (stream records are not requests)."""
+    writes = {key: row for key, row in rows.items() if key[0] == "DynamoDB"}
+    assert set(rows) - set(writes) == {("", "Aggregated")}, sorted(rows)
+    assert writes, f"no DynamoDB rows in {sorted(rows)}"
+    total = sum(int(row["Request Count"]) for row in writes.values())
+    assert int(rows[("", "Aggregated")]["Request Count"]) == total
+    assert all(int(row["Failure Count"]) == 0 for row in writes.values()), writes
+    return total
+
+
+def test_locust_headless_reports_writes_and_stream_latency_apart(endpoint: str, tmp_path: Path) -> None:
+    result = locust(endpoint, tmp_path, *headless(4, 10), "--csv", str(tmp_path / "run"), "--json",
+                    "--stream-json", str(tmp_path / "stream.json"))  # fmt: skip
+    written = assert_writes_are_the_only_requests(stats_rows(tmp_path / "run_stats.csv"))
+    assert ("DynamoDB", "PutItem") in stats_rows(tmp_path / "run_stats.csv")
+
+    # --json prints Locust's final request stats on stdout: the writes alone
+    reported = {(entry["method"], entry["name"]) for entry in json.loads(result.stdout)}
+    assert reported
+    assert {method for method, _ in reported} == {"DynamoDB"}
+
+    # the stream metric, beside them: every acknowledged write reached the handler
+    stream = json.loads((tmp_path / "stream.json").read_text())
+    assert stream["writes_acknowledged"] == written
+    assert stream["delivered"] == written
+    assert stream["not_seen"] == 0
+    assert stream["out_of_order"] == 0
+    assert stream["latency_ms"]["p50"] is not None
+    assert stream["latency_ms"]["min"] <= stream["latency_ms"]["p50"] <= stream["latency_ms"]["max"]
+    with (tmp_path / "run_stream_latency.csv").open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["Name"], int(row["Delivered"]), row["Not Seen"]) == ("write->handler", written, "0")
+    assert f"{written} records of {written} acknowledged writes (0 not seen)" in result.stderr
+
+
+def test_locust_loads_a_users_table_whatever_its_key_schema(endpoint: str, tmp_path: Path) -> None:
+    import boto3
+
+    options = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "t",
+        "aws_secret_access_key": "t",
+    }
+    ddb, lam = boto3.client("dynamodb", **options), boto3.client("lambda", **options)
+    ddb.create_table(
+        TableName="tenants",
+        AttributeDefinitions=[
+            {"AttributeName": "tenant", "AttributeType": "N"},
+            {"AttributeName": "at", "AttributeType": "B"},
+        ],
+        KeySchema=[{"AttributeName": "tenant", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )  # fmt: skip
+    theirs = {"tenant": {"N": "7"}, "at": {"B": b"\x01"}, "name": {"S": "the team's own item"}}
+    ddb.put_item(TableName="tenants", Item=theirs)
+
+    result = locust(endpoint, tmp_path, *headless(3, 6), "--table", "tenants", "--stream-json",
+                    str(tmp_path / "stream.json"), "StatusUpdater")  # fmt: skip
+    stream = json.loads((tmp_path / "stream.json").read_text())
+    assert stream["writes_acknowledged"] > 3  # each StatusUpdater creates 3 items, then updates them
+    assert (stream["delivered"], stream["not_seen"], stream["out_of_order"]) == (stream["writes_acknowledged"], 0, 0)
+    assert "removed the run's" in result.stderr
+    # The table stays with only its own item; the probe (function and mapping) is gone.
+    assert ddb.scan(TableName="tenants")["Items"] == [theirs]
+    assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("streamlab-probe-fn-")]
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_the_web_ui_shows_the_stream_in_its_own_tab(endpoint: str, tmp_path: Path) -> None:
+    port, log = free_port(), tmp_path / "locust.log"  # a file, not a pipe nobody reads while it runs
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_") and k != "AWS_ENDPOINT_URL"}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    sink = log.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", endpoint, "--web-host", "127.0.0.1",
+         "--web-port", str(port), "--autostart", "-u", "2", "-r", "2", "-t", "60s", "--autoquit", "0"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=sink, text=True,
+    )  # fmt: skip
+    try:
+        deadline, answer, rows = time.monotonic() + 90, {}, []
+        while time.monotonic() < deadline:
+            try:
+                answer = get_json(f"http://127.0.0.1:{port}/stats/requests")
+            except OSError:
+                answer = {}
+            extended = {entry["key"]: entry["data"] for entry in answer.get("extended_stats", [])}
+            rows = extended.get("stream-latency", [])
+            if rows and rows[0]["delivered"] > 0:
+                break
+            time.sleep(1)
+        assert rows, f"no stream tab data in {answer}"
+        assert rows[0]["delivered"] > 0
+        assert {entry["method"] for entry in answer["stats"] if entry["name"] != "Aggregated"} == {"DynamoDB"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream-latency/csv", timeout=10) as response:
+            header = response.read().decode().splitlines()[0]
+        assert header.startswith("Name,Records,Delivered,Redelivered,Out Of Order,Writes Acknowledged,Not Seen")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            page = response.read().decode()
+        assert "Stream latency" in page  # the tab's title, in the page's template arguments
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            sink.close()
+    # SIGTERM mid-run: the users stop, the stream is drained, and only then is the probe removed.
+    stderr = log.read_text()
+    assert "acknowledged writes (0 not seen)" in stderr, stderr[-3000:]
+    import boto3
+
+    lam = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t",
+                       aws_secret_access_key="t")  # fmt: skip
+    assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith("streamlab-locust-")]
