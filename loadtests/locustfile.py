@@ -367,9 +367,17 @@ class StreamLatencyCollector:
         deadline = time.monotonic() + drain
         while time.monotonic() < deadline:
             self.poll_safely()
-            if self.summary().get("not_seen") == 0:
+            if self.settled():
                 break
             gevent.sleep(0.5)
+
+    def settled(self) -> bool:
+        """Every acknowledged write seen. A master learns its workers' writes from their reports,
+        every few seconds: more records than reported writes means a report is still to come."""
+        summary = self.summary()
+        if isinstance(self.environment.runner, MasterRunner) and summary["delivered"] > summary["writes_acknowledged"]:
+            return False
+        return bool(summary["not_seen"] == 0)
 
 
 _collector: dict[str, StreamLatencyCollector] = {}

@@ -113,6 +113,15 @@ def test_locust_headless_reports_writes_and_stream_latency_apart(endpoint: str, 
     assert f"{written} records of {written} acknowledged writes (0 not seen)" in result.stderr
 
 
+def test_distributed_runs_count_every_workers_writes(endpoint: str, tmp_path: Path) -> None:
+    # The master reads the stream; its workers' writes reach it only in their periodic reports.
+    locust(endpoint, tmp_path, *headless(4, 6), "--processes", "2", "--csv", str(tmp_path / "run"),
+           "--stream-json", str(tmp_path / "stream.json"))  # fmt: skip
+    written = assert_writes_are_the_only_requests(stats_rows(tmp_path / "run_stats.csv"))
+    stream = json.loads((tmp_path / "stream.json").read_text())
+    assert (stream["writes_acknowledged"], stream["delivered"], stream["not_seen"]) == (written, written, 0)
+
+
 def test_locust_loads_a_users_table_whatever_its_key_schema(endpoint: str, tmp_path: Path) -> None:
     import boto3
 
