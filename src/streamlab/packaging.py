@@ -191,39 +191,28 @@ def build_function_zip(
     dependencies (cached too) and writes ``cache_dir/build/<content hash>.zip`` atomically.
     """
     code = dict(_collect_code(Path(handlers_dir), modules))
-    requirements = sorted({r.strip() for r in requirements if r.strip()})
-    content_hash = _content_hash(code, requirements, platform)
-    target = Path(cache_dir) / "build" / f"{content_hash}.zip"
-    if target.is_file():
-        return _describe(target, content_hash, cached=True)
-
-    entries: dict[str, Path] = {}
-    if requirements:
-        deps = install_dependencies(requirements, platform, Path(cache_dir) / "deps")
-        entries.update(_collect_tree(deps, skip_top=("bin",)))
-    entries.update(code)  # the function's own files win over a dependency's of the same name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".zip.tmp")
-    os.close(fd)
-    try:
-        write_deterministic_zip(Path(tmp), entries)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return _describe(target, content_hash, cached=False)
+    return _build_zip(code, sorted({r.strip() for r in requirements if r.strip()}), platform, cache_dir)
 
 
 def build_directory_zip(
-    root: Path, platform: Platform, cache_dir: Path, install_requirements: bool = True
+    root: Path, platform: Platform, cache_dir: Path, install_requirements: bool = True, prefix: str = ""
 ) -> FunctionZip:
     """Zip a whole code directory as ``sam build`` does: every file of ``root`` plus, when it has a
-    ``requirements.txt``, those requirements installed for ``platform`` (cached like any zip)."""
+    ``requirements.txt``, those requirements installed for ``platform`` (cached like any zip).
+    ``prefix`` puts it all under a folder: ``python/`` for a Python layer."""
     root = Path(root)
     if not root.is_dir():
         raise PackagingError(f"{root} is not a directory")
-    code = dict(_collect_tree(root))
+    code = {prefix + name: path for name, path in _collect_tree(root)}
     requirements = read_requirements(root / "requirements.txt") if install_requirements else []
+    return _build_zip(code, requirements, platform, cache_dir, prefix)
+
+
+def _build_zip(
+    code: dict[str, Path], requirements: Sequence[str], platform: Platform, cache_dir: Path, prefix: str = ""
+) -> FunctionZip:
+    """``code`` plus ``requirements`` installed for ``platform`` (under ``prefix`` too), written
+    atomically to ``cache_dir/build/<content hash>.zip``, or the cached zip of that hash."""
     content_hash = _content_hash(code, requirements, platform)
     target = Path(cache_dir) / "build" / f"{content_hash}.zip"
     if target.is_file():
@@ -231,8 +220,8 @@ def build_directory_zip(
     entries: dict[str, Path] = {}
     if requirements:
         deps = install_dependencies(requirements, platform, Path(cache_dir) / "deps")
-        entries.update(_collect_tree(deps, skip_top=("bin",)))
-    entries.update(code)
+        entries.update((prefix + name, path) for name, path in _collect_tree(deps, skip_top=("bin",)))
+    entries.update(code)  # the code's own files win over a dependency's of the same name
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".zip.tmp")
     os.close(fd)

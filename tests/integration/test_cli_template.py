@@ -182,6 +182,59 @@ def test_deploy_applies_a_template_then_reports_no_changes(
     streamlab_client("cloudformation").delete_stack(StackName=stack)
 
 
+LAYERED_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layer/
+      CompatibleRuntimes: [python3.11]
+    Metadata:
+      BuildMethod: python3.11
+  Uses:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src/
+      Layers: [!Ref Shared]
+Outputs:
+  UsesName:
+    Value: !Ref Uses
+"""
+
+
+@pytest.mark.slow
+def test_a_python_layer_is_built_with_its_requirements_as_sam_builds_it(
+    tmp_path: Path, streamlab_endpoint_url: str | None, streamlab_client: Callable[..., Any]
+) -> None:
+    from tests.unit.test_packaging import make_wheel
+
+    if streamlab_endpoint_url is None:
+        pytest.skip("deploys to an emulator endpoint")
+    app = tmp_path / "app"
+    (app / "layer").mkdir(parents=True)
+    (app / "src").mkdir()
+    (app / "template.yaml").write_text(LAYERED_TEMPLATE)
+    (app / "layer" / "shared.py").write_text("GREETING = 'from the layer'\n")
+    (app / "layer" / "requirements.txt").write_text(f"{make_wheel(tmp_path)}\n")  # tinydep, VALUE = 42
+    (app / "src" / "app.py").write_text(
+        "import shared, tinydep\n\n\ndef handler(event, context):\n"
+        "    return {'greeting': shared.GREETING, 'value': tinydep.VALUE, 'from': tinydep.__file__}\n"
+    )
+    stack = f"layered-{uuid.uuid4().hex[:8]}"
+    done = _deploy("--template", str(app / "template.yaml"), "--endpoint-url", streamlab_endpoint_url,
+                   "--stack-name", stack)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outputs = streamlab_client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+    answer = _invoke(streamlab_client("lambda"), outputs[0]["OutputValue"])
+    assert (answer["greeting"], answer["value"]) == ("from the layer", 42)
+    assert "/python/tinydep/" in answer["from"]  # the layer's python/ folder, not the function's zip
+    streamlab_client("cloudformation").delete_stack(StackName=stack)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

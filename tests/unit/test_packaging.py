@@ -233,3 +233,41 @@ def test_a_failing_pip_install_is_a_packaging_error(handlers: Path, tmp_path: Pa
 def test_a_missing_module_is_a_packaging_error(handlers: Path, tmp_path: Path) -> None:
     with pytest.raises(PackagingError, match=r"no module nothere\.py or package nothere/"):
         build_function_zip(handlers, ["nothere"], [], LOCAL, tmp_path / "cache")
+
+
+def _layer_template(build_method: str | None) -> dict:
+    layer: dict = {"Type": "AWS::Serverless::LayerVersion", "Properties": {"ContentUri": "layer/"}}
+    if build_method:
+        layer["Metadata"] = {"BuildMethod": build_method}
+    return {"Resources": {"Shared": layer}}
+
+
+@pytest.mark.parametrize(
+    ("build_method", "names"),
+    [
+        # as `sam build` does: a Python BuildMethod builds under python/, with the requirements installed
+        ("python3.11", {"python/requirements.txt", "python/shared.py", "python/tinydep/__init__.py"}),
+        (None, {"requirements.txt", "shared.py"}),  # no BuildMethod: the directory as it is
+    ],
+)
+def test_a_layer_is_built_as_its_build_method_says(tmp_path: Path, build_method: str | None, names: set) -> None:
+    from streamlab.templates.artifacts import build_code, local_code
+
+    layer = tmp_path / "app" / "layer"
+    layer.mkdir(parents=True)
+    (layer / "shared.py").write_text("X = 1\n")
+    (layer / "requirements.txt").write_text(f"{make_wheel(tmp_path)}\n")
+    (code,) = local_code(_layer_template(build_method), tmp_path / "app")
+    built = build_code(code, LOCAL, tmp_path / "cache")
+    with zipfile.ZipFile(built.path) as archive:
+        found = {name for name in archive.namelist() if not name.endswith("/") and ".dist-info/" not in name}
+    assert found == names
+
+
+def test_a_layer_build_method_streamlab_cannot_run_is_refused_plainly(tmp_path: Path) -> None:
+    from streamlab.templates.artifacts import TemplateFileError, build_code, local_code
+
+    (tmp_path / "layer").mkdir()
+    (code,) = local_code(_layer_template("makefile"), tmp_path)
+    with pytest.raises(TemplateFileError, match="Shared: BuildMethod 'makefile' is not one streamlab builds"):
+        build_code(code, LOCAL, tmp_path / "cache")

@@ -6,7 +6,9 @@ A SAM function's ``CodeUri: ../handlers`` (or ``Globals.Function.CodeUri``), a l
 installed for where the function runs (Lambda's Linux for the function's runtime on AWS and
 LocalStack; the embedded endpoint's interpreter there), uploaded once per content hash, and the
 template points at the object (``s3://bucket/key``, or ``S3Bucket``/``S3Key``), as
-``sam package`` writes it. Layers are zipped as they are (no dependency install).
+``sam package`` writes it. A layer is zipped as it is, unless its ``Metadata: BuildMethod`` is a
+Python runtime: then, as ``sam build`` does, its files and its ``requirements.txt`` installed go
+under ``python/`` (where Lambda's Python finds a layer's modules), for that runtime.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class LocalCode:
     resource_type: str
     path: Path
     runtime: str | None
+    build_method: str | None = None  # a layer's Metadata.BuildMethod: python3.12, makefile, ...
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,14 @@ def local_code(template: dict[str, Any], base_dir: Path) -> list[LocalCode]:
             raise TemplateFileError(f"{logical_id}: {name} {value!r} is neither a directory nor a .zip ({path})")
         serverless_function = kind == "AWS::Serverless::Function"
         runtime = properties.get("Runtime", function_globals.get("Runtime") if serverless_function else None)
+        build_method = None
+        if kind.endswith("LayerVersion"):
+            method = (resource.get("Metadata") or {}).get("BuildMethod")
+            build_method = method if isinstance(method, str) else None
+            runtime = build_method if build_method and build_method.startswith("python") else runtime
         if runtime is None and properties.get("CompatibleRuntimes"):
             runtime = properties["CompatibleRuntimes"][0]
-        found.append(LocalCode(logical_id, kind, path, runtime if isinstance(runtime, str) else None))
+        found.append(LocalCode(logical_id, kind, path, runtime if isinstance(runtime, str) else None, build_method))
     return found
 
 
@@ -142,12 +150,20 @@ def ensure_bucket(s3: Any, name: str, region: str) -> str:
 
 
 def build_code(code: LocalCode, platform: Platform, cache_dir: Path) -> FunctionZip:
-    """The zip for one resource's code: a ``.zip`` as it is, a directory built (layers without deps)."""
+    """The zip for one resource's code: a ``.zip`` as it is, a directory built (a layer as its
+    BuildMethod says: none, as it is; a Python runtime, under ``python/`` with its requirements)."""
     if code.path.is_file():
         return describe_zip_file(code.path)
-    if code.resource_type.endswith("LayerVersion"):
+    if not code.resource_type.endswith("LayerVersion"):
+        return build_directory_zip(code.path, platform, cache_dir)
+    if code.build_method is None:
         return build_directory_zip(code.path, platform, cache_dir, install_requirements=False)
-    return build_directory_zip(code.path, platform, cache_dir)
+    if code.build_method.startswith("python"):
+        return build_directory_zip(code.path, platform, cache_dir, prefix="python/")
+    raise TemplateFileError(
+        f"{code.logical_id}: BuildMethod {code.build_method!r} is not one streamlab builds (a Python runtime, or "
+        "none to zip the directory as it is): build the layer yourself and point its ContentUri at the .zip"
+    )
 
 
 def package_template(
