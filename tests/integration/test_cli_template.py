@@ -182,6 +182,29 @@ def test_deploy_applies_a_template_then_reports_no_changes(
     streamlab_client("cloudformation").delete_stack(StackName=stack)
 
 
+@pytest.mark.slow
+def test_a_template_over_the_template_body_limit_goes_by_s3(
+    tmp_path: Path, streamlab_endpoint_url: str | None, streamlab_client: Callable[..., Any]
+) -> None:
+    if streamlab_endpoint_url is None:
+        pytest.skip("deploys to an emulator endpoint")
+    template = _app(tmp_path / "app")
+    notes = "".join(f"\n  Note{index:04d}: {'n' * 90}" for index in range(600))  # ~60 KB, over 51,200 bytes
+    template.write_text(template.read_text() + "Metadata:" + notes + "\n")
+    stack = f"big-{uuid.uuid4().hex[:8]}"
+    done = _deploy("--template", str(template), "--endpoint-url", streamlab_endpoint_url, "--stack-name", stack)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "(TemplateBody takes 51200): uploaded to https://s3.us-east-1.amazonaws.com/streamlab-artifacts-" in done.stdout
+    )
+    assert f"stack {stack}: CREATE_COMPLETE" in done.stdout
+    cloudformation = streamlab_client("cloudformation")
+    name = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"][0]["OutputValue"]
+    assert _invoke(streamlab_client("lambda"), name)["answer"] == "v1"
+    assert "Note0599" in str(cloudformation.get_template(StackName=stack)["TemplateBody"])
+    cloudformation.delete_stack(StackName=stack)
+
+
 LAYERED_TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31

@@ -14,6 +14,7 @@ under ``python/`` (where Lambda's Python finds a layer's modules), for that runt
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +31,6 @@ CODE_PROPERTIES: dict[str, tuple[str, bool]] = {
     "AWS::Lambda::Function": ("Code", False),
     "AWS::Lambda::LayerVersion": ("Content", False),
 }
-#: CloudFormation's limit for a TemplateBody (a bigger template needs TemplateURL).
-TEMPLATE_BODY_LIMIT = 51_200
 
 
 class TemplateFileError(StreamlabError, ValueError):
@@ -116,21 +115,34 @@ def local_code(template: dict[str, Any], base_dir: Path) -> list[LocalCode]:
 
 
 class ArtifactBucket:
-    """Uploads zips to one S3 bucket, each once under its content hash."""
+    """Uploads zips (and templates too big for a TemplateBody) to one S3 bucket, each once under
+    its content hash."""
 
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, region: str = "us-east-1") -> None:
         self.s3 = s3
         self.bucket = bucket
+        self.region = region
 
     def put(self, built: FunctionZip) -> str:
+        key = f"streamlab/{built.content_hash}.zip"
+        self._put_once(key, built.read_bytes)
+        return key
+
+    def put_template(self, body: str) -> str:
+        """The template's TemplateURL, path-style as ``sam deploy`` writes it (``https://s3.REGION.
+        amazonaws.com/BUCKET/KEY``); local endpoints read it from their own S3."""
+        data = body.encode()
+        key = f"streamlab/{hashlib.sha256(data).hexdigest()}.template"
+        self._put_once(key, lambda: data)
+        return f"https://s3.{self.region}.amazonaws.com/{self.bucket}/{key}"
+
+    def _put_once(self, key: str, data: Callable[[], bytes]) -> None:
         from botocore.exceptions import ClientError
 
-        key = f"streamlab/{built.content_hash}.zip"
         try:
             self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=built.read_bytes())
-        return key
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data())
 
 
 def ensure_bucket(s3: Any, name: str, region: str) -> str:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamlab.aws_rules import TEMPLATE_BODY_MAX_BYTES, TEMPLATE_URL_MAX_BYTES
 from streamlab.packaging import Platform, lambda_platform, local_platform, platform_for_runtime
 from streamlab.templates.artifacts import (
-    TEMPLATE_BODY_LIMIT,
     ArtifactBucket,
     PackagedTemplate,
     TemplateFileError,
@@ -116,20 +116,29 @@ def deploy_template(
         bucket = f"streamlab-artifacts-{account}-{region}"
     s3 = make("s3")
     ensure_bucket(s3, bucket, region)
+    artifacts = ArtifactBucket(s3, bucket, region)
     packaged = package_template(
         template,
         template_path.parent,
-        ArtifactBucket(s3, bucket),
+        artifacts,
         platform_chooser(backend, runtime),
         cache_dir or template_path.parent / ".streamlab",
         log,
     )
     body = packaged.body
-    if len(body.encode()) > TEMPLATE_BODY_LIMIT:
+    size = len(body.encode())
+    template_url = None
+    if size > TEMPLATE_URL_MAX_BYTES:
         raise TemplateFileError(
-            f"{template_path}: {len(body.encode())} bytes packaged, over CloudFormation's "
-            f"{TEMPLATE_BODY_LIMIT}-byte TemplateBody limit"
+            f"{template_path}: {size} bytes packaged, over CloudFormation's "
+            f"{TEMPLATE_URL_MAX_BYTES}-byte template limit"
+        )
+    if size > TEMPLATE_BODY_MAX_BYTES:  # as sam deploy does: the template goes by S3
+        template_url = artifacts.put_template(body)
+        log(
+            f"{template_path.name} is {size} bytes packaged (TemplateBody takes {TEMPLATE_BODY_MAX_BYTES}): "
+            f"uploaded to {template_url}"
         )
     log(f"deploying {template_path.name} as stack {name}" + (f" to {endpoint_url}" if endpoint_url else " to AWS"))
-    result = deploy_stack(make("cloudformation"), name, body, parameters, log=log)
+    result = deploy_stack(make("cloudformation"), name, body, parameters, log=log, template_url=template_url)
     return Deployment(result, packaged, template_path)

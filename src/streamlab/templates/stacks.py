@@ -76,8 +76,10 @@ def deploy_stack(
     log: Callable[[str], None] = print,
     timeout: float = DEFAULT_TIMEOUT,
     tags: Mapping[str, str] | None = None,
+    template_url: str | None = None,
 ) -> StackResult:
-    """Create or update stack ``name`` from ``template_body``; return what it holds afterwards."""
+    """Create or update stack ``name`` from ``template_body`` (or, when given, the same template
+    uploaded to ``template_url``); return what it holds afterwards."""
     status = stack_status(cloudformation, name)
     if status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
         log(f"stack {name} is {status}: deleting it before creating it again")
@@ -86,7 +88,7 @@ def deploy_stack(
     change_type = "CREATE" if status is None else "UPDATE"
     params: dict[str, Any] = {
         "StackName": name,
-        "TemplateBody": template_body,
+        **({"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}),
         "ChangeSetName": f"streamlab-{uuid.uuid4().hex[:12]}",
         "ChangeSetType": change_type,
         "Capabilities": list(CAPABILITIES),
