@@ -30,10 +30,13 @@ Where the writes go:
   images) and the writes use its keys and two attributes of the probe's own
   (:mod:`streamlab.measure.item_shape`, as ``streamlab bench --table``). The table stays; the probe
   and the items the run wrote are removed when it ends (``--keep-items`` keeps the items);
-- ``--probe-target stack``: the demo stack's ``Orders`` table, if the ``probe`` function is mapped
-  to its stream (names: ``--orders-table``, ``--probe-function``). The attribute names come from
-  the probe's PROBE_* environment. Orders are written with status ``Draft`` and edited through
-  ``Editing`` / ``OnHold``: no pipeline stage's filter matches those;
+- ``--probe-target stack``: the demo stack's Orders table, if its probe function is mapped to the
+  table's stream: the stack ``--stack-name`` (default ``streamlab-shop``, what ``streamlab up``
+  deploys) names both in its ``OrdersTable`` and ``ProbeFunction`` outputs, or ``--orders-table``
+  and ``--probe-function`` name them. The attribute names come from the probe's PROBE_*
+  environment. Orders are written with status ``Draft`` and edited through ``Editing`` /
+  ``OnHold``: no pipeline stage's filter matches those (the shop's notifications and analytics,
+  which react to every new order, do see them);
 - ``--probe-target own``: a table, probe function and mapping of this run's own, deployed through
   boto3 (``streamlab.measure.probe_stack``) when the test starts and removed when it stops;
 - ``--probe-target auto`` (default, without ``--table``): ``stack`` when it is deployed, else ``own``.
@@ -125,12 +128,14 @@ def _options(parser: Any) -> None:
         choices=("auto", "stack", "own"),
         default="auto",
         env_var="STREAMLAB_PROBE_TARGET",
-        help="without --table. stack: a table with the probe mapped to its stream (--orders-table, --probe-function: "
-        "physical names, e.g. the demo stack's OrdersTable and ProbeFunction outputs); own: a probe table of this "
-        "run's own; auto: stack if usable, else own",
+        help="without --table. stack: the demo stack's Orders table and probe (--stack-name, or --orders-table and "
+        "--probe-function); own: a probe table of this run's own; auto: stack if deployed, else own",
     )
-    group.add_argument("--orders-table", default="Orders", help="the table to write to (its physical name)")
-    group.add_argument("--probe-function", default="probe", help="the stack's probe function mapped to that table")
+    group.add_argument(
+        "--stack-name", default="streamlab-shop", help="the demo stack whose OrdersTable and ProbeFunction to use"
+    )
+    group.add_argument("--orders-table", default="", help="the table to write to (its physical name)")
+    group.add_argument("--probe-function", default="", help="the probe function mapped to that table")
     group.add_argument(
         "--stream-drain",
         type=float,
@@ -192,10 +197,32 @@ def _target(table: str, function: str, shape: ItemShape, *, orders: bool, remove
     }
 
 
+def stack_names(environment: Environment) -> tuple[str, str] | None:
+    """The Orders table and probe function: as named, else the demo stack's outputs."""
+    table_name = _option(environment, "orders_table", "")
+    function_name = _option(environment, "probe_function", "")
+    if table_name and function_name:
+        return table_name, function_name
+    stack = _option(environment, "stack_name", "streamlab-shop")
+    try:
+        described = client(environment, "cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as error:
+        log.info("no stack %s (%s)", stack, error.response["Error"].get("Message"))
+        return None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    table_name, function_name = table_name or outputs.get("OrdersTable"), function_name or outputs.get("ProbeFunction")
+    if not (table_name and function_name):
+        log.info("stack %s has no OrdersTable and ProbeFunction outputs", stack)
+        return None
+    return table_name, function_name
+
+
 def find_stack_target(environment: Environment) -> dict[str, Any] | None:
     """The demo stack's table and probe, if the probe is mapped to the table's stream; else None."""
-    table_name = _option(environment, "orders_table", "Orders")
-    function_name = _option(environment, "probe_function", "probe")
+    names = stack_names(environment)
+    if names is None:
+        return None
+    table_name, function_name = names
     ddb, lam = client(environment, "dynamodb"), client(environment, "lambda")
     try:
         table = ddb.describe_table(TableName=table_name)["Table"]

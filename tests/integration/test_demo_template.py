@@ -317,3 +317,29 @@ def test_a_poison_order_goes_to_the_dlq_and_through_after_the_fix(shop: dict[str
         ),
         "the redriven order to reach Shipped",
     )
+
+
+def test_locust_loads_the_deployed_shop_through_its_own_probe(shop: dict[str, Any], tmp_path: Path) -> None:
+    """Last in this module: its Draft orders reach the shop's notifications and analytics too."""
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
+         "-u", "3", "-r", "3", "-t", "5s", "--host", shop["endpoint_url"], "--probe-target", "stack",
+         "--stack-name", shop["name"], "--stream-json", str(tmp_path / "stream.json"), "MixedUser"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "AWS_DEFAULT_REGION": shop["region"], "AWS_ACCESS_KEY_ID": "test",
+             "AWS_SECRET_ACCESS_KEY": "test"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    table, probe = shop["outputs"]["OrdersTable"], shop["outputs"]["ProbeFunction"]
+    assert f"writing to table {table}, end-to-end latency from {probe}'s log" in result.stderr
+    stream = json.loads((tmp_path / "stream.json").read_text())
+    assert stream["writes_acknowledged"] > 0
+    assert (stream["delivered"], stream["not_seen"]) == (stream["writes_acknowledged"], 0)
+    # The load's orders stay out of the pipeline: none of them moved past the load's own statuses.
+    written = _client(shop, "dynamodb").scan(
+        TableName=table,
+        FilterExpression="begins_with(order_id, :run)",
+        ExpressionAttributeValues={":run": {"S": "locust-"}},
+    )["Items"]
+    assert written
+    assert {item["status"]["S"] for item in written} <= {"Draft", "Editing", "OnHold"}
