@@ -233,3 +233,39 @@ def test_each_server_answers_expect_continue_with_a_complete_body(server: str) -
         # let it finish before the 5 s socket below times the protocol, not the search.
         eventually(lambda: health_status(endpoint.url) == 200, timeout=60, message="the endpoint's first health answer")
         assert_expect_continue_gets_a_final_answer(endpoint.host, endpoint.port)
+
+
+def test_gzip_request_bodies_are_read_as_botocore_compresses_them(streamlab_endpoint_url: str) -> None:
+    # botocore gzips PutMetricData bodies over 10 KB (request compression); here every body.
+    from botocore.config import Config
+
+    options = {"region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=streamlab_endpoint_url,
+                              config=Config(request_min_compression_size_bytes=1), **options)  # fmt: skip
+    namespace = f"gzip-{time.monotonic_ns()}"
+    data = [
+        {"MetricName": "Depth", "Dimensions": [{"Name": "Queue", "Value": f"q{i}"}], "Value": i} for i in range(150)
+    ]
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+    metrics = cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace).build_full_result()["Metrics"]
+    assert len(metrics) == 150
+
+
+def test_a_body_that_is_not_gzip_is_a_clear_error(streamlab_endpoint_url: str) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = urlparse(streamlab_endpoint_url)
+    request = AWSRequest(method="POST", url=f"{streamlab_endpoint_url}/", data=b"not gzip at all", headers={
+        "X-Amz-Target": "GraniteServiceVersion20100801.PutMetricData", "Content-Type": "application/x-amz-json-1.0",
+        "Content-Encoding": "gzip"})  # fmt: skip
+    SigV4Auth(Credentials("t", "t"), "monitoring", "us-east-1").add_auth(request)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    connection.request("POST", "/", body=b"not gzip at all", headers=dict(request.headers))
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status == 400
+    assert b"SerializationException" in body
+    assert b"not valid gzip" in body

@@ -15,11 +15,13 @@ Paths under ``/_streamlab/`` are streamlab's own: the health check, the stream s
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -59,6 +61,8 @@ log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/_streamlab/health"
 OWN_PATHS = "/_streamlab/"
+#: How far a gzip request body may inflate (AWS takes at most 1 MB for PutMetricData; a zip bomb stops here).
+MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
 
 #: The moto services the gateway is known to serve; moto answers many more.
 MOTO_SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "sns", "s3", "logs", "iam", "sts")
@@ -138,7 +142,8 @@ class Gateway:
         try:
             # Parsed and checked once, here: no service sees a malformed scope or a bad region.
             scope = credential_scope(environ)
-        except SignatureError as error:
+            _decompress_body(environ)
+        except RequestError as error:  # SignatureError is one
             return _error(environ, start_response, error)
         if is_lambda_request(environ):
             return self._call_lambda(environ, start_response)
@@ -296,6 +301,29 @@ class Gateway:
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+
+def _decompress_body(environ: dict[str, Any]) -> None:
+    """A gzip body (botocore compresses PutMetricData bodies over 10 KB) becomes the plain body, once,
+    here: the JSON checks and every service then read what the client meant."""
+    encodings = [e.strip().lower() for e in environ.get("HTTP_CONTENT_ENCODING", "").split(",") if e.strip()]
+    if "gzip" not in encodings:
+        return
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(_read_body(environ))) as compressed:
+            body = compressed.read(MAX_DECOMPRESSED_BYTES + 1)
+    except (OSError, EOFError, zlib.error):
+        raise RequestError("SerializationException", "Request body is not valid gzip") from None
+    if len(body) > MAX_DECOMPRESSED_BYTES:
+        raise RequestError(
+            "RequestEntityTooLarge", f"Request body inflates to more than {MAX_DECOMPRESSED_BYTES} bytes", status=413
+        )
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    rest = [e for e in encodings if e != "gzip"]
+    if rest:
+        environ["HTTP_CONTENT_ENCODING"] = ",".join(rest)
+    else:
+        del environ["HTTP_CONTENT_ENCODING"]
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
