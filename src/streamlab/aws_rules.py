@@ -112,6 +112,13 @@ RESERVED_ENVIRONMENT_VARIABLES = frozenset(
 )
 
 
+def arn_resource_name(arn: str) -> str:
+    """The named resource of an ARN: ``Orders`` of ``arn:aws:dynamodb:R:A:table/Orders`` and of its
+    stream ``.../table/Orders/stream/LABEL``, ``clicks`` of ``arn:aws:kinesis:R:A:stream/clicks``."""
+    resource = arn.split(":", 5)[-1].split("/")
+    return resource[1] if len(resource) > 1 else resource[0]
+
+
 def runtime_python_version(runtime: str) -> str:
     """``python3.12`` -> ``3.12``."""
     return runtime.removeprefix("python")

@@ -231,6 +231,20 @@ def test_wake_delivers_without_waiting_for_the_poll(streamlab_client, stream_tab
     assert time.monotonic() - started < 2
 
 
+def test_a_wake_reaches_only_the_mappings_of_the_tables_written(streamlab_client, stream_table, engines):
+    table, stream_arn = stream_table()
+    function = Function()
+    engine = engines(function, poll_interval=30.0)
+    engine.start_mapping(mapping(stream_arn))
+    time.sleep(0.2)  # the first poll found nothing; the next one is 30 s away
+    put(streamlab_client, table, "k", 1)
+    engine.wake("PutItem", frozenset({"another-table"}))
+    time.sleep(1.0)
+    assert function.records() == []  # a write elsewhere: this mapping did not poll
+    engine.wake("PutItem", frozenset({table}))
+    wait_for(function.records, timeout=5)
+
+
 def test_batching_window_gathers_records(streamlab_client, stream_table, engines):
     table, stream_arn = stream_table()
     function = Function()

@@ -133,9 +133,9 @@ def test_unsigned_dynamodb_request_is_refused_like_aws(streamlab_endpoint_url: s
 
 
 def test_write_listeners_hear_successful_dynamodb_writes_only() -> None:
-    heard: list[str] = []
+    heard: list[tuple[str, frozenset[str]]] = []
     with EmbeddedEndpoint(port=0) as endpoint:
-        endpoint.gateway.add_write_listener(heard.append)
+        endpoint.gateway.add_write_listener(lambda operation, written: heard.append((operation, written)))
         ddb = boto3.client(
             "dynamodb",
             endpoint_url=endpoint.url,
@@ -155,8 +155,19 @@ def test_write_listeners_hear_successful_dynamodb_writes_only() -> None:
         with pytest.raises(ClientError):
             ddb.put_item(TableName="gw-no-such-table", Item={"pk": {"S": "a"}})
         ddb.delete_item(TableName=table, Key={"pk": {"S": "a"}})
+        ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}]})
+        arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": arn, "Item": {"pk": {"S": "c"}}}}])
+        ddb.execute_statement(Statement=f"DELETE FROM \"{table}\" WHERE pk = 'c'")
         ddb.delete_table(TableName=table)
-    assert heard == ["PutItem", "DeleteItem"]
+    # Each write names the tables it wrote (a mapping of another table need not poll); PartiQL names none.
+    assert heard == [
+        ("PutItem", {table}),
+        ("DeleteItem", {table}),
+        ("BatchWriteItem", {table}),
+        ("TransactWriteItems", {table}),
+        ("ExecuteStatement", frozenset()),
+    ]
 
 
 def test_concurrent_writers_all_land(streamlab_client, streamlab_unique_name) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from streamlab import __version__
-from streamlab.aws_rules import DEFAULT_REGION
+from streamlab.aws_rules import DEFAULT_REGION, arn_resource_name
 from streamlab.emulator.dynamodb_expressions import check_placeholders
 from streamlab.emulator.kinesis_destinations import OPERATIONS as KINESIS_OPERATIONS
 from streamlab.emulator.kinesis_destinations import KinesisDestinationsApi
@@ -54,7 +54,9 @@ from streamlab.emulator.streams import StreamsApi, control
 from streamlab.packaging import runtime_description
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-WriteListener = Callable[[str], None]
+#: ``listener(operation, written)`` after a write a mapping may read: ``written`` names the tables
+#: (or Kinesis streams) it wrote to, empty when the request does not say (PartiQL): all may poll.
+WriteListener = Callable[[str, frozenset[str]], None]
 OwnRoutes = Callable[[str, str, str], "tuple[int, str, bytes] | None"]
 
 log = logging.getLogger(__name__)
@@ -168,10 +170,11 @@ class Gateway:
             return _json_error(start_response, json_service or _signing_name(scope), error)
         if json_service == "dynamodbstreams" and self._streams is not None:
             return self._call_streams(environ, target, body, start_response)
+        written = written_sources(payload)
         if json_service in ("dynamodb", "dynamodbstreams"):
             region = scope.region if scope is not None else DEFAULT_REGION
-            return self._call_dynamodb(json_service, region, environ, body, start_response)
-        return self._call_moto(environ, start_response, json_service)
+            return self._call_dynamodb(json_service, region, environ, body, start_response, written)
+        return self._call_moto(environ, start_response, json_service, written)
 
     def _call_lambda(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
@@ -182,7 +185,11 @@ class Gateway:
         return self._lambda_app(environ, start_response)
 
     def _call_moto(
-        self, environ: dict[str, Any], start_response: Callable[..., Any], json_service: str | None = None
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        json_service: str | None = None,
+        written: frozenset[str] = frozenset(),
     ) -> Iterable[bytes]:
         """Call moto and buffer its answer, so a crash inside moto becomes an AWS-shaped 500."""
         captured: list[tuple[str, list[Any]]] = []
@@ -208,12 +215,18 @@ class Gateway:
         status, headers = captured[0]
         if status.startswith("200") and environ.get("HTTP_X_AMZ_TARGET", "") in SOURCE_WRITES:
             for listener in self._write_listeners:  # a Kinesis mapping may poll now
-                listener(environ["HTTP_X_AMZ_TARGET"].partition(".")[2])
+                listener(environ["HTTP_X_AMZ_TARGET"].partition(".")[2], written)
         start_response(status, headers)
         return [payload]
 
     def _call_dynamodb(
-        self, service: str, region: str, environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]
+        self,
+        service: str,
+        region: str,
+        environ: dict[str, Any],
+        body: bytes,
+        start_response: Callable[..., Any],
+        written: frozenset[str] = frozenset(),
     ) -> Iterable[bytes]:
         operation = dynamodb_operation(environ)
         if service == "dynamodb" and operation in KINESIS_OPERATIONS and self._kinesis_destinations is not None:
@@ -234,7 +247,7 @@ class Gateway:
             )
         if status == 200 and operation in DYNAMODB_WRITES:
             for listener in self._write_listeners:
-                listener(operation)
+                listener(operation, written)
         headers = {
             name: str(value) for name, value in headers.items() if name.lower() not in ("content-length", "status")
         }
@@ -301,6 +314,23 @@ class Gateway:
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+
+def written_sources(payload: Any) -> frozenset[str]:
+    """The tables (or Kinesis streams) a write request names, as names (an ARN's last part):
+    ``TableName``, BatchWriteItem's ``RequestItems``, each TransactWriteItems action's, Kinesis'
+    ``StreamName`` / ``StreamARN``. Empty when it names none (PartiQL): then every mapping may read."""
+    if not isinstance(payload, dict):
+        return frozenset()
+    names: list[Any] = [payload.get("TableName"), payload.get("StreamName"), payload.get("StreamARN")]
+    if isinstance(payload.get("RequestItems"), dict):
+        names += list(payload["RequestItems"])
+    for item in payload.get("TransactItems") or []:
+        if isinstance(item, dict):
+            names += [action.get("TableName") for action in item.values() if isinstance(action, dict)]
+    return frozenset(
+        arn_resource_name(name) if name.startswith("arn:") else name for name in names if isinstance(name, str) and name
+    )
 
 
 def _decompress_body(environ: dict[str, Any]) -> None:

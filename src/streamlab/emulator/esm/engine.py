@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from streamlab.aws_rules import EventSourceKind, ProcessingResult
+from streamlab.aws_rules import EventSourceKind, ProcessingResult, arn_resource_name
 from streamlab.emulator.esm.arns import EndpointURL
 from streamlab.emulator.esm.checkpoint import CheckpointStore
 from streamlab.emulator.esm.config import MappingConfig
@@ -239,11 +239,14 @@ class EventSourceMappingEngine:
         self._configs.pop(mapping_uuid, None)
 
     # -- polling ----------------------------------------------------------------------------
-    def wake(self, operation: str | None = None) -> None:
-        """A DynamoDB write went through: poll now (the gateway's write listener signature)."""
+    def wake(self, operation: str | None = None, written: frozenset[str] = frozenset()) -> None:
+        """A write went through (the gateway's write listener signature): the mappings reading the
+        tables or streams ``written`` names poll now; all of them when it names none."""
         self.revive_dead_workers()
-        for worker in list(self._workers.copy().values()):
-            worker.wake()
+        for mapping_uuid, worker in list(self._workers.copy().items()):
+            config = self._configs.get(mapping_uuid)
+            if not written or config is None or arn_resource_name(config.event_source_arn) in written:
+                worker.wake()
 
     def revive_dead_workers(self) -> list[str]:
         """Restart, from their checkpoints, workers whose thread died without being stopped.

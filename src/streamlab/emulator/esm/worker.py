@@ -123,7 +123,11 @@ class MappingWorker:
         return self._stop.is_set()
 
     def wake(self) -> None:
-        self._wake.set()
+        # Every write calls this: a wake not yet taken up covers the next ones (the loop clears the
+        # flag before it reads, so a write committed before this check is read either way), and
+        # Event.set takes a lock and notifies on each call.
+        if not self._wake.is_set():
+            self._wake.set()
 
     def report_crash(self, error: BaseException) -> None:
         self._crash = error
