@@ -280,3 +280,23 @@ def test_a_body_that_is_not_gzip_is_a_clear_error(streamlab_endpoint_url: str) -
     assert response.status == 400
     assert b"SerializationException" in body
     assert b"not valid gzip" in body
+
+
+def test_a_write_streamed_to_kinesis_names_the_kinesis_stream_too() -> None:
+    # The table's Kinesis streaming destination gets the change in-process: its mappings may read now.
+    heard: list[frozenset[str]] = []
+    with EmbeddedEndpoint(port=0) as endpoint:
+        endpoint.gateway.add_write_listener(lambda operation, written: heard.append(written))
+        options = {"endpoint_url": endpoint.url, "region_name": "us-east-1", "aws_access_key_id": "t",
+                   "aws_secret_access_key": "t"}  # fmt: skip
+        ddb, kinesis = boto3.client("dynamodb", **options), boto3.client("kinesis", **options)
+        kinesis.create_stream(StreamName="changes", ShardCount=1)
+        stream_arn = kinesis.describe_stream_summary(StreamName="changes")["StreamDescriptionSummary"]["StreamARN"]
+        create_stream_table(ddb, "streamed", "NEW_IMAGE")
+        ddb.enable_kinesis_streaming_destination(TableName="streamed", StreamArn=stream_arn)
+        ddb.put_item(TableName="streamed", Item={"pk": {"S": "a"}})
+        ddb.create_table(TableName="plain", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")  # fmt: skip
+        ddb.put_item(TableName="plain", Item={"pk": {"S": "a"}})
+    assert heard[-2:] == [{"streamed", "changes"}, {"plain"}]

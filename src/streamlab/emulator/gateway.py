@@ -246,6 +246,8 @@ class Gateway:
                 start_response, service, RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500)
             )
         if status == 200 and operation in DYNAMODB_WRITES:
+            if written and self._kinesis_destinations is not None:  # the change went on to Kinesis too
+                written |= self._kinesis_destinations.streams_fed_by(written)
             for listener in self._write_listeners:
                 listener(operation, written)
         headers = {

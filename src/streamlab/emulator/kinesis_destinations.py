@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from streamlab.aws_rules import arn_resource_name
 from streamlab.emulator.streams.records import same_item
 from streamlab.errors import StreamlabError
 
@@ -113,6 +114,18 @@ class KinesisDestinations:
     def has_active(self, table_arn: str) -> bool:
         with self._lock:
             return any(d.status == "ACTIVE" for d in self._by_table.get(table_arn, []))
+
+    def streams_fed_by(self, table_names: frozenset[str]) -> frozenset[str]:
+        """The names of the Kinesis streams the tables of these names stream to (active ones): their
+        mappings may read as soon as the tables are written."""
+        with self._lock:
+            return frozenset(
+                arn_resource_name(d.stream_arn)
+                for table_arn, destinations in self._by_table.items()
+                if arn_resource_name(table_arn) in table_names
+                for d in destinations
+                if d.status == "ACTIVE"
+            )
 
     def enable(self, table_arn: str, table_name: str, stream_arn: str, precision: str | None) -> dict[str, Any]:
         precision = precision or "MILLISECOND"
@@ -229,6 +242,9 @@ class KinesisDestinationsApi:
         self._destinations = destinations
         self._account = account
         self._stream_exists = stream_exists
+
+    def streams_fed_by(self, table_names: frozenset[str]) -> frozenset[str]:
+        return self._destinations.streams_fed_by(table_names)
 
     def handle(self, operation: str, body: bytes, region: str) -> tuple[int, bytes]:
         try:
