@@ -48,12 +48,19 @@ def endpoint() -> Iterator[str]:
     try:
         yield endpoint_in(wait_for_ready(process))
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout=15)
+
+
+def terminate(process: subprocess.Popen[str], timeout: float) -> bool:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``; whether it exited in time."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+    return True
 
 
 def stats_rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
@@ -200,15 +207,9 @@ def test_the_web_ui_shows_the_stream_in_its_own_tab(endpoint: str, tmp_path: Pat
             page = response.read().decode()
         assert "Stream latency" in page  # the tab's title, in the page's template arguments
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise
-        finally:
-            sink.close()
+        exited = terminate(process, timeout=60)
+        sink.close()
+    assert exited, "locust did not exit within 60 s of SIGTERM"
     # SIGTERM mid-run: the users stop, the stream is drained, and only then is the probe removed.
     stderr = log.read_text()
     assert "acknowledged writes (0 not seen)" in stderr, stderr[-3000:]
