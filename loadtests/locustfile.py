@@ -76,7 +76,7 @@ from flask import Response, request
 from locust import User, between, events, task
 from locust.env import Environment
 from locust.exception import StopUser
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from streamlab.aws_rules import resolve_region
 from streamlab.measure.item_shape import ItemShape, shape_of
@@ -103,6 +103,8 @@ SHARED_OPTION = "streamlab_load"  # a parsed_options attribute: Locust forwards 
 #: run with the master's ``test_stop`` *before* the workers are told to quit; without this they
 #: would go on writing while the collector drains, and their last records would never be read.
 STOP_WRITES_MESSAGE = "streamlab_stop_writes"
+#: How long a master's count of its workers' writes must hold before the drain may end.
+REPORTS_SETTLE = WORKER_REPORT_INTERVAL + 0.5
 BATCH_DELETE_LIMIT = 25  # BatchWriteItem's limit
 _writing = {"stopped": False}
 
@@ -335,6 +337,7 @@ class StreamLatencyCollector:
         self.key_prefix = key_prefix
         self.since_ms = start_ms
         self.tally = StreamTally()
+        self._acknowledged = (-1, time.monotonic())  # writes acknowledged, and since when
         self._floor_ms = start_ms - OVERLAP_MS
         self._seen: dict[tuple[Any, ...], float] = {}
         self._logs = client(environment, "logs")
@@ -399,10 +402,15 @@ class StreamLatencyCollector:
             gevent.sleep(0.5)
 
     def settled(self) -> bool:
-        """Every acknowledged write seen. A master learns its workers' writes from their reports,
-        every few seconds: more records than reported writes means a report is still to come."""
+        """Every acknowledged write seen. A master learns its workers' writes from their stats
+        reports, one every WORKER_REPORT_INTERVAL: the count must also have held for one interval.
+        (More records than acknowledged writes is no sign of a late report: a user stopped mid-call
+        made a write whose answer it never read.)"""
         summary = self.summary()
-        if isinstance(self.environment.runner, MasterRunner) and summary["delivered"] > summary["writes_acknowledged"]:
+        now = time.monotonic()
+        if summary["writes_acknowledged"] != self._acknowledged[0]:
+            self._acknowledged = (summary["writes_acknowledged"], now)
+        if isinstance(self.environment.runner, MasterRunner) and now - self._acknowledged[1] < REPORTS_SETTLE:
             return False
         return bool(summary["not_seen"] == 0)
 
@@ -597,7 +605,7 @@ def remove_written_items(environment: Environment) -> None:
         except (ClientError, BotoCoreError) as error:
             log.warning("removing the run's items from %s failed: %s", run["table"], error)
             return
-    log.info("removed the run's %d items from %s", len(keys), run["table"])
+    log.info("removed the run's items from %s (%d keys)", run["table"], len(keys))
 
 
 class OrdersUser(User):
@@ -653,11 +661,11 @@ class OrdersUser(User):
                 "total": {"N": "10"},
                 "currency": {"S": "USD"},
             }
+        if self.remove_items:  # before the call: a call cut off at the stop may still have written it
+            _written_keys[key] = None
         item[self.shape.written_at_attribute] = {"N": repr(time.time())}  # just before sending: see handlers/probe.py
         if self.call("PutItem", self.dynamodb.put_item, TableName=self.table, Item=item) is not None:
             self.orders[key] = 1
-            if self.remove_items:
-                _written_keys[key] = None
             while len(self.orders) > self.max_orders:
                 self.orders.pop(next(iter(self.orders)))
 

@@ -334,7 +334,10 @@ def test_locust_loads_the_deployed_shop_through_its_own_probe(shop: dict[str, An
     assert f"writing to table {table}, end-to-end latency from {probe}'s log" in result.stderr
     stream = json.loads((tmp_path / "stream.json").read_text())
     assert stream["writes_acknowledged"] > 0
-    assert (stream["delivered"], stream["not_seen"]) == (stream["writes_acknowledged"], 0)
+    assert stream["not_seen"] == 0
+    assert (
+        stream["writes_acknowledged"] <= stream["delivered"] <= stream["writes_acknowledged"] + 3
+    )  # a call cut at the stop
     # The load's orders stay out of the pipeline: none of them moved past the load's own statuses.
     written = _client(shop, "dynamodb").scan(
         TableName=table,

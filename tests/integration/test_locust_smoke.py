@@ -95,6 +95,14 @@ def assert_writes_are_the_only_requests(rows: dict[tuple[str, str], dict[str, st
     return total
 
 
+def assert_every_write_seen(stream: dict[str, Any], users: int) -> None:
+    """No acknowledged write unseen, none out of order. A user stopped mid-call may have made a
+    write it never heard answered: at most one such record per user."""
+    assert stream["not_seen"] == 0, stream
+    assert stream["out_of_order"] == 0, stream
+    assert stream["writes_acknowledged"] <= stream["delivered"] <= stream["writes_acknowledged"] + users, stream
+
+
 def test_locust_headless_reports_writes_and_stream_latency_apart(endpoint: str, tmp_path: Path) -> None:
     result = locust(endpoint, tmp_path, *headless(4, 10), "--csv", str(tmp_path / "run"), "--json",
                     "--stream-json", str(tmp_path / "stream.json"))  # fmt: skip
@@ -109,15 +117,14 @@ def test_locust_headless_reports_writes_and_stream_latency_apart(endpoint: str, 
     # the stream metric, beside them: every acknowledged write reached the handler
     stream = json.loads((tmp_path / "stream.json").read_text())
     assert stream["writes_acknowledged"] == written
-    assert stream["delivered"] == written
-    assert stream["not_seen"] == 0
+    assert_every_write_seen(stream, users=4)
     assert stream["out_of_order"] == 0
     assert stream["latency_ms"]["p50"] is not None
     assert stream["latency_ms"]["min"] <= stream["latency_ms"]["p50"] <= stream["latency_ms"]["max"]
     with (tmp_path / "run_stream_latency.csv").open(newline="") as handle:
         (row,) = csv.DictReader(handle)
-    assert (row["Name"], int(row["Delivered"]), row["Not Seen"]) == ("write->handler", written, "0")
-    assert f"{written} records of {written} acknowledged writes (0 not seen)" in result.stderr
+    assert (row["Name"], int(row["Delivered"]), row["Not Seen"]) == ("write->handler", stream["delivered"], "0")
+    assert f"{stream['delivered']} records of {written} acknowledged writes (0 not seen)" in result.stderr
 
 
 def test_distributed_runs_count_every_workers_writes(endpoint: str, tmp_path: Path) -> None:
@@ -126,7 +133,8 @@ def test_distributed_runs_count_every_workers_writes(endpoint: str, tmp_path: Pa
            "--stream-json", str(tmp_path / "stream.json"))  # fmt: skip
     written = assert_writes_are_the_only_requests(stats_rows(tmp_path / "run_stats.csv"))
     stream = json.loads((tmp_path / "stream.json").read_text())
-    assert (stream["writes_acknowledged"], stream["delivered"], stream["not_seen"]) == (written, written, 0)
+    assert stream["writes_acknowledged"] == written
+    assert_every_write_seen(stream, users=4)
 
 
 def test_locust_loads_a_users_table_whatever_its_key_schema(endpoint: str, tmp_path: Path) -> None:
@@ -156,7 +164,7 @@ def test_locust_loads_a_users_table_whatever_its_key_schema(endpoint: str, tmp_p
                     str(tmp_path / "stream.json"), "StatusUpdater")  # fmt: skip
     stream = json.loads((tmp_path / "stream.json").read_text())
     assert stream["writes_acknowledged"] > 3  # each StatusUpdater creates 3 items, then updates them
-    assert (stream["delivered"], stream["not_seen"], stream["out_of_order"]) == (stream["writes_acknowledged"], 0, 0)
+    assert_every_write_seen(stream, users=3)
     assert "removed the run's" in result.stderr
     # The table stays with only its own item; the probe (function and mapping) is gone.
     assert ddb.scan(TableName="tenants")["Items"] == [theirs]
