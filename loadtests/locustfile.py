@@ -420,7 +420,8 @@ _collector: dict[str, StreamLatencyCollector] = {}
 _finished: dict[str, dict[str, Any]] = {}
 
 
-def stream_summary(environment: Environment) -> dict[str, Any] | None:
+def stream_summary() -> dict[str, Any] | None:
+    """The running collector's figures, else the last finished run's."""
     current = _collector.get("current")
     return current.summary() if current is not None else _finished.get("summary")
 
@@ -467,7 +468,7 @@ def _extend_web_ui(environment: Environment) -> None:
     def _with_stream_stats(response: Response) -> Response:
         if request.path != "/stats/requests" or not response.is_json:
             return response
-        summary = stream_summary(environment)
+        summary = stream_summary()
         rows = []
         if summary is not None:
             latency = summary["latency_ms"]
@@ -478,7 +479,7 @@ def _extend_web_ui(environment: Environment) -> None:
 
     @web_ui.app.route(STREAM_CSV_ROUTE)
     def _stream_csv() -> Response:
-        summary = stream_summary(environment) or StreamTally().summary()
+        summary = stream_summary() or StreamTally().summary()
         return Response(
             summary_csv(summary),
             mimetype="text/csv",

@@ -218,13 +218,19 @@ def test_latest_only_sees_writes_after_the_mapping_starts(streamlab_client, stre
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in function.records()] == ["after"]
 
 
-def test_wake_delivers_without_waiting_for_the_poll(streamlab_client, stream_table, engines):
+def written_while_asleep(streamlab_client, stream_table, engines) -> tuple[str, Function, Any]:
+    """A mapping whose next poll is 30 s away, and a record written after its first poll."""
     table, stream_arn = stream_table()
     function = Function()
     engine = engines(function, poll_interval=30.0)
     engine.start_mapping(mapping(stream_arn))
     time.sleep(0.2)  # the first poll found nothing; the next one is 30 s away
     put(streamlab_client, table, "k", 1)
+    return table, function, engine
+
+
+def test_wake_delivers_without_waiting_for_the_poll(streamlab_client, stream_table, engines):
+    _, function, engine = written_while_asleep(streamlab_client, stream_table, engines)
     started = time.monotonic()
     engine.wake("PutItem")
     wait_for(function.records, timeout=5)
@@ -232,12 +238,7 @@ def test_wake_delivers_without_waiting_for_the_poll(streamlab_client, stream_tab
 
 
 def test_a_wake_reaches_only_the_mappings_of_the_tables_written(streamlab_client, stream_table, engines):
-    table, stream_arn = stream_table()
-    function = Function()
-    engine = engines(function, poll_interval=30.0)
-    engine.start_mapping(mapping(stream_arn))
-    time.sleep(0.2)  # the first poll found nothing; the next one is 30 s away
-    put(streamlab_client, table, "k", 1)
+    table, function, engine = written_while_asleep(streamlab_client, stream_table, engines)
     engine.wake("PutItem", frozenset({"another-table"}))
     time.sleep(1.0)
     assert function.records() == []  # a write elsewhere: this mapping did not poll

@@ -299,4 +299,5 @@ def test_a_write_streamed_to_kinesis_names_the_kinesis_stream_too() -> None:
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                          BillingMode="PAY_PER_REQUEST")  # fmt: skip
         ddb.put_item(TableName="plain", Item={"pk": {"S": "a"}})
-    assert heard[-2:] == [{"streamed", "changes"}, {"plain"}]
+        kinesis.put_record(StreamARN=stream_arn, Data=b"{}", PartitionKey="k")  # a Kinesis put names its stream
+    assert heard[-3:] == [{"streamed", "changes"}, {"plain"}, {"changes"}]

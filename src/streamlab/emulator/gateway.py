@@ -170,11 +170,10 @@ class Gateway:
             return _json_error(start_response, json_service or _signing_name(scope), error)
         if json_service == "dynamodbstreams" and self._streams is not None:
             return self._call_streams(environ, target, body, start_response)
-        written = written_sources(payload)
         if json_service in ("dynamodb", "dynamodbstreams"):
             region = scope.region if scope is not None else DEFAULT_REGION
-            return self._call_dynamodb(json_service, region, environ, body, start_response, written)
-        return self._call_moto(environ, start_response, json_service, written)
+            return self._call_dynamodb(json_service, region, environ, body, start_response, payload)
+        return self._call_moto(environ, start_response, json_service, payload)
 
     def _call_lambda(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
@@ -189,7 +188,7 @@ class Gateway:
         environ: dict[str, Any],
         start_response: Callable[..., Any],
         json_service: str | None = None,
-        written: frozenset[str] = frozenset(),
+        request: Any = None,
     ) -> Iterable[bytes]:
         """Call moto and buffer its answer, so a crash inside moto becomes an AWS-shaped 500."""
         captured: list[tuple[str, list[Any]]] = []
@@ -215,7 +214,7 @@ class Gateway:
         status, headers = captured[0]
         if status.startswith("200") and environ.get("HTTP_X_AMZ_TARGET", "") in SOURCE_WRITES:
             for listener in self._write_listeners:  # a Kinesis mapping may poll now
-                listener(environ["HTTP_X_AMZ_TARGET"].partition(".")[2], written)
+                listener(environ["HTTP_X_AMZ_TARGET"].partition(".")[2], written_sources(request))
         start_response(status, headers)
         return [payload]
 
@@ -226,7 +225,7 @@ class Gateway:
         environ: dict[str, Any],
         body: bytes,
         start_response: Callable[..., Any],
-        written: frozenset[str] = frozenset(),
+        request: Any = None,
     ) -> Iterable[bytes]:
         operation = dynamodb_operation(environ)
         if service == "dynamodb" and operation in KINESIS_OPERATIONS and self._kinesis_destinations is not None:
@@ -246,6 +245,7 @@ class Gateway:
                 start_response, service, RequestError("InternalFailure", f"{type(error).__name__}: {error}", status=500)
             )
         if status == 200 and operation in DYNAMODB_WRITES:
+            written = written_sources(request)
             if written and self._kinesis_destinations is not None:  # the change went on to Kinesis too
                 written |= self._kinesis_destinations.streams_fed_by(written)
             for listener in self._write_listeners:
@@ -319,7 +319,7 @@ class Gateway:
 
 
 def written_sources(payload: Any) -> frozenset[str]:
-    """The tables (or Kinesis streams) a write request names, as names (an ARN's last part):
+    """The tables (or Kinesis streams) a write request (its parsed JSON) names, as names (an ARN's last part):
     ``TableName``, BatchWriteItem's ``RequestItems``, each TransactWriteItems action's, Kinesis'
     ``StreamName`` / ``StreamARN``. Empty when it names none (PartiQL): then every mapping may read."""
     if not isinstance(payload, dict):
@@ -330,9 +330,7 @@ def written_sources(payload: Any) -> frozenset[str]:
     for item in payload.get("TransactItems") or []:
         if isinstance(item, dict):
             names += [action.get("TableName") for action in item.values() if isinstance(action, dict)]
-    return frozenset(
-        arn_resource_name(name) if name.startswith("arn:") else name for name in names if isinstance(name, str) and name
-    )
+    return frozenset(arn_resource_name(name) for name in names if isinstance(name, str) and name)
 
 
 def _decompress_body(environ: dict[str, Any]) -> None:

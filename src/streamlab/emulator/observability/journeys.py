@@ -55,13 +55,14 @@ class Journey:
         self.steps.append(step)
 
     def to_json(self) -> dict[str, Any]:
+        keys = item_keys(self.key)
         return {
             "eventSourceArn": self.source_arn,
             "table": table_of(self.source_arn),
             "shardId": self.shard_id,
             "sequenceNumber": self.sequence_number,
-            "keys": item_keys(self.key),
-            "partitionKey": None if item_keys(self.key) is not None else (self.key or None),
+            "keys": keys,
+            "partitionKey": None if keys is not None else (self.key or None),
             "eventName": self.event_name,
             "firstSeen": self.first_seen,
             "steps": list(self.steps),
